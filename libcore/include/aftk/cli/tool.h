@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+// What every aftk command shares: exit codes, diagnostics, output format, colour, tables, --version.
+#pragma once
+
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "aftk/result.h"
+
+namespace aftk::cli {
+
+/// Exit codes, the same in every tool (see any man page, EXIT STATUS).
+enum ExitCode : int {
+  kExitOk = 0,           // success
+  kExitFailure = 1,      // I/O, Kafka, unreadable input
+  kExitUsage = 2,        // usage error
+  kExitProblems = 3,     // ran to the end and found problems
+  kExitPartial = 4,      // some writes applied, some not
+  kExitInterrupted = 130 // SIGINT/SIGTERM
+};
+
+/// Where a tool writes; tests hand in memory streams.
+struct Io {
+  std::string tool;
+  std::FILE* out = stdout;
+  std::FILE* err = stderr;
+  bool out_tty = false;
+  bool err_tty = false;
+  bool quiet = false;
+};
+
+/// Io on the process's stdout and stderr, with TTY detection.
+Io process_io(std::string tool);
+
+/// "<tool>: error: message" on stderr.
+void error(const Io& io, std::string_view message);
+/// "<tool>: warning: message" on stderr.
+void warning(const Io& io, std::string_view message);
+/// "<tool>: note: message" on stderr, unless quiet.
+void note(const Io& io, std::string_view message);
+
+/// Reports a libcore Error on stderr (with its code name and location) and returns its exit code.
+int report_error(const Io& io, const Error& e);
+
+enum class Format { kTable, kJsonl, kPrettyJson };
+
+/// Output flags every tool takes: --json, -o/--output, --color, -q.
+struct OutputOptions {
+  bool json = false;
+  std::string output = "auto";  // auto|table|json|jsonl|pretty
+  std::string color = "auto";   // auto|always|never
+  bool quiet = false;
+};
+
+/// Adds --json, -o/--output, --color and -q/--quiet.
+void add_output_options(CLI::App& app, OutputOptions& options);
+/// Table on a TTY, JSON Lines otherwise, unless asked.
+Format resolve_format(const OutputOptions& options, const Io& io);
+/// Colour only on a TTY, never with NO_COLOR set, unless --color=always.
+bool resolve_color(const OutputOptions& options, const Io& io);
+
+/// Our version and the versions of the libraries linked in, one per line.
+std::string version_text(std::string_view tool);
+
+/// Parses argv into `app`. Returns -1 to go on, or the exit code to return now (0 after --help
+/// or --version, 2 on a usage error, with the message on stderr).
+int parse(CLI::App& app, int argc, const char* const* argv, const Io& io);
+
+/// Runs `body`, turning any exception that escapes into "<tool>: error: ..." and exit code 1.
+int guarded(const Io& io, const std::function<int()>& body);
+
+/// Installs SIGINT/SIGTERM handlers that set the interrupted flag (a second signal kills).
+void install_signal_handlers();
+/// True once SIGINT or SIGTERM arrived.
+bool interrupted() noexcept;
+
+/// A plain text table with aligned columns; widths count code points, not bytes.
+class Table {
+ public:
+  enum class Align { kLeft, kRight };
+  void add_column(std::string header, Align align = Align::kLeft);
+  void add_row(std::vector<std::string> cells);
+  size_t rows() const { return rows_.size(); }
+  /// Writes header and rows; the header is bold when `color`.
+  void print(std::FILE* out, bool color) const;
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<Align> aligns_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+/// Progress on stderr for long scans: only when stderr is a TTY and not quiet, at most 10/s.
+class Progress {
+ public:
+  Progress(const Io& io, std::string what);
+  ~Progress();
+  /// Reports `done` of `total` (total 0 when unknown) units.
+  void update(std::uint64_t done, std::uint64_t total, std::string_view unit = "records");
+  void finish();
+
+ private:
+  const Io& io_;
+  std::string what_;
+  bool enabled_;
+  bool shown_ = false;
+  std::int64_t last_ns_ = 0;
+};
+
+/// Number of code points in UTF-8 text (terminal width approximation).
+size_t display_width(std::string_view utf8);
+
+}  // namespace aftk::cli

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared command-line plumbing: diagnostics, exit codes, output selection, tables, progress.
+#include "aftk/cli/tool.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
+#include <openssl/crypto.h>
+
+#include "aftk_config.h"
+
+namespace aftk::cli {
+
+Io process_io(std::string tool) {
+  Io io;
+  io.tool = std::move(tool);
+  io.out_tty = ::isatty(STDOUT_FILENO) == 1;
+  io.err_tty = ::isatty(STDERR_FILENO) == 1;
+  return io;
+}
+
+void error(const Io& io, std::string_view message) {
+  fmt::print(io.err, "{}: error: {}\n", io.tool, message);
+}
+void warning(const Io& io, std::string_view message) {
+  fmt::print(io.err, "{}: warning: {}\n", io.tool, message);
+}
+void note(const Io& io, std::string_view message) {
+  if (!io.quiet) fmt::print(io.err, "{}: note: {}\n", io.tool, message);
+}
+
+int report_error(const Io& io, const Error& e) {
+  error(io, fmt::format("{} [{}]", e.to_string(), errc_name(e.code)));
+  return e.code == Errc::kInterrupted ? kExitInterrupted : kExitFailure;
+}
+
+void add_output_options(CLI::App& app, OutputOptions& o) {
+  app.add_flag("--json", o.json, "Write JSON Lines (one object per line); same as -o jsonl");
+  app.add_option("-o,--output", o.output, "Output format")
+      ->check(CLI::IsMember({"auto", "table", "json", "jsonl", "pretty"}))
+      ->default_str("auto");
+  app.add_option("--color", o.color, "Colour the table output")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->default_str("auto");
+  app.add_flag("-q,--quiet", o.quiet, "No progress and no notes on stderr");
+}
+
+Format resolve_format(const OutputOptions& o, const Io& io) {
+  if (o.json || o.output == "json" || o.output == "jsonl") return Format::kJsonl;
+  if (o.output == "pretty") return Format::kPrettyJson;
+  if (o.output == "table") return Format::kTable;
+  return io.out_tty ? Format::kTable : Format::kJsonl;
+}
+
+bool resolve_color(const OutputOptions& o, const Io& io) {
+  if (o.color == "always") return true;
+  if (o.color == "never") return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color != nullptr && no_color[0] != '\0') return false;
+  return io.out_tty;
+}
+
+std::string version_text(std::string_view tool) {
+  return fmt::format(
+      "{} (aftk) {}\nsimdjson {}\nfmt {}\nCLI11 {}\nlibrdkafka {}\n{}\n", tool, AFTK_VERSION,
+      AFTK_SIMDJSON_VERSION, AFTK_FMT_VERSION, AFTK_CLI11_VERSION, rd_kafka_version_str(),
+      OpenSSL_version(OPENSSL_VERSION));
+}
+
+int parse(CLI::App& app, int argc, const char* const* argv, const Io& io) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    fmt::print(io.out, "{}", app.help());
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp&) {
+    fmt::print(io.out, "{}", app.help("", CLI::AppFormatMode::All));
+    return kExitOk;
+  } catch (const CLI::CallForVersion&) {
+    fmt::print(io.out, "{}", version_text(io.tool));
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    error(io, e.what());
+    fmt::print(io.err, "Try '{} --help' for more information.\n", io.tool);
+    return kExitUsage;
+  }
+  return -1;
+}
+
+int guarded(const Io& io, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const BadResultAccess& e) {
+    return report_error(io, e.error());
+  } catch (const std::bad_alloc&) {
+    error(io, "out of memory");
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    error(io, e.what());
+    return kExitFailure;
+  }
+}
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_signal(int sig) {
+  if (g_interrupted.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
+}  // namespace
+
+void install_signal_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+bool interrupted() noexcept { return g_interrupted.load(std::memory_order_relaxed); }
+
+size_t display_width(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+void Table::add_column(std::string header, Align align) {
+  headers_.push_back(std::move(header));
+  aligns_.push_back(align);
+}
+
+void Table::add_row(std::vector<std::string> cells) {
+  cells.resize(headers_.size());
+  rows_.push_back(std::move(cells));
+}
+
+void Table::print(std::FILE* out, bool color) const {
+  std::vector<size_t> width(headers_.size());
+  for (size_t c = 0; c < headers_.size(); ++c) width[c] = display_width(headers_[c]);
+  for (const auto& r : rows_)
+    for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], display_width(r[c]));
+  auto emit = [&](const std::vector<std::string>& cells, bool header) {
+    std::string line;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const size_t pad = width[c] - display_width(cells[c]);
+      const bool last = c + 1 == cells.size();
+      if (aligns_[c] == Align::kRight) line.append(pad, ' ');
+      line.append(cells[c]);
+      if (aligns_[c] == Align::kLeft && !last) line.append(pad, ' ');
+      if (!last) line.append("  ");
+    }
+    if (header && color)
+      fmt::print(out, "\033[1m{}\033[0m\n", line);
+    else
+      fmt::print(out, "{}\n", line);
+  };
+  emit(headers_, true);
+  for (const auto& r : rows_) emit(r, false);
+}
+
+namespace {
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+Progress::Progress(const Io& io, std::string what)
+    : io_(io), what_(std::move(what)), enabled_(io.err_tty && !io.quiet) {}
+
+Progress::~Progress() { finish(); }
+
+void Progress::update(std::uint64_t done, std::uint64_t total, std::string_view unit) {
+  if (!enabled_) return;
+  const auto t = now_ns();
+  if (shown_ && t - last_ns_ < 100'000'000) return;
+  last_ns_ = t;
+  shown_ = true;
+  if (total > 0)
+    fmt::print(io_.err, "\r{}: {} {}/{} {} ({:.0f}%)\033[K", io_.tool, what_, done, total, unit,
+               100.0 * static_cast<double>(done) / static_cast<double>(total));
+  else
+    fmt::print(io_.err, "\r{}: {} {} {}\033[K", io_.tool, what_, done, unit);
+  std::fflush(io_.err);
+}
+
+void Progress::finish() {
+  if (shown_) {
+    fmt::print(io_.err, "\r\033[K");
+    std::fflush(io_.err);
+    shown_ = false;
+  }
+}
+
+}  // namespace aftk::cli

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: Apache-2.0
+// Jackson-form re-writing of JSON values, canonical JSON, UTF-16 ordering and hashing.
+#include "aftk/json/normalize.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace aftk::json {
+
+using simdjson::error_code;
+namespace od = simdjson::ondemand;
+
+bool is_json_number(std::string_view s) {
+  size_t i = 0, n = s.size();
+  if (i < n && s[i] == '-') ++i;
+  if (i >= n) return false;
+  if (s[i] == '0') {
+    ++i;
+  } else if (s[i] >= '1' && s[i] <= '9') {
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+  } else {
+    return false;
+  }
+  if (i < n && s[i] == '.') {
+    ++i;
+    const size_t start = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+    if (i == start) return false;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    const size_t start = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+    if (i == start) return false;
+  }
+  return i == n;
+}
+
+namespace {
+
+std::string_view trim_token(std::string_view t) {
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' || t.back() == '\t'))
+    t.remove_suffix(1);
+  return t;
+}
+
+template <class V>
+error_code append_number(V& v, std::string& out) {
+  const std::string_view raw = trim_token(v.raw_json_token());
+  if (!is_json_number(raw)) return simdjson::NUMBER_ERROR;
+  if (raw.find_first_of(".eE") != std::string_view::npos) {
+    double d;
+    auto err = v.get_double().get(d);
+    if (err) return err;
+    append_java_double(out, d);
+  } else if (raw == "-0") {
+    out.push_back('0');
+  } else {
+    out.append(raw);
+  }
+  return simdjson::SUCCESS;
+}
+
+struct Member {
+  std::string key;
+  std::string value;
+};
+
+error_code append_object(od::object obj, std::string& out, const NormalizeOptions& o);
+error_code append_array(od::array arr, std::string& out, const NormalizeOptions& o);
+
+// Works for both od::value and od::document (scalars at the top level).
+template <class V>
+error_code append_any(V& v, std::string& out, const NormalizeOptions& o) {
+  od::json_type t;
+  auto err = v.type().get(t);
+  if (err) return err;
+  switch (t) {
+    case od::json_type::object: {
+      od::object obj;
+      if ((err = v.get_object().get(obj))) return err;
+      return append_object(obj, out, o);
+    }
+    case od::json_type::array: {
+      od::array arr;
+      if ((err = v.get_array().get(arr))) return err;
+      return append_array(arr, out, o);
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      if ((err = v.get_string().get(s))) return err;
+      append_string(out, s, o.escape);
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number:
+      return append_number(v, out);
+    case od::json_type::boolean: {
+      bool b;
+      if ((err = v.get_bool().get(b))) return err;
+      out.append(b ? "true" : "false");
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      if ((err = v.is_null().get(is_null))) return err;
+      if (!is_null) return simdjson::N_ATOM_ERROR;
+      out.append("null");
+      return simdjson::SUCCESS;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+error_code append_object(od::object obj, std::string& out, const NormalizeOptions& o) {
+  error_code err;
+  if (!o.sort_keys) {
+    out.push_back('{');
+    bool first = true;
+    for (auto field_result : obj) {
+      od::field field;
+      if ((err = std::move(field_result).get(field))) return err;
+      std::string_view key;
+      if ((err = field.unescaped_key().get(key))) return err;
+      if (!first) out.push_back(',');
+      first = false;
+      append_string(out, key, o.escape);
+      out.push_back(':');
+      od::value v = field.value();
+      if ((err = append_any(v, out, o))) return err;
+    }
+    out.push_back('}');
+    return simdjson::SUCCESS;
+  }
+  std::vector<Member> members;
+  for (auto field_result : obj) {
+    od::field field;
+    if ((err = std::move(field_result).get(field))) return err;
+    std::string_view key;
+    if ((err = field.unescaped_key().get(key))) return err;
+    Member m{std::string(key), {}};
+    od::value v = field.value();
+    if ((err = append_any(v, m.value, o))) return err;
+    members.push_back(std::move(m));
+  }
+  // Jackson's sort keeps the last of duplicate keys? A map can hold only one; the later wins.
+  std::stable_sort(members.begin(), members.end(), [](const Member& a, const Member& b) {
+    return compare_utf16(a.key, b.key) < 0;
+  });
+  out.push_back('{');
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i + 1 < members.size() && members[i].key == members[i + 1].key) continue;
+    if (out.back() != '{') out.push_back(',');
+    append_string(out, members[i].key, o.escape);
+    out.push_back(':');
+    out.append(members[i].value);
+  }
+  out.push_back('}');
+  return simdjson::SUCCESS;
+}
+
+error_code append_array(od::array arr, std::string& out, const NormalizeOptions& o) {
+  out.push_back('[');
+  bool first = true;
+  for (auto elem_result : arr) {
+    od::value v;
+    auto err = std::move(elem_result).get(v);
+    if (err) return err;
+    if (!first) out.push_back(',');
+    first = false;
+    if ((err = append_any(v, out, o))) return err;
+  }
+  out.push_back(']');
+  return simdjson::SUCCESS;
+}
+
+thread_local od::parser tl_parser;
+thread_local PaddedBuffer tl_buffer;
+
+}  // namespace
+
+error_code append_normalized(od::value value, std::string& out, const NormalizeOptions& options) {
+  return append_any(value, out, options);
+}
+
+Result<std::string> normalize(std::string_view text, const NormalizeOptions& options) {
+  auto padded = tl_buffer.wrap(text);
+  od::document doc;
+  auto err = tl_parser.iterate(padded).get(doc);
+  std::string out;
+  if (!err) err = append_any(doc, out, options);
+  if (!err && !doc.current_location().error()) err = simdjson::TRAILING_CONTENT;
+  if (err) return fail(Errc::kCorruptRecord, fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+  return out;
+}
+
+Result<std::string> canonical_json(std::string_view text) {
+  return normalize(text, NormalizeOptions{Escape::kSurrogatePairs, true});
+}
+
+namespace {
+
+// Decodes one code point from valid UTF-8; advances i.
+std::uint32_t next_cp(std::string_view s, size_t& i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    ++i;
+    return c;
+  }
+  int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+  std::uint32_t cp = c & (len == 4 ? 0x07 : len == 3 ? 0x0F : 0x1F);
+  for (int k = 1; k < len && i + k < s.size(); ++k)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  i += len;
+  return cp;
+}
+
+}  // namespace
+
+int compare_utf16(std::string_view a, std::string_view b) {
+  size_t i = 0, j = 0;
+  std::uint16_t pend_a = 0, pend_b = 0;  // low surrogates still to compare
+  while (true) {
+    std::uint32_t ua, ub;
+    bool end_a = false, end_b = false;
+    if (pend_a) {
+      ua = pend_a;
+      pend_a = 0;
+    } else if (i < a.size()) {
+      std::uint32_t cp = next_cp(a, i);
+      if (cp >= 0x10000) {
+        cp -= 0x10000;
+        ua = 0xD800 + (cp >> 10);
+        pend_a = static_cast<std::uint16_t>(0xDC00 + (cp & 0x3FF));
+      } else {
+        ua = cp;
+      }
+    } else {
+      end_a = true;
+      ua = 0;
+    }
+    if (pend_b) {
+      ub = pend_b;
+      pend_b = 0;
+    } else if (j < b.size()) {
+      std::uint32_t cp = next_cp(b, j);
+      if (cp >= 0x10000) {
+        cp -= 0x10000;
+        ub = 0xD800 + (cp >> 10);
+        pend_b = static_cast<std::uint16_t>(0xDC00 + (cp & 0x3FF));
+      } else {
+        ub = cp;
+      }
+    } else {
+      end_b = true;
+      ub = 0;
+    }
+    if (end_a || end_b) return end_a && end_b ? 0 : end_a ? -1 : 1;
+    if (ua != ub) return ua < ub ? -1 : 1;
+  }
+}
+
+std::int32_t java_string_hash(std::string_view s) {
+  std::uint32_t h = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    std::uint32_t cp = next_cp(s, i);
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      h = h * 31 + (0xD800 + (cp >> 10));
+      h = h * 31 + (0xDC00 + (cp & 0x3FF));
+    } else {
+      h = h * 31 + cp;
+    }
+  }
+  return static_cast<std::int32_t>(h);
+}
+
+simdjson::padded_string_view PaddedBuffer::wrap(std::string_view text) {
+  const size_t need = text.size() + simdjson::SIMDJSON_PADDING;
+  if (buf_.size() < need) buf_.resize(need + need / 4);
+  if (!text.empty()) std::memcpy(buf_.data(), text.data(), text.size());
+  std::memset(buf_.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+  return simdjson::padded_string_view(buf_.data(), text.size(), buf_.size());
+}
+
+}  // namespace aftk::json

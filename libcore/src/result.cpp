@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// Names and text of libcore errors.
+#include "aftk/result.h"
+
+namespace aftk {
+
+std::string_view errc_name(Errc code) noexcept {
+  switch (code) {
+    case Errc::kInvalidArgument: return "INVALID_ARGUMENT";
+    case Errc::kCorruptRecord: return "CORRUPT_RECORD";
+    case Errc::kUnsupported: return "UNSUPPORTED";
+    case Errc::kIo: return "IO";
+    case Errc::kKafka: return "KAFKA";
+    case Errc::kTimeout: return "TIMEOUT";
+    case Errc::kNotFound: return "NOT_FOUND";
+    case Errc::kConflict: return "CONFLICT";
+    case Errc::kInterrupted: return "INTERRUPTED";
+    case Errc::kInternal: return "INTERNAL";
+  }
+  return "INTERNAL";
+}
+
+std::string Error::to_string() const {
+  if (where.empty()) return message;
+  return message + " (at " + where + ")";
+}
+
+}  // namespace aftk
