@@ -58,7 +58,7 @@ StateCache::GetOutcome StateCache::get(const StateKey& key) {
   if (id != index_.end()) {
     auto seq = id->second.find(key.seq);
     out.diverged = seq != id->second.end() && seq->second.size() > 1;
-    if (it == entries_.end() || out.diverged) {
+    if (it == entries_.end() || (out.diverged && rule_ == CleanupRule::kUpstream)) {
       // Later sequences of this business key were computed on a path that no longer holds.
       for (auto s = id->second.upper_bound(key.seq); s != id->second.end(); ++s) {
         for (const auto& k : s->second) {
@@ -134,6 +134,8 @@ Status LogStore::put(const StateKey& key, const ActionState& state) {
 
 Result<std::optional<ActionState>> LogStore::get(const StateKey& key) {
   auto outcome = cache_.get(key);
+  if (drop_observer_)
+    for (const auto& e : outcome.removed) drop_observer_(e);
   if (!outcome.entry) return std::optional<ActionState>{};
   auto state = decoder_.decode(outcome.entry->value);
   if (!state) {
@@ -295,8 +297,16 @@ Status MemoryStore::scan(const OffsetMap& from, const OffsetMap& to,
   for (const auto& [p, f] : from) {
     if (p < 0 || p >= num_partitions_) continue;
     const auto stop = to.count(p) ? to.at(p) : f;
-    for (const auto& s : logs_[static_cast<size_t>(p)]) {
-      if (s.offset < f || s.offset >= stop) continue;
+    const auto& log = logs_[static_cast<size_t>(p)];
+    // Offsets are contiguous from the first record kept, so start there instead of scanning.
+    const size_t first = log.empty() || f <= log.front().offset
+                             ? 0
+                             : static_cast<size_t>(std::min<std::int64_t>(f - log.front().offset,
+                                                                          static_cast<std::int64_t>(log.size())));
+    for (size_t i = first; i < log.size(); ++i) {
+      const auto& s = log[i];
+      if (s.offset >= stop) break;
+      if (s.offset < f) continue;
       TopicRecord r{p, s.offset, -1, s.key,
                     s.value ? std::optional<std::string_view>(*s.value) : std::nullopt};
       AFTK_TRY(sink(r));

@@ -40,6 +40,12 @@ struct TopicRecord {
 /// (divergence and cleanup scoped to one business key, as newer upstream does).
 class StateCache {
  public:
+  /// When get() drops later sequences of a business key.
+  enum class CleanupRule {
+    kUpstream,  // on a miss, or when more than one state is cached at the sequence (upstream)
+    kOnMiss,    // on a miss only: chained actions at one sequence are not a divergence
+  };
+
   struct Entry {
     StateKey key;
     std::string value;  // the record value bytes, as stored
@@ -69,6 +75,9 @@ class StateCache {
   bool empty() const { return entries_.empty(); }
   void clear();
 
+  void set_cleanup_rule(CleanupRule rule) { rule_ = rule; }
+  CleanupRule cleanup_rule() const { return rule_; }
+
   /// Visits entries ordered by business key identity, sequence number, record key.
   void for_each(const std::function<void(const Entry&)>& visit) const;
 
@@ -77,6 +86,7 @@ class StateCache {
   std::unordered_map<std::string, Entry> entries_;
   // identity -> seq -> record keys
   std::map<std::string, std::map<std::int64_t, std::vector<std::string>>, std::less<>> index_;
+  CleanupRule rule_ = CleanupRule::kUpstream;
 };
 
 struct RebuildOptions {
@@ -161,6 +171,13 @@ class LogStore : public ActionStateStore {
 
   std::int32_t num_partitions() const { return num_partitions_; }
 
+  /// Which rule get() follows when it drops later sequences (upstream's by default).
+  void set_cleanup_rule(StateCache::CleanupRule rule) { cache_.set_cleanup_rule(rule); }
+  /// Called with every state get() drops from the cache (simulations attribute re-runs to it).
+  void set_drop_observer(std::function<void(const StateCache::Entry&)> observer) {
+    drop_observer_ = std::move(observer);
+  }
+
   /// Per partition: [first, end) offsets available now.
   virtual Result<OffsetMap> begin_offsets() = 0;
   virtual Result<OffsetMap> end_offsets() = 0;
@@ -185,6 +202,7 @@ class LogStore : public ActionStateStore {
   std::int32_t num_partitions_;
   std::string encode_buffer_;
   Decoder decoder_;
+  std::function<void(const StateCache::Entry&)> drop_observer_;
 };
 
 /// A log held in memory: the same semantics as a topic, for tests and simulations.

@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: Apache-2.0
+// Durable execution: upstream's scenarios (spec section 7), a randomized comparison with a
+// reference model, and crash simulations.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "aftk/actionstate/file_store.h"
+#include "aftk/actionstate/ids.h"
+#include "aftk/actionstate/key.h"
+#include "aftk/durable/context.h"
+#include "aftk/durable/runner.h"
+
+using namespace aftk;
+using namespace aftk::actionstate;
+using namespace aftk::durable;
+
+namespace {
+
+const CallId kF{"mod.f", "0123456789abcdef"};
+const CallId kG{"mod.g", "fedcba9876543210"};
+const CallId kH{"mod.h", "1111111111111111"};
+
+// A context whose persists are counted and whose states are kept.
+struct Fixture {
+  ActionState state;
+  std::vector<ActionState> persisted;
+  DurableExecutionContext make() {
+    return DurableExecutionContext(state, [this](const ActionState& s) {
+      persisted.push_back(s);
+      return Status{};
+    });
+  }
+};
+
+DurableExecutionContext::Callable returning(std::string payload, int* runs) {
+  return [payload, runs] {
+    ++*runs;
+    return Outcome::returned(payload);
+  };
+}
+DurableExecutionContext::Callable throwing(std::string cls, std::optional<std::string> msg, int* runs) {
+  return [cls, msg, runs] {
+    ++*runs;
+    return Outcome::thrown(java_exception_payload({cls, msg}));
+  };
+}
+
+std::string temp_path(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("aftk-durable-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto p = dir / name;
+  std::filesystem::remove(p);
+  return p.string();
+}
+
+Event input_event(const std::string& attributes, const std::string& id) {
+  Event e;
+  e.class_name = std::string(kInputEventClass);
+  e.id = id;
+  e.type = "_input_event";
+  e.attributes = attributes;
+  return e;
+}
+
+}  // namespace
+
+// ---- DurableExecutionContextTest -------------------------------------------------------------
+
+TEST_CASE("DurableExecutionContext.a hit returns [true, result, null] and advances the index") {
+  Fixture fx;
+  fx.state.call_results.push_back(CallResult::success(kF.function_id, kF.args_digest, std::string("\"ok\"")));
+  auto ctx = fx.make();
+  auto hit = ctx.match_next_or_clear(kF);
+  REQUIRE(hit.has_value());
+  CHECK(hit->result_payload == std::optional<std::string>("\"ok\""));
+  CHECK_FALSE(hit->exception_payload.has_value());
+  CHECK(ctx.current_index() == 1);
+  CHECK(fx.persisted.empty());
+}
+
+TEST_CASE("DurableExecutionContext.a miss past the recorded results returns nothing") {
+  Fixture fx;
+  auto ctx = fx.make();
+  CHECK_FALSE(ctx.match_next_or_clear(kF).has_value());
+  CHECK(ctx.current_index() == 0);
+  CHECK(fx.persisted.empty());
+}
+
+TEST_CASE("DurableExecutionContext.a mismatch clears from the index without persisting") {
+  Fixture fx;
+  fx.state.call_results = {CallResult::success(kF.function_id, kF.args_digest, std::string("1")),
+                           CallResult::success(kG.function_id, kG.args_digest, std::string("2")),
+                           CallResult::success(kH.function_id, kH.args_digest, std::string("3"))};
+  auto ctx = fx.make();
+  REQUIRE(ctx.match_next_or_clear(kF));
+  CHECK_FALSE(ctx.match_next_or_clear(kH));  // kG was recorded at index 1
+  CHECK(fx.state.call_results.size() == 1);
+  CHECK(fx.persisted.empty());
+  CHECK(ctx.stats().truncations == 1);
+  // The next record persists the truncation together with the new result.
+  REQUIRE(ctx.record_call_completion(kH, Outcome::returned(std::string("9"))));
+  REQUIRE(fx.persisted.size() == 1);
+  CHECK(fx.persisted[0].call_results.size() == 2);
+  CHECK(fx.persisted[0].call_results[1].function_id == kH.function_id);
+}
+
+TEST_CASE("DurableExecutionContext.each record persists and advances") {
+  Fixture fx;
+  auto ctx = fx.make();
+  REQUIRE(ctx.record_call_completion(kF, Outcome::returned(std::string("1"))));
+  REQUIRE(ctx.record_call_completion(kG, Outcome::thrown("boom")));
+  CHECK(ctx.current_index() == 2);
+  REQUIRE(fx.persisted.size() == 2);
+  CHECK(fx.persisted[0].call_results.size() == 1);
+  CHECK(fx.persisted[1].call_results[1].status == CallStatus::kFailed);
+  CHECK(fx.persisted[1].call_results[1].exception_payload == std::optional<std::string>("boom"));
+}
+
+TEST_CASE("DurableExecutionContext.a recorded exception is replayed, not re-run") {
+  Fixture fx;
+  int runs = 0;
+  {
+    auto ctx = fx.make();
+    auto first = ctx.execute(kF, throwing("java.io.IOException", "disk full", &runs));
+    REQUIRE(first);
+    CHECK(first->is_thrown());
+  }
+  auto ctx = fx.make();
+  auto again = ctx.execute(kF, throwing("java.io.IOException", "other", &runs));
+  REQUIRE(again);
+  CHECK(runs == 1);
+  REQUIRE(again->is_thrown());
+  auto e = parse_java_exception(*again->exception());
+  REQUIRE(e);
+  CHECK(java_replay_message(*e) == "java.io.IOException: disk full");
+}
+
+TEST_CASE("DurableExecutionException.JSON has exceptionClass and message, a null message too") {
+  CHECK(java_exception_payload({"java.lang.IllegalStateException", "bad \"state\""}) ==
+        R"({"exceptionClass":"java.lang.IllegalStateException","message":"bad \"state\""})");
+  const auto null_message = java_exception_payload({"java.lang.NullPointerException", std::nullopt});
+  CHECK(null_message == R"({"exceptionClass":"java.lang.NullPointerException","message":null})");
+  auto parsed = parse_java_exception(null_message);
+  REQUIRE(parsed);
+  CHECK_FALSE(parsed->message.has_value());
+  CHECK(java_replay_message(*parsed) == "java.lang.NullPointerException: null");
+  CHECK(parse_java_exception(R"({"exceptionClass":"X","extra":1})")->exception_class == "X");
+  CHECK_FALSE(parse_java_exception("[]"));
+  CHECK_FALSE(parse_java_exception(R"({"message":"m"})"));
+  CHECK_FALSE(parse_java_exception("{\"exceptionClass\":"));
+}
+
+TEST_CASE("DurableExecutionContext.a recorded null result replays as null (Java would throw)") {
+  Fixture fx;
+  fx.state.call_results.push_back(CallResult::success(kF.function_id, kF.args_digest, std::nullopt));
+  auto ctx = fx.make();
+  int runs = 0;
+  auto r = ctx.execute(kF, returning("x", &runs));
+  REQUIRE(r);
+  CHECK(runs == 0);
+  CHECK_FALSE(r->is_thrown());
+  CHECK_FALSE(r->result().has_value());
+}
+
+// ---- RunnerContextImplDurableExecuteTest: persist counts ------------------------------------
+
+TEST_CASE("RunnerContextImpl.persist counts per case match upstream's table") {
+  int runs = 0, reconciles = 0;
+  const auto reconciler = [&] {
+    ++reconciles;
+    return Outcome::returned(std::string("\"reconciled\""));
+  };
+  SUBCASE("legacy call: 1") {
+    Fixture fx;
+    auto ctx = fx.make();
+    REQUIRE(ctx.execute(kF, returning("1", &runs)));
+    CHECK(fx.persisted.size() == 1);
+    CHECK(fx.persisted[0].call_results[0].status == CallStatus::kSucceeded);
+  }
+  SUBCASE("reconcilable success: 2 (PENDING, then SUCCEEDED)") {
+    Fixture fx;
+    auto ctx = fx.make();
+    REQUIRE(ctx.execute(kF, returning("1", &runs), reconciler));
+    REQUIRE(fx.persisted.size() == 2);
+    CHECK(fx.persisted[0].call_results[0].status == CallStatus::kPending);
+    CHECK(fx.persisted[1].call_results[0].status == CallStatus::kSucceeded);
+    CHECK(reconciles == 0);
+  }
+  SUBCASE("reconcilable failure: 2 (PENDING, then FAILED)") {
+    Fixture fx;
+    auto ctx = fx.make();
+    auto r = ctx.execute(kF, throwing("java.lang.RuntimeException", "x", &runs), reconciler);
+    REQUIRE(r);
+    CHECK(r->is_thrown());
+    REQUIRE(fx.persisted.size() == 2);
+    CHECK(fx.persisted[1].call_results[0].status == CallStatus::kFailed);
+  }
+  SUBCASE("replay: 0") {
+    Fixture fx;
+    fx.state.call_results = {CallResult::success(kF.function_id, kF.args_digest, std::string("1")),
+                             CallResult::success(kG.function_id, kG.args_digest, std::string("2"))};
+    auto ctx = fx.make();
+    REQUIRE(ctx.execute(kF, returning("x", &runs)));
+    REQUIRE(ctx.execute(kG, returning("x", &runs), reconciler));
+    CHECK(fx.persisted.empty());
+    CHECK(runs == 0);
+    CHECK(reconciles == 0);
+  }
+  SUBCASE("pending slot, then reconcile: 1") {
+    Fixture fx;
+    fx.state.call_results = {CallResult::pending(kF.function_id, kF.args_digest)};
+    auto ctx = fx.make();
+    auto r = ctx.execute(kF, returning("x", &runs), reconciler);
+    REQUIRE(r);
+    CHECK(r->result() == std::optional<std::string>("\"reconciled\""));
+    CHECK(runs == 0);
+    CHECK(reconciles == 1);
+    REQUIRE(fx.persisted.size() == 1);
+    CHECK(fx.persisted[0].call_results[0].status == CallStatus::kSucceeded);
+  }
+  SUBCASE("pending slot, reconciler fails: 1, persisted as FAILED") {
+    Fixture fx;
+    fx.state.call_results = {CallResult::pending(kF.function_id, kF.args_digest)};
+    auto ctx = fx.make();
+    auto r = ctx.execute(kF, returning("x", &runs), throwing("java.lang.IllegalStateException", std::nullopt, &reconciles));
+    REQUIRE(r);
+    CHECK(r->is_thrown());
+    REQUIRE(fx.persisted.size() == 1);
+    CHECK(fx.persisted[0].call_results[0].status == CallStatus::kFailed);
+  }
+  SUBCASE("mismatched pending slot: 3 (clear, PENDING, terminal)") {
+    Fixture fx;
+    fx.state.call_results = {CallResult::pending(kG.function_id, kG.args_digest)};
+    auto ctx = fx.make();
+    REQUIRE(ctx.execute(kF, returning("1", &runs), reconciler));
+    REQUIRE(fx.persisted.size() == 3);
+    CHECK(fx.persisted[0].call_results.empty());
+    CHECK(fx.persisted[1].call_results[0].status == CallStatus::kPending);
+    CHECK(fx.persisted[2].call_results[0].function_id == kF.function_id);
+    CHECK(reconciles == 0);
+    CHECK(runs == 1);
+  }
+}
+
+TEST_CASE("DurableExecutionContext.primitives refuse what upstream refuses") {
+  Fixture fx;
+  fx.state.call_results = {CallResult::success(kF.function_id, kF.args_digest, std::string("1"))};
+  auto ctx = fx.make();
+  CHECK(ctx.append_pending_call(kF).error().code == Errc::kConflict);
+  CHECK(ctx.finalize_current_call(kF, Outcome::returned()).error().code == Errc::kConflict);  // not PENDING
+  REQUIRE(ctx.match_next_or_clear(kF));
+  CHECK(ctx.finalize_current_call(kF, Outcome::returned()).error().code == Errc::kConflict);  // no slot
+  REQUIRE(ctx.append_pending_call(kG));
+  CHECK(ctx.finalize_current_call(kH, Outcome::returned()).error().code == Errc::kConflict);  // other call
+  CHECK(fx.persisted.size() == 1);
+}
+
+TEST_CASE("DurableExecutionContext.a persist error stops the call and is handed back") {
+  ActionState state;
+  DurableExecutionContext ctx(state, [](const ActionState&) -> Status { return fail(Errc::kIo, "disk gone"); });
+  int runs = 0;
+  auto r = ctx.execute(kF, returning("1", &runs));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::kIo);
+  CHECK(runs == 1);
+}
+
+TEST_CASE("DurableExecutionContext.the probe sees each point and can stop there") {
+  ActionState state;
+  std::vector<std::string> seen;
+  DurableExecutionContext ctx(
+      state, [](const ActionState&) { return Status{}; },
+      [&](const ProbeInfo& p) -> Status {
+        seen.push_back(std::string(point_name(p.point)) + "@" + std::to_string(p.call_index));
+        if (p.point == Point::kAfterCall && p.call_index == 1) return fail(Errc::kInterrupted, "crash");
+        return {};
+      });
+  int runs = 0;
+  REQUIRE(ctx.execute(kF, returning("1", &runs)));
+  auto r = ctx.execute(kG, returning("2", &runs), returning("r", &runs));
+  CHECK(r.error().code == Errc::kInterrupted);
+  CHECK(seen == std::vector<std::string>{"before-call@0", "after-call@0", "after-persist@0", "before-call@1", "after-call@1"});
+  REQUIRE(state.call_results.size() == 2);
+  CHECK(state.call_results[1].is_pending());  // the crash left the PENDING slot
+}
+
+// ---- ActionExecutionOperatorTest and DurableExecutionManagerTest -----------------------------
+
+namespace {
+
+struct Op {
+  std::unique_ptr<LogStore> store;
+  std::string action_uuid = action_uuid_from_name("process");
+  int supplier_runs = 0;
+
+  StateKey key(const std::string& bk, std::int64_t seq, const Event& e) {
+    return make_key_v03(bk, seq, e, action_uuid).value();
+  }
+  // An action with a durable call, a durable call that raises, and a reconcilable call.
+  ActionBody body() {
+    return [this](ActionScope& s) -> Status {
+      AFTK_TRY_ASSIGN(auto a, s.durable_execute(CallId::java("sync"), [this] {
+        ++supplier_runs;
+        return Outcome::returned(std::string("42"));
+      }));
+      AFTK_TRY_ASSIGN(auto b, s.durable_execute(CallId::java("raises"), [this] {
+        ++supplier_runs;
+        return Outcome::thrown(java_exception_payload({"java.io.IOException", std::nullopt}));
+      }));
+      AFTK_TRY_ASSIGN(auto c, s.durable_execute(
+                                  CallId::java("reconcilable"),
+                                  [this] {
+                                    ++supplier_runs;
+                                    return Outcome::returned(std::string("\"done\""));
+                                  },
+                                  [] { return Outcome::returned(std::string("\"found\"")); }));
+      Event out;
+      out.class_name = std::string(kOutputEventClass);
+      out.id = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+      out.type = "_output_event";
+      out.attributes = "{\"output\":" + a.result().value_or("null") + "}";
+      s.send_event(out);
+      s.update_short_term({"stm.last", MemoryValue::null()});
+      CHECK(b.is_thrown());
+      CHECK_FALSE(c.is_thrown());
+      return {};
+    };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ActionExecutionOperator.write sequence, skip when completed, lineage, replay after a crash") {
+  for (const bool file : {false, true}) {
+    CAPTURE(file);
+    Op op;
+    const std::string path = temp_path("operator.jsonl");
+    if (file)
+      op.store = FileStore::open(path).value();
+    else
+      op.store = std::make_unique<MemoryStore>();
+    const Event trigger = input_event(R"({"input":"hello"})", "11111111-2222-3333-4444-555555555555");
+    const StateKey key = op.key("user_42", 0, trigger);
+    ActionRunner runner(*op.store);
+
+    // First run crashes right after the reconcilable call ran, before it was finalized.
+    runner.set_probe([](const ProbeInfo& p) -> Status {
+      if (p.point == Point::kAfterCall && p.call_index == 2) return fail(Errc::kInterrupted, "crash");
+      return {};
+    });
+    auto crashed = runner.run(key, trigger, "process", op.body());
+    REQUIRE_FALSE(crashed);
+    CHECK(op.supplier_runs == 3);
+    // Writes so far: new state, sync, raises, PENDING.
+    auto end = op.store->end_offsets().value();
+    std::int64_t records = 0;
+    for (auto& [p, o] : end) records += o;
+    CHECK(records == 4);
+
+    // Recover from a checkpoint taken before the input (marker = end offsets then: all zero).
+    CheckpointManager manager(op.store.get());
+    std::vector<RecoveryMarker> markers{RecoveryMarker::legacy({{0, 0}})};
+    if (file) {  // a new process: reopen the file
+      op.store = FileStore::open(path).value();
+      manager = CheckpointManager(op.store.get());
+    }
+    OffsetMap zero;
+    for (std::int32_t p = 0; p < op.store->num_partitions(); ++p) zero[p] = 0;
+    markers = {RecoveryMarker::legacy(zero)};
+    REQUIRE(manager.recover(markers));
+    ActionRunner again(*op.store);
+    auto done = again.run(key, trigger, "process", op.body());
+    REQUIRE_MESSAGE(done, done.error().to_string());
+    CHECK_FALSE(done->reused);
+    CHECK(op.supplier_runs == 3);  // nothing re-ran: two replays and one reconcile
+    CHECK(done->stats.replayed == 2);
+    CHECK(done->stats.reconciled == 1);
+    REQUIRE(done->output_events.size() == 1);
+    CHECK(done->output_events[0].upstream_event_id == trigger.id);
+    CHECK(done->output_events[0].upstream_action_name == std::optional<std::string>("process"));
+    CHECK(done->output_events[0].attributes == "{\"output\":42}");
+    auto stored = op.store->get(key).value();
+    REQUIRE(stored);
+    CHECK(stored->completed);
+    CHECK(stored->call_results.empty());
+
+    // Completed: skipped, outputs re-emitted with their ids, lineage rebound.
+    const Event retrigger = input_event(R"({"input":"hello"})", "99999999-2222-3333-4444-555555555555");
+    auto reused = again.run(key, retrigger, "process", op.body());
+    REQUIRE(reused);
+    CHECK(reused->reused);
+    CHECK(op.supplier_runs == 3);
+    REQUIRE(reused->output_events.size() == 1);
+    CHECK(reused->output_events[0].id == "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+    CHECK(reused->output_events[0].upstream_event_id == retrigger.id);
+    CHECK(reused->short_term_memory_updates.size() == 1);
+  }
+}
+
+TEST_CASE("DurableExecutionManager.no store: every call is a no-op") {
+  CheckpointManager m(nullptr);
+  CHECK_FALSE(m.enabled());
+  auto s = m.snapshot(1, {{"k", 3}});
+  REQUIRE(s);
+  CHECK_FALSE(s->marker.has_value());
+  CHECK(m.pending() == 0);
+  CHECK(m.notify_complete(1).value() == 0);
+  CHECK(m.recover(std::vector<RecoveryMarker>{RecoveryMarker::legacy({{0, 5}})})->records == 0);
+}
+
+TEST_CASE("DurableExecutionManager.snapshot, notify prunes only that checkpoint, abort prunes nothing, recovery rebuilds") {
+  MemoryStore store(2);
+  const Event e = input_event(R"({"input":"x"})", "11111111-2222-3333-4444-555555555555");
+  const std::string action = action_uuid_from_name("a");
+  for (const char* bk : {"k1", "k_2"})
+    for (int seq = 0; seq < 4; ++seq) REQUIRE(store.put(make_key_v03(bk, seq, e, action).value(), ActionState(e)));
+  CheckpointManager m(&store);
+  auto s1 = m.snapshot(1, {{"k1", 0}, {"k_2", 1}});
+  REQUIRE(s1);
+  CHECK(s1->marker->offsets == store.end_offsets().value());
+  CHECK(s1->last_completed == std::map<std::string, std::int64_t>{{"k1", 0}, {"k_2", 1}});
+  REQUIRE(m.snapshot(2, {{"k1", 2}, {"k_2", 3}}));
+  REQUIRE(m.snapshot(3, {{"k1", 3}}));
+  CHECK(store.cache().size() == 8);  // nothing pruned before a checkpoint completes
+  CHECK(m.notify_complete(1).value() == 3);
+  CHECK(store.cache().size() == 5);
+  CHECK(m.pending() == 2);
+  m.notify_aborted(3);
+  CHECK(m.pending() == 1);
+  CHECK(store.cache().size() == 5);  // abort pruned nothing
+  CHECK(m.notify_complete(3).value() == 0);  // forgotten
+  CHECK(m.notify_complete(2).value() == 4);
+  CHECK(store.cache().size() == 1);  // k1 seq 3 is still in flight
+  CHECK(m.pending() == 0);
+  // Recovery rebuilds from the markers: records written after checkpoint 1's marker only.
+  REQUIRE(store.put(make_key_v03("k1", 4, e, action).value(), ActionState(e)));
+  auto report = m.recover(std::vector<RecoveryMarker>{*s1->marker});
+  REQUIRE(report);
+  CHECK(report->records == 1);
+  CHECK(store.cache().size() == 1);
+}
+
+TEST_CASE("StateCache.cleanup rules: upstream drops later sequences when chained actions share one; on-miss does not") {
+  MemoryStore store(1);
+  const Event e = input_event(R"({"input":"x"})", "11111111-2222-3333-4444-555555555555");
+  const auto a = make_key_v03("k", 0, e, action_uuid_from_name("a")).value();
+  const auto b = make_key_v03("k", 0, e, action_uuid_from_name("b")).value();
+  const auto later = make_key_v03("k", 1, e, action_uuid_from_name("a")).value();
+  size_t dropped = 0;
+  store.set_drop_observer([&](const StateCache::Entry&) { ++dropped; });
+  SUBCASE("upstream") {
+    for (auto* k : {&a, &b, &later}) REQUIRE(store.put(*k, ActionState(e)));
+    CHECK(store.get(a).value().has_value());
+    CHECK(dropped == 1);
+    CHECK_FALSE(store.get(later).value().has_value());
+  }
+  SUBCASE("on-miss") {
+    store.set_cleanup_rule(StateCache::CleanupRule::kOnMiss);
+    for (auto* k : {&a, &b, &later}) REQUIRE(store.put(*k, ActionState(e)));
+    CHECK(store.get(a).value().has_value());
+    CHECK(dropped == 0);
+    CHECK(store.get(later).value().has_value());
+    CHECK_FALSE(store.get(make_key_v03("k", 0, e, action_uuid_from_name("c")).value()).value().has_value());
+    CHECK(dropped == 1);  // a miss still drops later sequences
+  }
+}
