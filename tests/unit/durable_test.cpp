@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "aftk/actionstate/file_store.h"
 #include "aftk/actionstate/ids.h"
 #include "aftk/actionstate/key.h"
@@ -19,6 +21,11 @@ using namespace aftk::actionstate;
 using namespace aftk::durable;
 
 namespace {
+
+template <class R>
+std::string error_text(const R& r) {
+  return r ? std::string() : r.error().to_string();
+}
 
 const CallId kF{"mod.f", "0123456789abcdef"};
 const CallId kG{"mod.g", "fedcba9876543210"};
@@ -288,6 +295,181 @@ TEST_CASE("DurableExecutionContext.the probe sees each point and can stop there"
   CHECK(state.call_results[1].is_pending());  // the crash left the PENDING slot
 }
 
+// ---- Randomized: the context against a small reference model ---------------------------------
+
+namespace {
+
+struct ModelSlot {
+  CallId id;
+  bool pending = false;
+  Outcome outcome;
+  bool operator==(const ModelSlot&) const = default;
+};
+
+struct Step {
+  CallId id;
+  bool reconcilable = false;
+  Outcome on_call, on_reconcile;  // what the call and the reconciler produce in this attempt
+};
+
+struct ModelRun {
+  std::vector<ModelSlot> persisted;  // the last state written
+  std::vector<std::optional<Outcome>> outcomes;  // per step reached; nullopt when it crashed there
+  int calls = 0, reconciles = 0, persists = 0;
+  bool crashed = false;
+};
+
+// The documented algorithm over plain data: replay by index, truncate on mismatch (written
+// with the next record), PENDING before a reconcilable call, reconciler on a matching PENDING.
+ModelRun model(std::vector<ModelSlot> slots, const std::vector<Step>& program, int crash_at_probe) {
+  ModelRun m;
+  m.persisted = slots;
+  int probes = 0;
+  const auto probe = [&] { return ++probes == crash_at_probe; };
+  const auto persist = [&] {
+    ++m.persists;
+    m.persisted = slots;
+  };
+  size_t idx = 0;
+  for (const auto& step : program) {
+    ModelSlot* slot = idx < slots.size() ? &slots[idx] : nullptr;
+    const bool same = slot && slot->id == step.id;
+    if (same && (!step.reconcilable || !slot->pending)) {  // replay (a PENDING slot replays as null)
+      m.outcomes.push_back(slot->pending ? Outcome::returned() : slot->outcome);
+      ++idx;
+      continue;
+    }
+    Outcome out;
+    if (!step.reconcilable) {
+      slots.resize(std::min(slots.size(), idx));
+      if (probe()) break;
+      out = step.on_call;
+      ++m.calls;
+      if (probe()) break;
+      slots.push_back({step.id, false, out});
+      persist();
+    } else {
+      bool reconcile = same;  // a matching slot here is PENDING
+      if (!reconcile) {
+        if (slot) {
+          slots.resize(idx);
+          persist();
+        }
+        slots.push_back({step.id, true, Outcome::returned()});
+        persist();
+      }
+      if (probe()) break;
+      out = reconcile ? step.on_reconcile : step.on_call;
+      ++(reconcile ? m.reconciles : m.calls);
+      if (probe()) break;
+      slots[idx] = {step.id, false, out};
+      persist();
+    }
+    ++idx;
+    m.outcomes.push_back(out);
+    if (probe()) break;
+  }
+  m.crashed = crash_at_probe > 0 && probes >= crash_at_probe;
+  return m;
+}
+
+std::vector<ModelSlot> slots_of(const ActionState& s) {
+  std::vector<ModelSlot> out;
+  for (const auto& r : s.call_results) {
+    ModelSlot m{{r.function_id, r.args_digest}, r.is_pending(), {}};
+    if (!r.is_pending())
+      m.outcome = r.exception_payload ? Outcome::thrown(*r.exception_payload) : Outcome::returned(r.result_payload);
+    out.push_back(m);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("DurableExecutionContext.random programs, code changes and crashes agree with the reference model") {
+  std::mt19937_64 rng(20261126);
+  const std::vector<CallId> pool{kF, kG, kH, CallId::java("java.call"), {std::nullopt, std::nullopt}};
+  const auto outcome = [&](int n) {
+    switch (rng() % 4) {
+      case 0: return Outcome::thrown(java_exception_payload({"java.lang.RuntimeException", "e" + std::to_string(n)}));
+      case 1: return Outcome::returned();
+      default: return Outcome::returned(std::to_string(n));
+    }
+  };
+  int trials = 0, crashes = 0, mismatches = 0, replays = 0;
+  for (int trial = 0; trial < 3000; ++trial, ++trials) {
+    std::vector<Step> program(rng() % 7);
+    for (auto& st : program) {
+      st.id = pool[rng() % pool.size()];
+      st.reconcilable = rng() % 3 == 0;
+    }
+    ActionState stored;  // what the store holds between attempts
+    for (int attempt = 0; attempt < 6; ++attempt) {
+      if (attempt > 0 && !program.empty() && rng() % 3 == 0) {  // new code: one call changes
+        program[rng() % program.size()].id = pool[rng() % pool.size()];
+        ++mismatches;
+      }
+      for (auto& st : program) {
+        st.on_call = outcome(trial * 100 + attempt * 10);
+        st.on_reconcile = outcome(trial * 100 + attempt * 10 + 5);
+      }
+      const int crash_at = attempt < 5 && rng() % 2 ? 1 + static_cast<int>(rng() % (3 * program.size() + 1)) : 0;
+      const ModelRun expect = model(slots_of(stored), program, crash_at);
+
+      ActionState working = stored;
+      ActionState last_written = stored;
+      int persists = 0, calls = 0, reconciles = 0, probes = 0;
+      DurableExecutionContext ctx(
+          working,
+          [&](const ActionState& s) {
+            ++persists;
+            last_written = s;
+            return Status{};
+          },
+          [&](const ProbeInfo&) -> Status {
+            if (++probes == crash_at) return fail(Errc::kInterrupted, "crash");
+            return {};
+          });
+      std::vector<std::optional<Outcome>> got;
+      bool crashed = false;
+      for (const auto& st : program) {
+        const auto call = [&] {
+          ++calls;
+          return st.on_call;
+        };
+        const auto rec = [&] {
+          ++reconciles;
+          return st.on_reconcile;
+        };
+        auto r = st.reconcilable ? ctx.execute(st.id, call, rec) : ctx.execute(st.id, call);
+        if (!r) {
+          crashed = true;
+          break;
+        }
+        got.push_back(*r);
+      }
+      replays += static_cast<int>(ctx.stats().replayed);
+      INFO("trial " << trial << " attempt " << attempt << " crash at probe " << crash_at);
+      REQUIRE(crashed == expect.crashed);
+      // The model records the outcome of a step before its after-persist probe; a crash there
+      // still returns nothing to the caller.
+      auto expected_outcomes = expect.outcomes;
+      if (crashed && expected_outcomes.size() > got.size()) expected_outcomes.resize(got.size());
+      REQUIRE(got == expected_outcomes);
+      REQUIRE(calls == expect.calls);
+      REQUIRE(reconciles == expect.reconciles);
+      REQUIRE(persists == expect.persists);
+      REQUIRE(slots_of(last_written) == expect.persisted);
+      stored = last_written;
+      if (crashed) ++crashes;
+      else break;
+    }
+  }
+  MESSAGE(trials << " programs, " << crashes << " crashes, " << mismatches << " code changes, " << replays << " replays");
+  CHECK(crashes > 1000);
+  CHECK(replays > 1000);
+}
+
 // ---- ActionExecutionOperatorTest and DurableExecutionManagerTest -----------------------------
 
 namespace {
@@ -374,7 +556,7 @@ TEST_CASE("ActionExecutionOperator.write sequence, skip when completed, lineage,
     REQUIRE(manager.recover(markers));
     ActionRunner again(*op.store);
     auto done = again.run(key, trigger, "process", op.body());
-    REQUIRE_MESSAGE(done, done.error().to_string());
+    REQUIRE_MESSAGE(done, error_text(done));
     CHECK_FALSE(done->reused);
     CHECK(op.supplier_runs == 3);  // nothing re-ran: two replays and one reconcile
     CHECK(done->stats.replayed == 2);
@@ -467,4 +649,204 @@ TEST_CASE("StateCache.cleanup rules: upstream drops later sequences when chained
     CHECK_FALSE(store.get(make_key_v03("k", 0, e, action_uuid_from_name("c")).value()).value().has_value());
     CHECK(dropped == 1);  // a miss still drops later sequences
   }
+}
+
+// ---- Crash simulations -----------------------------------------------------------------------
+
+#include "aftk/durable/simulate.h"
+
+namespace {
+SimulationReport run_sim(const SimulationOptions& o) {
+  MemoryStore store(8);
+  auto r = simulate(o, store);
+  REQUIRE_MESSAGE(r.has_value(), error_text(r));
+  return std::move(r).value();
+}
+std::string describe(const SimulationReport& r) {
+  std::string s = fmt::format("crashes {} lost {} dups w{} c{} u{}", r.crashes, r.lost.size(), r.window_duplicates,
+                              r.cleanup_duplicates, r.unexplained_duplicates);
+  for (const auto& d : r.duplicates)
+    if (d.cause == "unexplained") s += fmt::format("\n  {} seq {} {} call {}", d.key, d.seq, d.action, d.call_index);
+  for (const auto& l : r.lost) s += fmt::format("\n  lost {} seq {} {} call {}: {}", l.key, l.seq, l.action, l.call_index, l.reason);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("Simulation.a chosen crash in the window of a call without reconciler re-runs it once") {
+  SimulationOptions o;
+  o.seed = 3;
+  o.crash_rate = 0;
+  o.reconcile_rate = 0;
+  o.chosen = {{CrashKind::kWindow, 2}};
+  auto r = run_sim(o);
+  INFO(describe(r));
+  CHECK(r.ok());
+  CHECK(r.crashes == 1);
+  REQUIRE(r.duplicates.size() == 1);
+  CHECK(r.duplicates[0].cause == "window");
+  CHECK(r.duplicates[0].execution == 2);
+  CHECK(r.window_duplicates == 1);
+  REQUIRE(r.crash_log.size() == 1);
+  CHECK(r.crash_log[0].kind == CrashKind::kWindow);
+  CHECK(r.crash_log[0].key == r.duplicates[0].key);
+  CHECK(r.crash_log[0].seq == r.duplicates[0].seq);
+  CHECK(r.crash_log[0].call_index == r.duplicates[0].call_index);
+}
+
+TEST_CASE("Simulation.a reconciler closes the window") {
+  SimulationOptions o;
+  o.seed = 3;
+  o.crash_rate = 0;
+  o.reconcile_rate = 1;
+  o.chosen = {{CrashKind::kWindow, 2}, {CrashKind::kBeforeCall, 5}};
+  auto r = run_sim(o);
+  INFO(describe(r));
+  CHECK(r.ok());
+  CHECK(r.crashes == 2);
+  CHECK(r.duplicates.empty());
+  CHECK(r.reconciled == 2);
+}
+
+TEST_CASE("Simulation.without crashes every call runs once and nothing is reused") {
+  SimulationOptions o;
+  o.seed = 11;
+  o.crash_rate = 0;
+  auto r = run_sim(o);
+  CHECK(r.ok());
+  CHECK(r.crashes == 0);
+  CHECK(r.duplicates.empty());
+  CHECK(r.orphaned == 0);
+  CHECK(r.calls_executed == r.effects);
+  CHECK(r.actions_reused == 0);
+  CHECK(r.inputs_processed == r.inputs);
+}
+
+TEST_CASE("Simulation.deterministic for a seed") {
+  SimulationOptions o;
+  o.seed = 42;
+  o.keys = 6;
+  o.inputs = 5;
+  o.crash_rate = 0.05;
+  auto a = run_sim(o), b = run_sim(o);
+  CHECK(a.crashes == b.crashes);
+  CHECK(a.calls_executed == b.calls_executed);
+  CHECK(a.persists == b.persists);
+  REQUIRE(a.duplicates.size() == b.duplicates.size());
+  for (size_t i = 0; i < a.duplicates.size(); ++i) CHECK(a.duplicates[i].key == b.duplicates[i].key);
+  o.seed = 43;
+  auto c = run_sim(o);
+  CHECK((c.crashes != a.crashes || c.calls_executed != a.calls_executed || c.persists != a.persists));
+}
+
+TEST_CASE("Simulation.over 10,000 crash points: nothing lost, no duplicate outside the window (on-miss cleanup)") {
+  std::uint64_t crashes = 0, window = 0, runs = 0;
+  std::map<CrashKind, std::uint64_t> kinds;
+  for (std::uint64_t seed = 1; crashes < 10000; ++seed, ++runs) {
+    SimulationOptions o;
+    o.seed = seed;
+    o.keys = 5;
+    o.inputs = 6;
+    o.calls = 3;
+    o.crash_rate = 0.04;
+    o.checkpoint_every = 1 + static_cast<int>(seed % 5);
+    o.tombstones = seed % 2 == 0;
+    o.cleanup = StateCache::CleanupRule::kOnMiss;
+    o.keep_crash_log = false;
+    auto r = run_sim(o);
+    INFO("seed " << seed << ": " << describe(r));
+    REQUIRE(r.lost.empty());
+    REQUIRE(r.unexplained_duplicates == 0);
+    REQUIRE(r.cleanup_duplicates == 0);
+    REQUIRE(r.orphaned == 0);
+    crashes += r.crashes;
+    window += r.window_duplicates;
+    for (auto [k, n] : r.crashes_by_kind) kinds[k] += n;
+  }
+  MESSAGE(runs << " runs, " << crashes << " crashes, " << window << " duplicates inside the window");
+  CHECK(crashes >= 10000);
+  CHECK(window > 0);
+  for (auto k : kAllCrashKinds) CHECK(kinds[k] > 0);
+}
+
+TEST_CASE("Simulation.upstream's cleanup rule re-runs calls of later inputs; each such duplicate is attributed") {
+  std::uint64_t cleanup = 0, crashes = 0;
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    SimulationOptions o;
+    o.seed = seed;
+    o.keys = 3;
+    o.inputs = 6;
+    o.checkpoint_every = 6;
+    o.crash_rate = 0.03;
+    o.keep_crash_log = false;
+    auto r = run_sim(o);
+    INFO("seed " << seed << ": " << describe(r));
+    REQUIRE(r.lost.empty());
+    REQUIRE(r.unexplained_duplicates == 0);
+    cleanup += r.cleanup_duplicates;
+    crashes += r.crashes;
+  }
+  MESSAGE(crashes << " crashes, " << cleanup << " duplicates from the divergence cleanup");
+  CHECK(cleanup > 0);
+}
+
+TEST_CASE("Simulation.on the file store, reopened after every crash; the dump stays readable") {
+  const std::string path = temp_path("sim.jsonl");
+  auto store = FileStore::open(path).value();
+  SimulationOptions o;
+  o.seed = 5;
+  o.keys = 4;
+  o.inputs = 4;
+  o.crash_rate = 0.05;
+  o.cleanup = StateCache::CleanupRule::kOnMiss;
+  std::unique_ptr<FileStore> current;
+  auto r = simulate(o, *store, [&]() -> Result<LogStore*> {
+    AFTK_TRY_ASSIGN(current, FileStore::open(path));
+    return static_cast<LogStore*>(current.get());
+  });
+  REQUIRE_MESSAGE(r.has_value(), error_text(r));
+  INFO(describe(*r));
+  CHECK(r->ok());
+  CHECK(r->crashes > 0);
+  FileStoreOptions ro;
+  ro.read_only = true;
+  auto reread = FileStore::open(path, ro).value();
+  CHECK(reread->problems().empty());
+  auto all = reread->load_all();
+  REQUIRE(all);
+  CHECK(all->problems.empty());
+  CHECK(all->records == r->persists);
+}
+
+TEST_CASE("Simulation.halting at a crash leaves the incomplete state behind") {
+  SimulationOptions o;
+  o.seed = 9;
+  o.crash_rate = 0;
+  o.reconcile_rate = 1;
+  o.chosen = {{CrashKind::kWindow, 4}};
+  o.halt_after_crashes = 1;
+  MemoryStore store(4);
+  auto r = simulate(o, store);
+  REQUIRE(r);
+  CHECK(r->halted);
+  CHECK(r->lost.empty());  // not checked when halted
+  size_t pending = 0;
+  store.cache().for_each([&](const StateCache::Entry& e) {
+    auto s = Decoder().decode(e.value);
+    if (s && s->pending_calls() > 0) ++pending;
+  });
+  CHECK(pending == 1);
+}
+
+TEST_CASE("Simulation.options out of range are errors") {
+  MemoryStore store(1);
+  SimulationOptions o;
+  o.keys = 0;
+  CHECK(simulate(o, store).error().code == Errc::kInvalidArgument);
+  o.keys = 1;
+  o.crash_rate = 0.9;
+  CHECK(simulate(o, store).error().code == Errc::kInvalidArgument);
+  CHECK(parse_chosen_crash("window:3")->occurrence == 3);
+  CHECK(parse_chosen_crash("checkpoint")->kind == CrashKind::kCheckpoint);
+  CHECK_FALSE(parse_chosen_crash("window:0"));
+  CHECK_FALSE(parse_chosen_crash("explode:1"));
 }
