@@ -850,3 +850,124 @@ TEST_CASE("Simulation.options out of range are errors") {
   CHECK_FALSE(parse_chosen_crash("window:0"));
   CHECK_FALSE(parse_chosen_crash("explode:1"));
 }
+
+// ---- Divergence ------------------------------------------------------------------------------
+
+#include "aftk/durable/divergence.h"
+
+namespace {
+std::vector<CallResult> record(std::initializer_list<CallId> ids) {
+  std::vector<CallResult> out;
+  for (const auto& id : ids) out.push_back(CallResult::success(id.function_id, id.args_digest, std::string("1")));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("Divergence.first divergent index, cause and calls that would run again") {
+  const CallId a{"m.a", "aaaaaaaaaaaaaaaa"}, b{"m.b", "bbbbbbbbbbbbbbbb"}, c{"m.c", "cccccccccccccccc"};
+  const CallId x{"m.x", "xxxxxxxxxxxxxxxx"}, b_args{"m.b", "0000000000000000"}, b_renamed{"m.b2", "bbbbbbbbbbbbbbbb"};
+  const auto rec = record({a, b, c});
+  SUBCASE("same calls") {
+    auto d = compare_calls(rec, std::vector<CallId>{a, b, c});
+    CHECK_FALSE(d.diverged());
+    CHECK(d.replayed == 3);
+    CHECK(d.runs == 0);
+  }
+  SUBCASE("more calls than recorded: new calls, no divergence") {
+    auto d = compare_calls(rec, std::vector<CallId>{a, b, c, x});
+    CHECK_FALSE(d.diverged());
+    CHECK(d.runs == 1);
+    CHECK(d.re_executes == 0);
+  }
+  SUBCASE("arguments changed") {
+    auto d = compare_calls(rec, std::vector<CallId>{a, b_args, c});
+    CHECK(d.first_index == 1);
+    CHECK(d.cause == Cause::kArgumentsChanged);
+    CHECK(d.runs == 2);
+    CHECK(d.re_executes == 1);  // c ran before and runs again
+    CHECK(d.recorded == b);
+    CHECK(d.traced == b_args);
+  }
+  SUBCASE("function renamed") {
+    auto d = compare_calls(rec, std::vector<CallId>{a, b_renamed, c});
+    CHECK(d.cause == Cause::kFunctionRenamed);
+    CHECK(d.re_executes == 1);
+  }
+  SUBCASE("call inserted") {
+    auto d = compare_calls(rec, std::vector<CallId>{a, x, b, c});
+    CHECK(d.first_index == 1);
+    CHECK(d.cause == Cause::kCallInserted);
+    CHECK(d.runs == 3);
+    CHECK(d.re_executes == 2);
+  }
+  SUBCASE("call removed") {
+    auto d = compare_calls(rec, std::vector<CallId>{a, c});
+    CHECK(d.first_index == 1);
+    CHECK(d.cause == Cause::kCallRemoved);
+    CHECK(d.re_executes == 1);
+  }
+  SUBCASE("trace ends early: removed, nothing re-runs") {
+    auto d = compare_calls(rec, std::vector<CallId>{a});
+    CHECK(d.first_index == 1);
+    CHECK(d.cause == Cause::kCallRemoved);
+    CHECK(d.runs == 0);
+    CHECK_FALSE(d.traced.has_value());
+  }
+  SUBCASE("another call: replaced; Java ids share the empty digest, so no rename is claimed") {
+    CHECK(compare_calls(rec, std::vector<CallId>{x}).cause == Cause::kCallReplaced);
+    auto java = record({CallId::java("a"), CallId::java("b")});
+    CHECK(compare_calls(java, std::vector<CallId>{CallId::java("a"), CallId::java("z")}).cause == Cause::kCallReplaced);
+  }
+  SUBCASE("PENDING slots replay into a reconciler and never count as re-executions") {
+    std::vector<CallResult> r{CallResult::pending(a.function_id, a.args_digest)};
+    auto d = compare_calls(r, std::vector<CallId>{a});
+    CHECK(d.pending == 1);
+    auto changed = compare_calls(r, std::vector<CallId>{x, a});
+    CHECK(changed.cause == Cause::kCallInserted);
+    CHECK(changed.re_executes == 0);
+  }
+}
+
+TEST_CASE("Trace.lines parse; bad ones name the field") {
+  auto e = parse_trace_line(R"({"key":"order_7","seq":3,"action":"plan","calls":[{"functionId":"m.f","argsDigest":"ab"},["m.g",null]]})");
+  REQUIRE(e);
+  CHECK(e->key == "order_7");
+  CHECK(e->seq == 3);
+  REQUIRE(e->calls.size() == 2);
+  CHECK(e->calls[1] == CallId{"m.g", std::nullopt});
+  CHECK(parse_trace_line(R"({"seq":1,"action":"a","calls":[]})").error().message == "missing \"key\"");
+  CHECK(parse_trace_line(R"({"key":"k","seq":-1,"action":"a","calls":[]})").error().message == "\"seq\" is not a non-negative integer");
+  CHECK(parse_trace_line(R"({"key":"k","seq":1,"action":"a","calls":[["only"]]})").error().message == "calls[0] must be [functionId, argsDigest]");
+  CHECK(parse_trace_line(R"({"key":"k","seq":1,"action":"a","calls":[{"argsDigest":"x"}]})").error().message == "calls[0] has no \"functionId\"");
+  CHECK_FALSE(parse_trace_line("{\"key\":"));
+  CHECK_FALSE(parse_trace_line("[]"));
+}
+
+TEST_CASE("ReplayChecker.finds the state by key, seq and action; completed and missing states") {
+  MemoryStore store(4);
+  const Event e = input_event(R"({"input":"x"})", "11111111-2222-3333-4444-555555555555");
+  const CallId a{"m.a", "aaaaaaaaaaaaaaaa"}, b{"m.b", "bbbbbbbbbbbbbbbb"};
+  ActionState open(e);
+  open.call_results = record({a, b});
+  REQUIRE(store.put(make_key_v03("user_1", 0, e, action_uuid_from_name("plan")).value(), open));
+  ActionState done(e);
+  done.mark_completed();
+  REQUIRE(store.put(make_key_v03("user_1", 1, e, action_uuid_from_name("plan")).value(), done));
+  ReplayChecker checker(store);
+  TraceEntry t{"user_1", 0, "plan", std::nullopt, std::nullopt, {a, {"m.b", "changed"}}, ""};
+  auto c = checker.check(t);
+  CHECK(c.status == ReplayCheck::Status::kDiverges);
+  CHECK(c.divergence.first_index == 1);
+  CHECK(c.recorded == 2);
+  t.calls = {a, b};
+  CHECK(checker.check(t).status == ReplayCheck::Status::kReplays);
+  t.seq = 1;
+  CHECK(checker.check(t).status == ReplayCheck::Status::kCompleted);
+  t.seq = 2;
+  auto none = checker.check(t);
+  CHECK(none.status == ReplayCheck::Status::kNoState);
+  CHECK(none.divergence.runs == 2);
+  t.seq = 0;
+  t.action = "act";
+  CHECK(checker.check(t).status == ReplayCheck::Status::kNoState);
+}
