@@ -339,6 +339,7 @@ Result<ActionResult> Simulation::run_action(const std::string& key, std::int64_t
   cur_effect_.clear();
   const std::string aid = action_id(key, seq, action);
   std::vector<std::string> path;
+  std::vector<CallId> calls;
   ++rep_.action_runs;
   ActionBody body = [&](ActionScope& scope) -> Status {
     std::vector<std::string> results;
@@ -362,6 +363,7 @@ Result<ActionResult> Simulation::run_action(const std::string& key, std::int64_t
         action_effects_[aid].push_back(eid);
       }
       path.push_back(eid);
+      if (o_.record_traces) calls.push_back({fid, digest});
       const bool reconcilable = unit(stable_hash(o_.seed, fmt::format("{}#{}", action, site))) < o_.reconcile_rate;
       cur_reconcilable_ = reconcilable;
       const CallId id{fid, digest};
@@ -404,7 +406,12 @@ Result<ActionResult> Simulation::run_action(const std::string& key, std::int64_t
   completed_now_ = false;
   auto result = runner_->run(state_key, trigger, action, body);
   cur_effect_.clear();
-  if (completed_now_) final_paths_[aid] = path;
+  const bool halting = !result && crashed_ && o_.halt_after_crashes > 0 && rep_.crashes >= o_.halt_after_crashes;
+  if (completed_now_ || (halting && o_.record_traces)) {
+    if (completed_now_) final_paths_[aid] = path;
+    if (o_.record_traces)
+      rep_.traces.push_back({key, seq, action, action_uuid_.at(action), state_key.event_uuid, std::move(calls), {}});
+  }
   if (!result) return result;
   rep_.calls_executed += result->stats.executed;
   rep_.calls_replayed += result->stats.replayed;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "aftk/actionstate/store.h"
+#include "aftk/durable/divergence.h"
 #include "aftk/result.h"
 
 namespace aftk::durable {
@@ -54,6 +55,8 @@ struct SimulationOptions {
   actionstate::StateCache::CleanupRule cleanup = actionstate::StateCache::CleanupRule::kUpstream;
   bool tombstones = false;    // prune writes tombstones
   bool keep_crash_log = true;
+  bool record_traces = false;  // keep the calls of each completed action run (and of the run a halt
+                               // stops), for replay
 };
 
 /// One execution of a durable call beyond its first.
@@ -113,6 +116,7 @@ struct SimulationReport {
   std::vector<LostEffect> lost;
   bool halted = false;                // stopped at a crash on request; no outcome check
   size_t live_states = 0;             // states in the store's cache at the end
+  std::vector<TraceEntry> traces;     // with record_traces: each completed (or halted) run's calls
 
   /// No lost effect and every duplicate explained.
   bool ok() const { return lost.empty() && unexplained_duplicates == 0; }
