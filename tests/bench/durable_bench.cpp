@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // durable_bench: replay throughput of DurableExecutionContext, simulate throughput on the file
 // and memory stores, and memory per live state in a store's cache. Short runs; figures only.
+#include <fmt/format.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "aftk/actionstate/file_store.h"
 #include "aftk/actionstate/ids.h"
@@ -33,7 +32,8 @@ double seconds_since(Clock::time_point t0) {
 std::vector<CallId> call_ids(int n) {
   std::vector<CallId> ids;
   for (int i = 0; i < n; ++i)
-    ids.push_back({fmt::format("agents.tools.step_{}", i), to_hex(sha256(std::to_string(i))).substr(0, 16)});
+    ids.push_back(
+        {fmt::format("agents.tools.step_{}", i), to_hex(sha256(std::to_string(i))).substr(0, 16)});
   return ids;
 }
 
@@ -42,7 +42,8 @@ void bench_replay() {
   const auto ids = call_ids(kCalls);
   ActionState recorded;
   for (const auto& id : ids)
-    recorded.call_results.push_back(CallResult::success(id.function_id, id.args_digest, std::string("\"a result payload\"")));
+    recorded.call_results.push_back(
+        CallResult::success(id.function_id, id.args_digest, std::string("\"a result payload\"")));
   const DurableExecutionContext::Callable never = [] { return Outcome::returned(); };
 
   // Replay: every call answered from the record (a restarted action re-running its calls).
@@ -84,7 +85,10 @@ void bench_replay() {
     for (int rep = 0; rep < 1000; ++rep) {
       ActionState state;
       DurableExecutionContext ctx(state, [](const ActionState&) { return Status{}; });
-      for (const auto& id : ids) sink += ctx.execute(id, [] { return Outcome::returned(std::string("\"r\"")); })->result()->size();
+      for (const auto& id : ids)
+        sink += ctx.execute(id, [] { return Outcome::returned(std::string("\"r\"")); })
+                    ->result()
+                    ->size();
       fresh += kCalls;
     }
   }
@@ -104,18 +108,25 @@ void bench_replay() {
     const StateKey key = make_key_v03("user-42", seq, trigger, action).value();
     ActionState state(trigger);
     DurableExecutionContext ctx(state, [&](const ActionState& s) { return store.put(key, s); });
-    for (const auto& id : ids) sink += ctx.execute(id, [] { return Outcome::returned(std::string("\"r\"")); })->result()->size();
+    for (const auto& id : ids)
+      sink +=
+          ctx.execute(id, [] { return Outcome::returned(std::string("\"r\"")); })->result()->size();
     stored += kCalls;
     if (seq % 256 == 255) (void)store.prune("user-42", seq);  // keep the cache small
   }
   const double stored_rate = static_cast<double>(stored) / seconds_since(t0);
 
-  fmt::print("replay (in memory, {} calls per action)      {:>12.0f} calls/s   target >= 1,000,000\n", kCalls, replay_rate);
-  fmt::print("  peer: copy state + compare ids only      {:>12.0f} calls/s   replay/peer = {:.2f}\n", peer_rate,
-             replay_rate / peer_rate);
+  fmt::print(
+      "replay (in memory, {} calls per action)      {:>12.0f} calls/s   target >= 1,000,000\n",
+      kCalls, replay_rate);
+  fmt::print(
+      "  peer: copy state + compare ids only      {:>12.0f} calls/s   replay/peer = {:.2f}\n",
+      peer_rate, replay_rate / peer_rate);
   fmt::print("first execution, persist is a no-op        {:>12.0f} calls/s\n", fresh_rate);
-  fmt::print("first execution, persist to MemoryStore    {:>12.0f} calls/s   (whole state encoded per call)\n",
-             stored_rate);
+  fmt::print(
+      "first execution, persist to MemoryStore    {:>12.0f} calls/s   (whole state encoded per "
+      "call)\n",
+      stored_rate);
   if (sink == 42) std::puts("");
 }
 
@@ -133,7 +144,9 @@ void bench_simulate() {
   auto m = simulate(o, mem);
   const double mem_s = seconds_since(t0);
 
-  const auto path = (std::filesystem::temp_directory_path() / fmt::format("durable-bench-{}.jsonl", ::getpid())).string();
+  const auto path =
+      (std::filesystem::temp_directory_path() / fmt::format("durable-bench-{}.jsonl", ::getpid()))
+          .string();
   std::filesystem::remove(path);
   auto first = FileStore::open(path).value();
   std::unique_ptr<FileStore> current;
@@ -150,14 +163,17 @@ void bench_simulate() {
     return;
   }
   const auto line = [](const char* what, const SimulationReport& r, double s) {
-    fmt::print("simulate, {:<30} {:>8.0f} inputs/s {:>9.0f} calls/s {:>8.0f} records/s  ({} crashes, {:.2f} s)\n", what,
-               static_cast<double>(r.inputs_processed) / s,
-               static_cast<double>(r.calls_executed + r.calls_replayed) / s, static_cast<double>(r.persists) / s, r.crashes, s);
+    fmt::print(
+        "simulate, {:<30} {:>8.0f} inputs/s {:>9.0f} calls/s {:>8.0f} records/s  ({} crashes, "
+        "{:.2f} s)\n",
+        what, static_cast<double>(r.inputs_processed) / s,
+        static_cast<double>(r.calls_executed + r.calls_replayed) / s,
+        static_cast<double>(r.persists) / s, r.crashes, s);
   };
   line("memory store", *m, mem_s);
   line("file store (reopened per crash)", *f, file_s);
-  fmt::print("  file store / memory store time = {:.1f}x; dump {:.1f} MB for {} records\n", file_s / mem_s,
-             static_cast<double>(bytes) / 1e6, f->persists);
+  fmt::print("  file store / memory store time = {:.1f}x; dump {:.1f} MB for {} records\n",
+             file_s / mem_s, static_cast<double>(bytes) / 1e6, f->persists);
 }
 
 void bench_memory() {
@@ -170,23 +186,28 @@ void bench_memory() {
   const auto ids = call_ids(3);
   ActionState state(trigger);
   for (const auto& id : ids)
-    state.call_results.push_back(CallResult::success(id.function_id, id.args_digest, std::string("\"a result payload\"")));
+    state.call_results.push_back(
+        CallResult::success(id.function_id, id.args_digest, std::string("\"a result payload\"")));
   const auto action = action_uuid_from_name("process");
   const std::string value = encode(state);
 
   MemoryStore store(64);
   std::vector<StateKey> keys;
-  for (int i = 0; i < kStates; ++i) keys.push_back(make_key_v03(fmt::format("user-{}", i), 0, trigger, action).value());
+  for (int i = 0; i < kStates; ++i)
+    keys.push_back(make_key_v03(fmt::format("user-{}", i), 0, trigger, action).value());
   const auto before = mallinfo2().uordblks;
   for (const auto& k : keys) (void)store.put(k, state);
   const auto after = mallinfo2().uordblks;
   // The MemoryStore also keeps its log; measure it alone to separate the cache.
   size_t log_bytes = 0;
   for (std::int32_t p = 0; p < 64; ++p)
-    for (const auto& r : store.partition_log(p)) log_bytes += sizeof(r) + r.key.capacity() + (r.value ? r.value->capacity() : 0);
+    for (const auto& r : store.partition_log(p))
+      log_bytes += sizeof(r) + r.key.capacity() + (r.value ? r.value->capacity() : 0);
   const double per_state = static_cast<double>(after - before - log_bytes) / kStates;
-  fmt::print("memory per live state in the cache           {:>8.0f} bytes  (value {} bytes + key {} bytes; {} states)\n",
-             per_state, value.size(), keys[0].to_string().size(), kStates);
+  fmt::print(
+      "memory per live state in the cache           {:>8.0f} bytes  (value {} bytes + key {} "
+      "bytes; {} states)\n",
+      per_state, value.size(), keys[0].to_string().size(), kStates);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // replay-sim run in-process: the demo command, chosen crashes, replay divergence, errors.
-#include <doctest/doctest.h>
+#include "replay_sim.h"
 
+#include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,7 +10,6 @@
 #include <fstream>
 
 #include "aftk/actionstate/file_store.h"
-#include "replay_sim.h"
 #include "run_tool.h"
 
 using aftk::test::run_tool;
@@ -19,13 +19,16 @@ aftk::test::ToolRun sim(std::vector<std::string> args) {
   return run_tool(aftk::tools::replay_sim::main, "replay-sim", std::move(args));
 }
 std::string temp(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("aftk-replay-sim-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("aftk-replay-sim-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto p = dir / name;
   std::filesystem::remove(p);
   return p.string();
 }
-size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 }  // namespace
 
 TEST_CASE("replay-sim.the README demo leaves a store state-inspect can list") {
@@ -45,38 +48,46 @@ TEST_CASE("replay-sim.the README demo leaves a store state-inspect can list") {
   CHECK(all->problems.empty());
   CHECK(all->live == 24);  // 4 keys x 3 inputs x 2 actions
   // Running it again on the same file is refused; --append allows it.
-  auto again = sim({"simulate", "--keys", "4", "--inputs", "3", "--seed", "7", "--store", store, "-q"});
+  auto again =
+      sim({"simulate", "--keys", "4", "--inputs", "3", "--seed", "7", "--store", store, "-q"});
   CHECK(again.rc == 1);
   CHECK(again.err.find("already holds") != std::string::npos);
 }
 
 TEST_CASE("replay-sim.deterministic for a seed; the table and JSON agree") {
-  const std::vector<std::string> args{"simulate", "--memory", "--keys", "7", "--inputs", "5", "--seed", "3",
-                                      "--crash-rate", "0.05", "--show-crashes", "--json", "-q"};
+  const std::vector<std::string> args{
+      "simulate",     "--memory", "--keys",         "7",      "--inputs", "5", "--seed", "3",
+      "--crash-rate", "0.05",     "--show-crashes", "--json", "-q"};
   auto a = sim(args), b = sim(args);
   CHECK(a.rc == 0);
   CHECK(a.out == b.out);
   CHECK(a.out.find("\"type\":\"crash\"") != std::string::npos);
-  auto table = sim({"simulate", "--memory", "--keys", "7", "--inputs", "5", "--seed", "3", "--crash-rate", "0.05",
-                    "-o", "table", "--color", "never", "-q"});
+  auto table = sim({"simulate", "--memory", "--keys", "7", "--inputs", "5", "--seed", "3",
+                    "--crash-rate", "0.05", "-o", "table", "--color", "never", "-q"});
   CHECK(table.out.find("SIMULATION") == 0);
   CHECK(table.out.find("effects checked") != std::string::npos);
 }
 
-TEST_CASE("replay-sim.a chosen crash in the window gives one duplicate with key, seq, action and call") {
-  auto r = sim({"simulate", "--memory", "--crash-rate", "0", "--reconcile-rate", "0", "--crash-at", "window:2", "--json"});
+TEST_CASE(
+    "replay-sim.a chosen crash in the window gives one duplicate with key, seq, action and call") {
+  auto r = sim({"simulate", "--memory", "--crash-rate", "0", "--reconcile-rate", "0", "--crash-at",
+                "window:2", "--json"});
   CHECK(r.rc == 0);
   CHECK(lines(r.out) == 2);
   CHECK(r.out.find(R"("type":"duplicate")") == 1);
   CHECK(r.out.find(R"("callIndex":)") != std::string::npos);
   CHECK(r.out.find(R"("execution":2,"cause":"window"})") != std::string::npos);
-  CHECK(r.out.find(R"("windowDuplicates":1,"cleanupDuplicates":0,"unexplainedDuplicates":0)") != std::string::npos);
+  CHECK(r.out.find(R"("windowDuplicates":1,"cleanupDuplicates":0,"unexplainedDuplicates":0)") !=
+        std::string::npos);
   CHECK(r.err.find("1 duplicates inside the window, 0 outside") != std::string::npos);
 }
 
-TEST_CASE("replay-sim.upstream's cleanup duplicates are reported and warned about; --fail-on-cleanup makes them fatal") {
-  std::vector<std::string> args{"simulate", "--memory", "--keys", "3", "--inputs", "6", "--checkpoint-every", "6",
-                                "--crash-rate", "0.03", "--seed", "2", "--json"};
+TEST_CASE(
+    "replay-sim.upstream's cleanup duplicates are reported and warned about; --fail-on-cleanup "
+    "makes them fatal") {
+  std::vector<std::string> args{
+      "simulate", "--memory",     "--keys", "3",      "--inputs", "6",     "--checkpoint-every",
+      "6",        "--crash-rate", "0.03",   "--seed", "2",        "--json"};
   auto r = sim(args);
   CHECK(r.rc == 0);
   CHECK(r.out.find(R"("cause":"cleanup")") != std::string::npos);
@@ -92,9 +103,10 @@ TEST_CASE("replay-sim.upstream's cleanup duplicates are reported and warned abou
 }
 
 TEST_CASE("replay-sim.replay: divergence against a crashed store, --strict, exit 3") {
-  const std::string store = temp("halted.jsonl"), trace = temp("trace.jsonl"), changed = temp("changed.jsonl");
-  auto r = sim({"simulate", "--store", store, "--crash-rate", "0", "--reconcile-rate", "0", "--crash-at", "window:6",
-                "--halt-after-crashes", "1", "--trace-out", trace, "-q"});
+  const std::string store = temp("halted.jsonl"), trace = temp("trace.jsonl"),
+                    changed = temp("changed.jsonl");
+  auto r = sim({"simulate", "--store", store, "--crash-rate", "0", "--reconcile-rate", "0",
+                "--crash-at", "window:6", "--halt-after-crashes", "1", "--trace-out", trace, "-q"});
   REQUIRE(r.rc == 0);
   CHECK(r.out.find("\"halted\":true") != std::string::npos);
   auto same = sim({"replay", store, "--trace", trace, "--json", "-q"});
@@ -111,8 +123,10 @@ TEST_CASE("replay-sim.replay: divergence against a crashed store, --strict, exit
   std::ofstream(changed) << text << edited << last;
   auto diff = sim({"replay", store, "--trace", changed, "--json", "-q"});
   CHECK(diff.rc == 3);
-  CHECK(diff.out.find(R"("status":"diverges","recorded":2,"traced":3,"firstDivergence":1,"cause":"arguments changed")") !=
-        std::string::npos);
+  CHECK(
+      diff.out.find(
+          R"("status":"diverges","recorded":2,"traced":3,"firstDivergence":1,"cause":"arguments changed")") !=
+      std::string::npos);
   CHECK(lines(diff.out) == lines(text) + 2);
   auto strict = sim({"replay", store, "--trace", changed, "--json", "--strict"});
   CHECK(strict.rc == 3);
@@ -133,7 +147,10 @@ TEST_CASE("replay-sim.usage and input errors have their exit codes") {
   CHECK(sim({"replay", "/nonexistent/state.jsonl", "--trace", "t"}).rc == 1);
   const std::string store = temp("empty.jsonl"), trace = temp("bad-trace.jsonl");
   std::ofstream(store) << "";
-  std::ofstream(trace) << R"({"key":"k","seq":0,"action":"a","calls":[]})" << "\n" << R"({"key":"k"})" << "\n";
+  std::ofstream(trace) << R"({"key":"k","seq":0,"action":"a","calls":[]})"
+                       << "\n"
+                       << R"({"key":"k"})"
+                       << "\n";
   auto bad = sim({"replay", store, "--trace", trace});
   CHECK(bad.rc == 1);
   CHECK(bad.err.find(trace + ":2") != std::string::npos);

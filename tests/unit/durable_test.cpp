@@ -2,13 +2,11 @@
 // Durable execution: upstream's scenarios (spec section 7), a randomized comparison with a
 // reference model, and crash simulations.
 #include <doctest/doctest.h>
-
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "aftk/actionstate/file_store.h"
 #include "aftk/actionstate/ids.h"
@@ -49,7 +47,8 @@ DurableExecutionContext::Callable returning(std::string payload, int* runs) {
     return Outcome::returned(payload);
   };
 }
-DurableExecutionContext::Callable throwing(std::string cls, std::optional<std::string> msg, int* runs) {
+DurableExecutionContext::Callable throwing(std::string cls, std::optional<std::string> msg,
+                                           int* runs) {
   return [cls, msg, runs] {
     ++*runs;
     return Outcome::thrown(java_exception_payload({cls, msg}));
@@ -57,7 +56,8 @@ DurableExecutionContext::Callable throwing(std::string cls, std::optional<std::s
 }
 
 std::string temp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("aftk-durable-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("aftk-durable-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto p = dir / name;
   std::filesystem::remove(p);
@@ -79,7 +79,8 @@ Event input_event(const std::string& attributes, const std::string& id) {
 
 TEST_CASE("DurableExecutionContext.a hit returns [true, result, null] and advances the index") {
   Fixture fx;
-  fx.state.call_results.push_back(CallResult::success(kF.function_id, kF.args_digest, std::string("\"ok\"")));
+  fx.state.call_results.push_back(
+      CallResult::success(kF.function_id, kF.args_digest, std::string("\"ok\"")));
   auto ctx = fx.make();
   auto hit = ctx.match_next_or_clear(kF);
   REQUIRE(hit.has_value());
@@ -149,7 +150,8 @@ TEST_CASE("DurableExecutionContext.a recorded exception is replayed, not re-run"
 TEST_CASE("DurableExecutionException.JSON has exceptionClass and message, a null message too") {
   CHECK(java_exception_payload({"java.lang.IllegalStateException", "bad \"state\""}) ==
         R"({"exceptionClass":"java.lang.IllegalStateException","message":"bad \"state\""})");
-  const auto null_message = java_exception_payload({"java.lang.NullPointerException", std::nullopt});
+  const auto null_message =
+      java_exception_payload({"java.lang.NullPointerException", std::nullopt});
   CHECK(null_message == R"({"exceptionClass":"java.lang.NullPointerException","message":null})");
   auto parsed = parse_java_exception(null_message);
   REQUIRE(parsed);
@@ -163,7 +165,8 @@ TEST_CASE("DurableExecutionException.JSON has exceptionClass and message, a null
 
 TEST_CASE("DurableExecutionContext.a recorded null result replays as null (Java would throw)") {
   Fixture fx;
-  fx.state.call_results.push_back(CallResult::success(kF.function_id, kF.args_digest, std::nullopt));
+  fx.state.call_results.push_back(
+      CallResult::success(kF.function_id, kF.args_digest, std::nullopt));
   auto ctx = fx.make();
   int runs = 0;
   auto r = ctx.execute(kF, returning("x", &runs));
@@ -233,7 +236,8 @@ TEST_CASE("RunnerContextImpl.persist counts per case match upstream's table") {
     Fixture fx;
     fx.state.call_results = {CallResult::pending(kF.function_id, kF.args_digest)};
     auto ctx = fx.make();
-    auto r = ctx.execute(kF, returning("x", &runs), throwing("java.lang.IllegalStateException", std::nullopt, &reconciles));
+    auto r = ctx.execute(kF, returning("x", &runs),
+                         throwing("java.lang.IllegalStateException", std::nullopt, &reconciles));
     REQUIRE(r);
     CHECK(r->is_thrown());
     REQUIRE(fx.persisted.size() == 1);
@@ -258,17 +262,21 @@ TEST_CASE("DurableExecutionContext.primitives refuse what upstream refuses") {
   fx.state.call_results = {CallResult::success(kF.function_id, kF.args_digest, std::string("1"))};
   auto ctx = fx.make();
   CHECK(ctx.append_pending_call(kF).error().code == Errc::kConflict);
-  CHECK(ctx.finalize_current_call(kF, Outcome::returned()).error().code == Errc::kConflict);  // not PENDING
+  CHECK(ctx.finalize_current_call(kF, Outcome::returned()).error().code ==
+        Errc::kConflict);  // not PENDING
   REQUIRE(ctx.match_next_or_clear(kF));
-  CHECK(ctx.finalize_current_call(kF, Outcome::returned()).error().code == Errc::kConflict);  // no slot
+  CHECK(ctx.finalize_current_call(kF, Outcome::returned()).error().code ==
+        Errc::kConflict);  // no slot
   REQUIRE(ctx.append_pending_call(kG));
-  CHECK(ctx.finalize_current_call(kH, Outcome::returned()).error().code == Errc::kConflict);  // other call
+  CHECK(ctx.finalize_current_call(kH, Outcome::returned()).error().code ==
+        Errc::kConflict);  // other call
   CHECK(fx.persisted.size() == 1);
 }
 
 TEST_CASE("DurableExecutionContext.a persist error stops the call and is handed back") {
   ActionState state;
-  DurableExecutionContext ctx(state, [](const ActionState&) -> Status { return fail(Errc::kIo, "disk gone"); });
+  DurableExecutionContext ctx(
+      state, [](const ActionState&) -> Status { return fail(Errc::kIo, "disk gone"); });
   int runs = 0;
   auto r = ctx.execute(kF, returning("1", &runs));
   REQUIRE_FALSE(r);
@@ -283,14 +291,16 @@ TEST_CASE("DurableExecutionContext.the probe sees each point and can stop there"
       state, [](const ActionState&) { return Status{}; },
       [&](const ProbeInfo& p) -> Status {
         seen.push_back(std::string(point_name(p.point)) + "@" + std::to_string(p.call_index));
-        if (p.point == Point::kAfterCall && p.call_index == 1) return fail(Errc::kInterrupted, "crash");
+        if (p.point == Point::kAfterCall && p.call_index == 1)
+          return fail(Errc::kInterrupted, "crash");
         return {};
       });
   int runs = 0;
   REQUIRE(ctx.execute(kF, returning("1", &runs)));
   auto r = ctx.execute(kG, returning("2", &runs), returning("r", &runs));
   CHECK(r.error().code == Errc::kInterrupted);
-  CHECK(seen == std::vector<std::string>{"before-call@0", "after-call@0", "after-persist@0", "before-call@1", "after-call@1"});
+  CHECK(seen == std::vector<std::string>{"before-call@0", "after-call@0", "after-persist@0",
+                                         "before-call@1", "after-call@1"});
   REQUIRE(state.call_results.size() == 2);
   CHECK(state.call_results[1].is_pending());  // the crash left the PENDING slot
 }
@@ -313,7 +323,7 @@ struct Step {
 };
 
 struct ModelRun {
-  std::vector<ModelSlot> persisted;  // the last state written
+  std::vector<ModelSlot> persisted;              // the last state written
   std::vector<std::optional<Outcome>> outcomes;  // per step reached; nullopt when it crashed there
   int calls = 0, reconciles = 0, persists = 0;
   bool crashed = false;
@@ -334,7 +344,8 @@ ModelRun model(std::vector<ModelSlot> slots, const std::vector<Step>& program, i
   for (const auto& step : program) {
     ModelSlot* slot = idx < slots.size() ? &slots[idx] : nullptr;
     const bool same = slot && slot->id == step.id;
-    if (same && (!step.reconcilable || !slot->pending)) {  // replay (a PENDING slot replays as null)
+    if (same &&
+        (!step.reconcilable || !slot->pending)) {  // replay (a PENDING slot replays as null)
       m.outcomes.push_back(slot->pending ? Outcome::returned() : slot->outcome);
       ++idx;
       continue;
@@ -378,7 +389,8 @@ std::vector<ModelSlot> slots_of(const ActionState& s) {
   for (const auto& r : s.call_results) {
     ModelSlot m{{r.function_id, r.args_digest}, r.is_pending(), {}};
     if (!r.is_pending())
-      m.outcome = r.exception_payload ? Outcome::thrown(*r.exception_payload) : Outcome::returned(r.result_payload);
+      m.outcome = r.exception_payload ? Outcome::thrown(*r.exception_payload)
+                                      : Outcome::returned(r.result_payload);
     out.push_back(m);
   }
   return out;
@@ -386,14 +398,21 @@ std::vector<ModelSlot> slots_of(const ActionState& s) {
 
 }  // namespace
 
-TEST_CASE("DurableExecutionContext.random programs, code changes and crashes agree with the reference model") {
+TEST_CASE(
+    "DurableExecutionContext.random programs, code changes and crashes agree with the reference "
+    "model") {
   std::mt19937_64 rng(20261126);
-  const std::vector<CallId> pool{kF, kG, kH, CallId::java("java.call"), {std::nullopt, std::nullopt}};
+  const std::vector<CallId> pool{
+      kF, kG, kH, CallId::java("java.call"), {std::nullopt, std::nullopt}};
   const auto outcome = [&](int n) {
     switch (rng() % 4) {
-      case 0: return Outcome::thrown(java_exception_payload({"java.lang.RuntimeException", "e" + std::to_string(n)}));
-      case 1: return Outcome::returned();
-      default: return Outcome::returned(std::to_string(n));
+      case 0:
+        return Outcome::thrown(
+            java_exception_payload({"java.lang.RuntimeException", "e" + std::to_string(n)}));
+      case 1:
+        return Outcome::returned();
+      default:
+        return Outcome::returned(std::to_string(n));
     }
   };
   int trials = 0, crashes = 0, mismatches = 0, replays = 0;
@@ -413,7 +432,8 @@ TEST_CASE("DurableExecutionContext.random programs, code changes and crashes agr
         st.on_call = outcome(trial * 100 + attempt * 10);
         st.on_reconcile = outcome(trial * 100 + attempt * 10 + 5);
       }
-      const int crash_at = attempt < 5 && rng() % 2 ? 1 + static_cast<int>(rng() % (3 * program.size() + 1)) : 0;
+      const int crash_at =
+          attempt < 5 && rng() % 2 ? 1 + static_cast<int>(rng() % (3 * program.size() + 1)) : 0;
       const ModelRun expect = model(slots_of(stored), program, crash_at);
 
       ActionState working = stored;
@@ -461,11 +481,14 @@ TEST_CASE("DurableExecutionContext.random programs, code changes and crashes agr
       REQUIRE(persists == expect.persists);
       REQUIRE(slots_of(last_written) == expect.persisted);
       stored = last_written;
-      if (crashed) ++crashes;
-      else break;
+      if (crashed)
+        ++crashes;
+      else
+        break;
     }
   }
-  MESSAGE(trials << " programs, " << crashes << " crashes, " << mismatches << " code changes, " << replays << " replays");
+  MESSAGE(trials << " programs, " << crashes << " crashes, " << mismatches << " code changes, "
+                 << replays << " replays");
   CHECK(crashes > 1000);
   CHECK(replays > 1000);
 }
@@ -516,7 +539,8 @@ struct Op {
 
 }  // namespace
 
-TEST_CASE("ActionExecutionOperator.write sequence, skip when completed, lineage, replay after a crash") {
+TEST_CASE(
+    "ActionExecutionOperator.write sequence, skip when completed, lineage, replay after a crash") {
   for (const bool file : {false, true}) {
     CAPTURE(file);
     Op op;
@@ -525,13 +549,15 @@ TEST_CASE("ActionExecutionOperator.write sequence, skip when completed, lineage,
       op.store = FileStore::open(path).value();
     else
       op.store = std::make_unique<MemoryStore>();
-    const Event trigger = input_event(R"({"input":"hello"})", "11111111-2222-3333-4444-555555555555");
+    const Event trigger =
+        input_event(R"({"input":"hello"})", "11111111-2222-3333-4444-555555555555");
     const StateKey key = op.key("user_42", 0, trigger);
     ActionRunner runner(*op.store);
 
     // First run crashes right after the reconcilable call ran, before it was finalized.
     runner.set_probe([](const ProbeInfo& p) -> Status {
-      if (p.point == Point::kAfterCall && p.call_index == 2) return fail(Errc::kInterrupted, "crash");
+      if (p.point == Point::kAfterCall && p.call_index == 2)
+        return fail(Errc::kInterrupted, "crash");
       return {};
     });
     auto crashed = runner.run(key, trigger, "process", op.body());
@@ -571,7 +597,8 @@ TEST_CASE("ActionExecutionOperator.write sequence, skip when completed, lineage,
     CHECK(stored->call_results.empty());
 
     // Completed: skipped, outputs re-emitted with their ids, lineage rebound.
-    const Event retrigger = input_event(R"({"input":"hello"})", "99999999-2222-3333-4444-555555555555");
+    const Event retrigger =
+        input_event(R"({"input":"hello"})", "99999999-2222-3333-4444-555555555555");
     auto reused = again.run(key, retrigger, "process", op.body());
     REQUIRE(reused);
     CHECK(reused->reused);
@@ -594,12 +621,15 @@ TEST_CASE("DurableExecutionManager.no store: every call is a no-op") {
   CHECK(m.recover(std::vector<RecoveryMarker>{RecoveryMarker::legacy({{0, 5}})})->records == 0);
 }
 
-TEST_CASE("DurableExecutionManager.snapshot, notify prunes only that checkpoint, abort prunes nothing, recovery rebuilds") {
+TEST_CASE(
+    "DurableExecutionManager.snapshot, notify prunes only that checkpoint, abort prunes nothing, "
+    "recovery rebuilds") {
   MemoryStore store(2);
   const Event e = input_event(R"({"input":"x"})", "11111111-2222-3333-4444-555555555555");
   const std::string action = action_uuid_from_name("a");
   for (const char* bk : {"k1", "k_2"})
-    for (int seq = 0; seq < 4; ++seq) REQUIRE(store.put(make_key_v03(bk, seq, e, action).value(), ActionState(e)));
+    for (int seq = 0; seq < 4; ++seq)
+      REQUIRE(store.put(make_key_v03(bk, seq, e, action).value(), ActionState(e)));
   CheckpointManager m(&store);
   auto s1 = m.snapshot(1, {{"k1", 0}, {"k_2", 1}});
   REQUIRE(s1);
@@ -613,11 +643,15 @@ TEST_CASE("DurableExecutionManager.snapshot, notify prunes only that checkpoint,
   CHECK(m.pending() == 2);
   m.notify_aborted(3);
   CHECK(m.pending() == 1);
-  CHECK(store.cache().size() == 5);  // abort pruned nothing
+  CHECK(store.cache().size() == 5);          // abort pruned nothing
   CHECK(m.notify_complete(3).value() == 0);  // forgotten
   CHECK(m.notify_complete(2).value() == 4);
   CHECK(store.cache().size() == 1);  // k1 seq 3 is still in flight
   CHECK(m.pending() == 0);
+  // A checkpoint that covers every key's last sequence leaves the cache empty.
+  REQUIRE(m.snapshot(4, {{"k1", 3}}));
+  CHECK(m.notify_complete(4).value() == 1);
+  CHECK(store.cache().empty());
   // Recovery rebuilds from the markers: records written after checkpoint 1's marker only.
   REQUIRE(store.put(make_key_v03("k1", 4, e, action).value(), ActionState(e)));
   auto report = m.recover(std::vector<RecoveryMarker>{*s1->marker});
@@ -626,7 +660,9 @@ TEST_CASE("DurableExecutionManager.snapshot, notify prunes only that checkpoint,
   CHECK(store.cache().size() == 1);
 }
 
-TEST_CASE("StateCache.cleanup rules: upstream drops later sequences when chained actions share one; on-miss does not") {
+TEST_CASE(
+    "StateCache.cleanup rules: upstream drops later sequences when chained actions share one; "
+    "on-miss does not") {
   MemoryStore store(1);
   const Event e = input_event(R"({"input":"x"})", "11111111-2222-3333-4444-555555555555");
   const auto a = make_key_v03("k", 0, e, action_uuid_from_name("a")).value();
@@ -646,7 +682,8 @@ TEST_CASE("StateCache.cleanup rules: upstream drops later sequences when chained
     CHECK(store.get(a).value().has_value());
     CHECK(dropped == 0);
     CHECK(store.get(later).value().has_value());
-    CHECK_FALSE(store.get(make_key_v03("k", 0, e, action_uuid_from_name("c")).value()).value().has_value());
+    CHECK_FALSE(
+        store.get(make_key_v03("k", 0, e, action_uuid_from_name("c")).value()).value().has_value());
     CHECK(dropped == 1);  // a miss still drops later sequences
   }
 }
@@ -663,11 +700,14 @@ SimulationReport run_sim(const SimulationOptions& o) {
   return std::move(r).value();
 }
 std::string describe(const SimulationReport& r) {
-  std::string s = fmt::format("crashes {} lost {} dups w{} c{} u{}", r.crashes, r.lost.size(), r.window_duplicates,
-                              r.cleanup_duplicates, r.unexplained_duplicates);
+  std::string s = fmt::format("crashes {} lost {} dups w{} c{} u{}", r.crashes, r.lost.size(),
+                              r.window_duplicates, r.cleanup_duplicates, r.unexplained_duplicates);
   for (const auto& d : r.duplicates)
-    if (d.cause == "unexplained") s += fmt::format("\n  {} seq {} {} call {}", d.key, d.seq, d.action, d.call_index);
-  for (const auto& l : r.lost) s += fmt::format("\n  lost {} seq {} {} call {}: {}", l.key, l.seq, l.action, l.call_index, l.reason);
+    if (d.cause == "unexplained")
+      s += fmt::format("\n  {} seq {} {} call {}", d.key, d.seq, d.action, d.call_index);
+  for (const auto& l : r.lost)
+    s += fmt::format("\n  lost {} seq {} {} call {}: {}", l.key, l.seq, l.action, l.call_index,
+                     l.reason);
   return s;
 }
 }  // namespace
@@ -732,13 +772,17 @@ TEST_CASE("Simulation.deterministic for a seed") {
   CHECK(a.calls_executed == b.calls_executed);
   CHECK(a.persists == b.persists);
   REQUIRE(a.duplicates.size() == b.duplicates.size());
-  for (size_t i = 0; i < a.duplicates.size(); ++i) CHECK(a.duplicates[i].key == b.duplicates[i].key);
+  for (size_t i = 0; i < a.duplicates.size(); ++i)
+    CHECK(a.duplicates[i].key == b.duplicates[i].key);
   o.seed = 43;
   auto c = run_sim(o);
-  CHECK((c.crashes != a.crashes || c.calls_executed != a.calls_executed || c.persists != a.persists));
+  CHECK(
+      (c.crashes != a.crashes || c.calls_executed != a.calls_executed || c.persists != a.persists));
 }
 
-TEST_CASE("Simulation.over 10,000 crash points: nothing lost, no duplicate outside the window (on-miss cleanup)") {
+TEST_CASE(
+    "Simulation.over 10,000 crash points: nothing lost, no duplicate outside the window (on-miss "
+    "cleanup)") {
   std::uint64_t crashes = 0, window = 0, runs = 0;
   std::map<CrashKind, std::uint64_t> kinds;
   for (std::uint64_t seed = 1; crashes < 10000; ++seed, ++runs) {
@@ -762,13 +806,16 @@ TEST_CASE("Simulation.over 10,000 crash points: nothing lost, no duplicate outsi
     window += r.window_duplicates;
     for (auto [k, n] : r.crashes_by_kind) kinds[k] += n;
   }
-  MESSAGE(runs << " runs, " << crashes << " crashes, " << window << " duplicates inside the window");
+  MESSAGE(runs << " runs, " << crashes << " crashes, " << window
+               << " duplicates inside the window");
   CHECK(crashes >= 10000);
   CHECK(window > 0);
   for (auto k : kAllCrashKinds) CHECK(kinds[k] > 0);
 }
 
-TEST_CASE("Simulation.upstream's cleanup rule re-runs calls of later inputs; each such duplicate is attributed") {
+TEST_CASE(
+    "Simulation.upstream's cleanup rule re-runs calls of later inputs; each such duplicate is "
+    "attributed") {
   std::uint64_t cleanup = 0, crashes = 0;
   for (std::uint64_t seed = 1; seed <= 60; ++seed) {
     SimulationOptions o;
@@ -858,14 +905,17 @@ TEST_CASE("Simulation.options out of range are errors") {
 namespace {
 std::vector<CallResult> record(std::initializer_list<CallId> ids) {
   std::vector<CallResult> out;
-  for (const auto& id : ids) out.push_back(CallResult::success(id.function_id, id.args_digest, std::string("1")));
+  for (const auto& id : ids)
+    out.push_back(CallResult::success(id.function_id, id.args_digest, std::string("1")));
   return out;
 }
 }  // namespace
 
 TEST_CASE("Divergence.first divergent index, cause and calls that would run again") {
-  const CallId a{"m.a", "aaaaaaaaaaaaaaaa"}, b{"m.b", "bbbbbbbbbbbbbbbb"}, c{"m.c", "cccccccccccccccc"};
-  const CallId x{"m.x", "xxxxxxxxxxxxxxxx"}, b_args{"m.b", "0000000000000000"}, b_renamed{"m.b2", "bbbbbbbbbbbbbbbb"};
+  const CallId a{"m.a", "aaaaaaaaaaaaaaaa"}, b{"m.b", "bbbbbbbbbbbbbbbb"},
+      c{"m.c", "cccccccccccccccc"};
+  const CallId x{"m.x", "xxxxxxxxxxxxxxxx"}, b_args{"m.b", "0000000000000000"},
+      b_renamed{"m.b2", "bbbbbbbbbbbbbbbb"};
   const auto rec = record({a, b, c});
   SUBCASE("same calls") {
     auto d = compare_calls(rec, std::vector<CallId>{a, b, c});
@@ -916,7 +966,8 @@ TEST_CASE("Divergence.first divergent index, cause and calls that would run agai
   SUBCASE("another call: replaced; Java ids share the empty digest, so no rename is claimed") {
     CHECK(compare_calls(rec, std::vector<CallId>{x}).cause == Cause::kCallReplaced);
     auto java = record({CallId::java("a"), CallId::java("b")});
-    CHECK(compare_calls(java, std::vector<CallId>{CallId::java("a"), CallId::java("z")}).cause == Cause::kCallReplaced);
+    CHECK(compare_calls(java, std::vector<CallId>{CallId::java("a"), CallId::java("z")}).cause ==
+          Cause::kCallReplaced);
   }
   SUBCASE("PENDING slots replay into a reconciler and never count as re-executions") {
     std::vector<CallResult> r{CallResult::pending(a.function_id, a.args_digest)};
@@ -929,16 +980,23 @@ TEST_CASE("Divergence.first divergent index, cause and calls that would run agai
 }
 
 TEST_CASE("Trace.lines parse; bad ones name the field") {
-  auto e = parse_trace_line(R"({"key":"order_7","seq":3,"action":"plan","calls":[{"functionId":"m.f","argsDigest":"ab"},["m.g",null]]})");
+  auto e = parse_trace_line(
+      R"({"key":"order_7","seq":3,"action":"plan","calls":[{"functionId":"m.f","argsDigest":"ab"},["m.g",null]]})");
   REQUIRE(e);
   CHECK(e->key == "order_7");
   CHECK(e->seq == 3);
   REQUIRE(e->calls.size() == 2);
   CHECK(e->calls[1] == CallId{"m.g", std::nullopt});
-  CHECK(parse_trace_line(R"({"seq":1,"action":"a","calls":[]})").error().message == "missing \"key\"");
-  CHECK(parse_trace_line(R"({"key":"k","seq":-1,"action":"a","calls":[]})").error().message == "\"seq\" is not a non-negative integer");
-  CHECK(parse_trace_line(R"({"key":"k","seq":1,"action":"a","calls":[["only"]]})").error().message == "calls[0] must be [functionId, argsDigest]");
-  CHECK(parse_trace_line(R"({"key":"k","seq":1,"action":"a","calls":[{"argsDigest":"x"}]})").error().message == "calls[0] has no \"functionId\"");
+  CHECK(parse_trace_line(R"({"seq":1,"action":"a","calls":[]})").error().message ==
+        "missing \"key\"");
+  CHECK(parse_trace_line(R"({"key":"k","seq":-1,"action":"a","calls":[]})").error().message ==
+        "\"seq\" is not a non-negative integer");
+  CHECK(
+      parse_trace_line(R"({"key":"k","seq":1,"action":"a","calls":[["only"]]})").error().message ==
+      "calls[0] must be [functionId, argsDigest]");
+  CHECK(parse_trace_line(R"({"key":"k","seq":1,"action":"a","calls":[{"argsDigest":"x"}]})")
+            .error()
+            .message == "calls[0] has no \"functionId\"");
   CHECK_FALSE(parse_trace_line("{\"key\":"));
   CHECK_FALSE(parse_trace_line("[]"));
 }

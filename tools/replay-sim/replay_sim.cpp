@@ -2,10 +2,10 @@
 // replay-sim: options, the two subcommands, and their reports.
 #include "replay_sim.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "aftk/actionstate/file_store.h"
 #include "aftk/durable/divergence.h"
@@ -19,7 +19,8 @@ namespace {
 using namespace actionstate;
 using namespace durable;
 
-constexpr const char* kDescription = R"(Simulate crashes of Flink Agents durable execution, and check replays of new code.
+constexpr const char* kDescription =
+    R"(Simulate crashes of Flink Agents durable execution, and check replays of new code.
 
 Examples:
   replay-sim simulate --keys 4 --inputs 3 --seed 7 --store demo/state.jsonl
@@ -36,7 +37,8 @@ Examples:
 
 Run 'replay-sim simulate --help' or 'replay-sim replay --help' for each command's options.)";
 
-constexpr const char* kFooter = R"(Exit status: 0 success; 1 the store or a file cannot be read or written; 2 usage error;
+constexpr const char* kFooter =
+    R"(Exit status: 0 success; 1 the store or a file cannot be read or written; 2 usage error;
 3 problems found (simulate: a lost effect or a duplicate the model cannot explain;
 replay: a divergence, an ambiguous or corrupt state). See replay-sim(1).)";
 
@@ -125,7 +127,8 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
     }
     o.sim.chosen.push_back(*chosen);
   }
-  o.sim.cleanup = o.cleanup == "on-miss" ? StateCache::CleanupRule::kOnMiss : StateCache::CleanupRule::kUpstream;
+  o.sim.cleanup = o.cleanup == "on-miss" ? StateCache::CleanupRule::kOnMiss
+                                         : StateCache::CleanupRule::kUpstream;
   o.sim.record_traces = !o.trace_out.empty();
   o.sim.keep_crash_log = true;
   if (o.memory == !o.store.empty()) {
@@ -147,7 +150,8 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
     std::int64_t records = 0;
     for (const auto& [p, off] : *end) records += off;
     if (records > 0 && !o.append) {
-      cli::error(io, fmt::format("store '{}' already holds {} records; remove it or pass --append", o.store, records));
+      cli::error(io, fmt::format("store '{}' already holds {} records; remove it or pass --append",
+                                 o.store, records));
       return cli::kExitFailure;
     }
     first = std::move(*opened);
@@ -184,7 +188,9 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
     cli::Table summary;
     summary.add_column("SIMULATION");
     summary.add_column("COUNT", cli::Table::Align::kRight);
-    const auto row = [&](std::string name, std::uint64_t n) { summary.add_row({std::move(name), std::to_string(n)}); };
+    const auto row = [&](std::string name, std::uint64_t n) {
+      summary.add_row({std::move(name), std::to_string(n)});
+    };
     row("inputs", r.inputs);
     row("inputs processed (re-processing included)", r.inputs_processed);
     row("action runs", r.action_runs);
@@ -198,7 +204,8 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
     row("states dropped by get's cleanup", r.states_dropped);
     for (auto k : kAllCrashKinds) {
       auto it = r.crashes_by_kind.find(k);
-      row(fmt::format("crashes: {}", crash_kind_name(k)), it == r.crashes_by_kind.end() ? 0 : it->second);
+      row(fmt::format("crashes: {}", crash_kind_name(k)),
+          it == r.crashes_by_kind.end() ? 0 : it->second);
     }
     row("effects checked", r.effects);
     row("duplicates inside the window", r.window_duplicates);
@@ -217,11 +224,12 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
       t.add_column("RUN", cli::Table::Align::kRight);
       t.add_column("WHAT");
       for (const auto& d : r.duplicates)
-        t.add_row({d.key, std::to_string(d.seq), d.action, std::to_string(d.call_index), d.function_id,
-                   std::to_string(d.execution), "duplicate: " + d.cause});
+        t.add_row({d.key, std::to_string(d.seq), d.action, std::to_string(d.call_index),
+                   d.function_id, std::to_string(d.execution), "duplicate: " + d.cause});
       for (const auto& l : r.lost)
-        t.add_row({l.key, std::to_string(l.seq), l.action, l.call_index < 0 ? "-" : std::to_string(l.call_index),
-                   l.function_id, "0", "lost: " + l.reason});
+        t.add_row({l.key, std::to_string(l.seq), l.action,
+                   l.call_index < 0 ? "-" : std::to_string(l.call_index), l.function_id, "0",
+                   "lost: " + l.reason});
       t.print(io.out, color);
     }
     if (o.show_crashes && !r.crash_log.empty()) {
@@ -236,7 +244,8 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
       t.add_column("RESTORED", cli::Table::Align::kRight);
       for (const auto& c : r.crash_log)
         t.add_row({std::to_string(c.number), std::string(crash_kind_name(c.kind)), c.key,
-                   c.seq < 0 ? "-" : std::to_string(c.seq), c.action, c.call_index < 0 ? "-" : std::to_string(c.call_index),
+                   c.seq < 0 ? "-" : std::to_string(c.seq), c.action,
+                   c.call_index < 0 ? "-" : std::to_string(c.call_index),
                    std::to_string(c.restored_checkpoint)});
       t.print(io.out, color);
     }
@@ -301,7 +310,8 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
     line.append(",\"crashesByPoint\":{");
     for (auto k : kAllCrashKinds) {
       auto it = r.crashes_by_kind.find(k);
-      append_kn(line, crash_kind_name(k), it == r.crashes_by_kind.end() ? 0 : static_cast<std::int64_t>(it->second));
+      append_kn(line, crash_kind_name(k),
+                it == r.crashes_by_kind.end() ? 0 : static_cast<std::int64_t>(it->second));
     }
     line.push_back('}');
     append_kn(line, "effects", static_cast<std::int64_t>(r.effects));
@@ -317,16 +327,22 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
   }
 
   if (r.cleanup_duplicates > 0)
-    cli::warning(io, fmt::format("{} durable call(s) ran again outside the window because upstream's get() dropped "
-                                 "their persisted state: two chained actions share a sequence number, which "
-                                 "counts as divergence (see replay-sim(1)); --cleanup on-miss avoids it",
-                                 r.cleanup_duplicates));
+    cli::warning(
+        io, fmt::format(
+                "{} durable call(s) ran again outside the window because upstream's get() dropped "
+                "their persisted state: two chained actions share a sequence number, which "
+                "counts as divergence (see replay-sim(1)); --cleanup on-miss avoids it",
+                r.cleanup_duplicates));
   if (r.unexplained_duplicates > 0)
-    cli::error(io, fmt::format("{} duplicate(s) the model cannot explain", r.unexplained_duplicates));
+    cli::error(io,
+               fmt::format("{} duplicate(s) the model cannot explain", r.unexplained_duplicates));
   if (!r.lost.empty()) cli::error(io, fmt::format("{} lost effect(s)", r.lost.size()));
-  if (r.halted) cli::note(io, fmt::format("halted at crash {} as asked; the store holds the crashed state", r.crashes));
-  cli::note(io, fmt::format("seed {}: {} crashes, {} effects, {} duplicates inside the window, {} outside",
-                            o.sim.seed, r.crashes, r.effects, r.window_duplicates, outside));
+  if (r.halted)
+    cli::note(io, fmt::format("halted at crash {} as asked; the store holds the crashed state",
+                              r.crashes));
+  cli::note(io, fmt::format(
+                    "seed {}: {} crashes, {} effects, {} duplicates inside the window, {} outside",
+                    o.sim.seed, r.crashes, r.effects, r.window_duplicates, outside));
   if (!r.ok() || (o.fail_on_cleanup && r.cleanup_duplicates > 0)) return cli::kExitProblems;
   return cli::kExitOk;
 }
@@ -337,7 +353,8 @@ int run_replay(const ReplayOptions& o, const cli::OutputOptions& output, cli::Io
   fo.create = false;
   auto store = FileStore::open(o.state, fo);
   if (!store) return cli::report_error(io, store.error());
-  for (const auto& p : (*store)->problems()) cli::warning(io, fmt::format("{}: {}", p.where, p.message));
+  for (const auto& p : (*store)->problems())
+    cli::warning(io, fmt::format("{}: {}", p.where, p.message));
   RebuildOptions ro;
   ro.validate = false;
   auto loaded = (*store)->load_all(ro);
@@ -351,10 +368,11 @@ int run_replay(const ReplayOptions& o, const cli::OutputOptions& output, cli::Io
   const bool color = cli::resolve_color(output, io);
   cli::Table table;
   if (format == cli::Format::kTable) {
-    for (const char* h : {"KEY", "SEQ", "ACTION", "STATUS", "RECORDED", "TRACED", "DIVERGES AT", "CAUSE", "RUNS", "RE-RUNS"})
+    for (const char* h : {"KEY", "SEQ", "ACTION", "STATUS", "RECORDED", "TRACED", "DIVERGES AT",
+                          "CAUSE", "RUNS", "RE-RUNS"})
       table.add_column(h, std::string_view(h) == "SEQ" || std::string_view(h) == "RECORDED" ||
-                                  std::string_view(h) == "TRACED" || std::string_view(h) == "RUNS" ||
-                                  std::string_view(h) == "RE-RUNS"
+                                  std::string_view(h) == "TRACED" ||
+                                  std::string_view(h) == "RUNS" || std::string_view(h) == "RE-RUNS"
                               ? cli::Table::Align::kRight
                               : cli::Table::Align::kLeft);
   }
@@ -369,13 +387,16 @@ int run_replay(const ReplayOptions& o, const cli::OutputOptions& output, cli::Io
     if (c.status == ReplayCheck::Status::kDiverges) ++diverged;
     if (c.status == ReplayCheck::Status::kAmbiguous || c.status == ReplayCheck::Status::kCorrupt) {
       ++problems;
-      cli::warning(io, fmt::format("{}: {} seq {} {}: {}", t.where, t.key, t.seq, t.action, c.detail));
+      cli::warning(io,
+                   fmt::format("{}: {} seq {} {}: {}", t.where, t.key, t.seq, t.action, c.detail));
     }
     if (format == cli::Format::kTable) {
       std::string status(status_name(c.status));
-      if (color && c.status == ReplayCheck::Status::kDiverges) status = "\033[31m" + status + "\033[0m";
+      if (color && c.status == ReplayCheck::Status::kDiverges)
+        status = "\033[31m" + status + "\033[0m";
       table.add_row({t.key, std::to_string(t.seq), t.action, status, std::to_string(c.recorded),
-                     std::to_string(t.calls.size()), d.diverged() ? std::to_string(d.first_index) : "-",
+                     std::to_string(t.calls.size()),
+                     d.diverged() ? std::to_string(d.first_index) : "-",
                      d.diverged() ? std::string(cause_name(d.cause)) : "-", std::to_string(d.runs),
                      std::to_string(d.re_executes)});
     } else {
@@ -417,8 +438,8 @@ int run_replay(const ReplayOptions& o, const cli::OutputOptions& output, cli::Io
   if (format == cli::Format::kTable) table.print(io.out, color);
   if (!st && !stopped) return cli::report_error(io, st.error());
   if (stopped) cli::note(io, "--strict: stopped at the first divergence");
-  cli::note(io, fmt::format("{} trace entries, {} diverge, {} live states in '{}'", entries, diverged,
-                            (*store)->cache().size(), o.state));
+  cli::note(io, fmt::format("{} trace entries, {} diverge, {} live states in '{}'", entries,
+                            diverged, (*store)->cache().size(), o.state));
   return diverged > 0 || problems > 0 ? cli::kExitProblems : cli::kExitOk;
 }
 
@@ -433,37 +454,66 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   cli::OutputOptions output;
 
   SimulateOptions so;
-  auto* sim = app.add_subcommand("simulate", "Run a seeded agent workload with crashes and check exactly-once");
+  auto* sim = app.add_subcommand("simulate",
+                                 "Run a seeded agent workload with crashes and check exactly-once");
   sim->footer(R"(Examples:
   replay-sim simulate --keys 4 --inputs 3 --seed 7 --store demo/state.jsonl
   replay-sim simulate --memory --keys 50 --inputs 20 --crash-rate 0.05 --show-crashes
   replay-sim simulate --memory --crash-rate 0 --crash-at window:3 --crash-at checkpoint:2
   replay-sim simulate --store s.jsonl --crash-rate 0 --crash-at before-call:4 --halt-after-crashes 1 --trace-out t.jsonl)");
-  sim->add_option("--store", so.store, "Topic-dump file to run against (created; must be empty unless --append)");
+  sim->add_option("--store", so.store,
+                  "Topic-dump file to run against (created; must be empty unless --append)");
   sim->add_flag("--memory", so.memory, "Run against an in-memory log instead of a file");
   sim->add_flag("--append", so.append, "Allow a store that already holds records");
-  sim->add_option("--partitions", so.partitions, "Partitions of the store's topic")->default_val(64)->check(CLI::Range(1, 100000));
-  sim->add_option("--seed", so.sim.seed, "Seed of the workload, failures and crashes")->default_val(1);
-  sim->add_option("--keys", so.sim.keys, "Business keys (user-N, order_N, tenant_eu_N in turn)")->default_val(4)->check(CLI::Range(1, 1000000));
-  sim->add_option("--inputs", so.sim.inputs, "Inputs per key")->default_val(3)->check(CLI::Range(1, 1000000));
-  sim->add_option("--calls", so.sim.calls, "Durable call sites per action")->default_val(3)->check(CLI::Range(0, 1000));
-  sim->add_option("--fail-rate", so.sim.fail_rate, "Chance that one execution of a call raises")->default_val(0.2)->check(CLI::Range(0.0, 1.0));
-  sim->add_option("--reconcile-rate", so.sim.reconcile_rate, "Share of call sites with a reconciler")->default_val(0.3)->check(CLI::Range(0.0, 1.0));
+  sim->add_option("--partitions", so.partitions, "Partitions of the store's topic")
+      ->default_val(64)
+      ->check(CLI::Range(1, 100000));
+  sim->add_option("--seed", so.sim.seed, "Seed of the workload, failures and crashes")
+      ->default_val(1);
+  sim->add_option("--keys", so.sim.keys, "Business keys (user-N, order_N, tenant_eu_N in turn)")
+      ->default_val(4)
+      ->check(CLI::Range(1, 1000000));
+  sim->add_option("--inputs", so.sim.inputs, "Inputs per key")
+      ->default_val(3)
+      ->check(CLI::Range(1, 1000000));
+  sim->add_option("--calls", so.sim.calls, "Durable call sites per action")
+      ->default_val(3)
+      ->check(CLI::Range(0, 1000));
+  sim->add_option("--fail-rate", so.sim.fail_rate, "Chance that one execution of a call raises")
+      ->default_val(0.2)
+      ->check(CLI::Range(0.0, 1.0));
+  sim->add_option("--reconcile-rate", so.sim.reconcile_rate,
+                  "Share of call sites with a reconciler")
+      ->default_val(0.3)
+      ->check(CLI::Range(0.0, 1.0));
   sim->add_flag("!--no-chain", so.sim.chain, "Only the 'plan' action (no chained 'act')");
-  sim->add_option("--checkpoint-every", so.sim.checkpoint_every, "Inputs between checkpoints")->default_val(4)->check(CLI::Range(1, 1000000));
-  sim->add_option("--crash-rate", so.sim.crash_rate, "Chance to crash at each crash point")->default_val(0.02)->check(CLI::Range(0.0, 0.5));
-  sim->add_option("--max-crashes", so.sim.max_crashes, "Stop crashing at random after this many crashes");
-  sim->add_option("--crash-at", so.crash_at, "Crash at the N-th KIND point: before-call, window, mid-action, after-completion, checkpoint (KIND[:N]); repeatable");
-  sim->add_option("--halt-after-crashes", so.sim.halt_after_crashes, "Stop at that crash without recovering (leaves the crashed state)");
-  sim->add_option("--cleanup", so.cleanup, "get()'s cleanup rule: upstream, or on-miss")->default_val("upstream")->check(CLI::IsMember({"upstream", "on-miss"}));
+  sim->add_option("--checkpoint-every", so.sim.checkpoint_every, "Inputs between checkpoints")
+      ->default_val(4)
+      ->check(CLI::Range(1, 1000000));
+  sim->add_option("--crash-rate", so.sim.crash_rate, "Chance to crash at each crash point")
+      ->default_val(0.02)
+      ->check(CLI::Range(0.0, 0.5));
+  sim->add_option("--max-crashes", so.sim.max_crashes,
+                  "Stop crashing at random after this many crashes");
+  sim->add_option("--crash-at", so.crash_at,
+                  "Crash at the N-th KIND point: before-call, window, mid-action, "
+                  "after-completion, checkpoint (KIND[:N]); repeatable");
+  sim->add_option("--halt-after-crashes", so.sim.halt_after_crashes,
+                  "Stop at that crash without recovering (leaves the crashed state)");
+  sim->add_option("--cleanup", so.cleanup, "get()'s cleanup rule: upstream, or on-miss")
+      ->default_val("upstream")
+      ->check(CLI::IsMember({"upstream", "on-miss"}));
   sim->add_flag("--tombstones", so.sim.tombstones, "Prune writes tombstones");
-  sim->add_flag("--fail-on-cleanup", so.fail_on_cleanup, "Exit 3 when upstream's cleanup made calls run twice");
-  sim->add_option("--trace-out", so.trace_out, "Write each completed action run's calls as a trace (input for 'replay')");
+  sim->add_flag("--fail-on-cleanup", so.fail_on_cleanup,
+                "Exit 3 when upstream's cleanup made calls run twice");
+  sim->add_option("--trace-out", so.trace_out,
+                  "Write each completed action run's calls as a trace (input for 'replay')");
   sim->add_flag("--show-crashes", so.show_crashes, "List every crash and the checkpoint restored");
   cli::add_output_options(*sim, output);
 
   ReplayOptions ro;
-  auto* rep = app.add_subcommand("replay", "Check a trace of new code's durable calls against recorded state");
+  auto* rep = app.add_subcommand(
+      "replay", "Check a trace of new code's durable calls against recorded state");
   rep->footer(R"(Examples:
   replay-sim replay state.jsonl --trace new-calls.jsonl
   replay-sim replay --strict --json state.jsonl --trace new-calls.jsonl
@@ -471,8 +521,12 @@ int main(int argc, const char* const* argv, cli::Io& io) {
 The trace holds one JSON object per action execution of the new code:
   {"key":"user-42","seq":0,"action":"process","calls":[{"functionId":"m.f","argsDigest":"0123456789abcdef"}]}
 with optional "actionUuid" (default: the name-based UUID of "action") and "eventUuid".)");
-  rep->add_option("STATE", ro.state, "Topic-dump file with the recorded states ('-' for standard input)")->required();
-  rep->add_option("-t,--trace", ro.trace, "Trace of the calls new code makes (JSON Lines; '-' for standard input)")->required();
+  rep->add_option("STATE", ro.state,
+                  "Topic-dump file with the recorded states ('-' for standard input)")
+      ->required();
+  rep->add_option("-t,--trace", ro.trace,
+                  "Trace of the calls new code makes (JSON Lines; '-' for standard input)")
+      ->required();
   rep->add_flag("--strict", ro.strict, "Stop at the first divergence");
   rep->add_flag("--lenient", ro.lenient, "Read state values the upstream reader rejects");
   cli::add_output_options(*rep, output);

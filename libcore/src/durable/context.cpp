@@ -66,11 +66,16 @@ std::string java_replay_message(const JavaException& e) {
 
 std::string_view point_name(Point p) {
   switch (p) {
-    case Point::kActionStarted: return "action-started";
-    case Point::kBeforeCall: return "before-call";
-    case Point::kAfterCall: return "after-call";
-    case Point::kAfterPersist: return "after-persist";
-    case Point::kActionCompleted: return "action-completed";
+    case Point::kActionStarted:
+      return "action-started";
+    case Point::kBeforeCall:
+      return "before-call";
+    case Point::kAfterCall:
+      return "after-call";
+    case Point::kAfterPersist:
+      return "after-persist";
+    case Point::kActionCompleted:
+      return "action-completed";
   }
   return "?";
 }
@@ -100,7 +105,8 @@ const CallResult* DurableExecutionContext::current_call_result() const {
   return index_ < state_.call_results.size() ? &state_.call_results[index_] : nullptr;
 }
 
-std::optional<DurableExecutionContext::Hit> DurableExecutionContext::match_next_or_clear(const CallId& id) {
+std::optional<DurableExecutionContext::Hit> DurableExecutionContext::match_next_or_clear(
+    const CallId& id) {
   auto& results = state_.call_results;
   if (index_ >= results.size()) return std::nullopt;
   const CallResult& r = results[index_];
@@ -124,8 +130,10 @@ Status DurableExecutionContext::record_call_completion(const CallId& id, const O
 
 Status DurableExecutionContext::append_pending_call(const CallId& id) {
   if (index_ != state_.call_results.size())
-    return fail(Errc::kConflict,
-                fmt::format("cannot append a pending call at index {}: a recorded slot exists there", index_));
+    return fail(
+        Errc::kConflict,
+        fmt::format("cannot append a pending call at index {}: a recorded slot exists there",
+                    index_));
   state_.call_results.push_back(CallResult::pending(id.function_id, id.args_digest));
   return persist();
 }
@@ -133,12 +141,17 @@ Status DurableExecutionContext::append_pending_call(const CallId& id) {
 Status DurableExecutionContext::finalize_current_call(const CallId& id, const Outcome& outcome) {
   const CallResult* current = current_call_result();
   if (!current)
-    return fail(Errc::kConflict, fmt::format("cannot finalize the call at index {}: no recorded slot", index_));
-  if (!current->matches(id.function_id, id.args_digest))
     return fail(Errc::kConflict,
-                fmt::format("cannot finalize the call at index {}: the recorded slot is another call", index_));
+                fmt::format("cannot finalize the call at index {}: no recorded slot", index_));
+  if (!current->matches(id.function_id, id.args_digest))
+    return fail(
+        Errc::kConflict,
+        fmt::format("cannot finalize the call at index {}: the recorded slot is another call",
+                    index_));
   if (!current->is_pending())
-    return fail(Errc::kConflict, fmt::format("cannot finalize the call at index {}: the slot is not PENDING", index_));
+    return fail(
+        Errc::kConflict,
+        fmt::format("cannot finalize the call at index {}: the slot is not PENDING", index_));
   state_.call_results[index_] = terminal(id, outcome);
   AFTK_TRY(persist());
   ++index_;
@@ -173,7 +186,8 @@ Result<Outcome> DurableExecutionContext::run_and_finalize(const CallId& id, cons
   ++(reconciling ? stats_.reconciled : stats_.executed);
   AFTK_TRY(probe(Point::kAfterCall, id, reconciling));
   AFTK_TRY(finalize_current_call(id, outcome));
-  if (probe_) AFTK_TRY(probe_(ProbeInfo{Point::kAfterPersist, current_index() - 1, &id, reconciling}));
+  if (probe_)
+    AFTK_TRY(probe_(ProbeInfo{Point::kAfterPersist, current_index() - 1, &id, reconciling}));
   return outcome;
 }
 

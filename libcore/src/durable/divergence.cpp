@@ -19,7 +19,8 @@ Result<std::optional<std::string>> nullable_string(od::value v, std::string_view
   bool null = false;
   if (!v.is_null().get(null) && null) return std::optional<std::string>{};
   std::string_view s;
-  if (v.get_string().get(s)) return fail(Errc::kInvalidArgument, fmt::format("{} is not a string or null", what));
+  if (v.get_string().get(s))
+    return fail(Errc::kInvalidArgument, fmt::format("{} is not a string or null", what));
   return std::optional<std::string>(std::string(s));
 }
 
@@ -36,8 +37,10 @@ Result<CallId> parse_call(od::value v, size_t i) {
       od::value x;
       if (item.get(x)) return fail(Errc::kInvalidArgument, what + " is not valid JSON");
       AFTK_TRY_ASSIGN(auto s, nullable_string(x, what));
-      if (n == 0) id.function_id = std::move(s);
-      else if (n == 1) id.args_digest = std::move(s);
+      if (n == 0)
+        id.function_id = std::move(s);
+      else if (n == 1)
+        id.args_digest = std::move(s);
       ++n;
     }
     if (n != 2) return fail(Errc::kInvalidArgument, what + " must be [functionId, argsDigest]");
@@ -45,12 +48,14 @@ Result<CallId> parse_call(od::value v, size_t i) {
   }
   od::object o;
   if (v.get_object().get(o))
-    return fail(Errc::kInvalidArgument, what + " is neither {\"functionId\",\"argsDigest\"} nor a pair");
+    return fail(Errc::kInvalidArgument,
+                what + " is neither {\"functionId\",\"argsDigest\"} nor a pair");
   bool has_fid = false;
   for (auto f : o) {
     std::string_view k;
     od::value x;
-    if (f.unescaped_key().get(k) || f.value().get(x)) return fail(Errc::kInvalidArgument, what + " is not valid JSON");
+    if (f.unescaped_key().get(k) || f.value().get(x))
+      return fail(Errc::kInvalidArgument, what + " is not valid JSON");
     if (k == "functionId") {
       AFTK_TRY_ASSIGN(id.function_id, nullable_string(x, what + ".functionId"));
       has_fid = true;
@@ -76,16 +81,23 @@ Result<TraceEntry> parse_trace_line(std::string_view line) {
   for (auto field : obj) {
     std::string_view k;
     od::value v;
-    if (field.unescaped_key().get(k) || field.value().get(v)) return fail(Errc::kInvalidArgument, "not valid JSON");
+    if (field.unescaped_key().get(k) || field.value().get(v))
+      return fail(Errc::kInvalidArgument, "not valid JSON");
     std::string_view s;
     if (k == "key" || k == "action" || k == "actionUuid" || k == "eventUuid") {
-      if (v.get_string().get(s)) return fail(Errc::kInvalidArgument, fmt::format("\"{}\" is not a string", k));
-      if (k == "key") e.key = std::string(s), has_key = true;
-      else if (k == "action") e.action = std::string(s), has_action = true;
-      else if (k == "actionUuid") e.action_uuid = std::string(s);
-      else e.event_uuid = std::string(s);
+      if (v.get_string().get(s))
+        return fail(Errc::kInvalidArgument, fmt::format("\"{}\" is not a string", k));
+      if (k == "key")
+        e.key = std::string(s), has_key = true;
+      else if (k == "action")
+        e.action = std::string(s), has_action = true;
+      else if (k == "actionUuid")
+        e.action_uuid = std::string(s);
+      else
+        e.event_uuid = std::string(s);
     } else if (k == "seq") {
-      if (v.get_int64().get(e.seq) || e.seq < 0) return fail(Errc::kInvalidArgument, "\"seq\" is not a non-negative integer");
+      if (v.get_int64().get(e.seq) || e.seq < 0)
+        return fail(Errc::kInvalidArgument, "\"seq\" is not a non-negative integer");
       has_seq = true;
     } else if (k == "calls") {
       od::array a;
@@ -99,10 +111,12 @@ Result<TraceEntry> parse_trace_line(std::string_view line) {
       has_calls = true;
     }
   }
-  if (!doc.current_location().error()) return fail(Errc::kInvalidArgument, "trailing content after the object");
+  if (!doc.current_location().error())
+    return fail(Errc::kInvalidArgument, "trailing content after the object");
   if (!has_key) return fail(Errc::kInvalidArgument, "missing \"key\"");
   if (!has_seq) return fail(Errc::kInvalidArgument, "missing \"seq\"");
-  if (!has_action && !e.action_uuid) return fail(Errc::kInvalidArgument, "missing \"action\" (or \"actionUuid\")");
+  if (!has_action && !e.action_uuid)
+    return fail(Errc::kInvalidArgument, "missing \"action\" (or \"actionUuid\")");
   if (!has_calls) return fail(Errc::kInvalidArgument, "missing \"calls\"");
   return e;
 }
@@ -130,19 +144,27 @@ Status read_trace(const std::string& path, const std::function<Status(TraceEntry
 
 std::string_view cause_name(Cause c) {
   switch (c) {
-    case Cause::kNone: return "none";
-    case Cause::kArgumentsChanged: return "arguments changed";
-    case Cause::kFunctionRenamed: return "function renamed";
-    case Cause::kCallInserted: return "call inserted";
-    case Cause::kCallRemoved: return "call removed";
-    case Cause::kCallReplaced: return "call replaced";
+    case Cause::kNone:
+      return "none";
+    case Cause::kArgumentsChanged:
+      return "arguments changed";
+    case Cause::kFunctionRenamed:
+      return "function renamed";
+    case Cause::kCallInserted:
+      return "call inserted";
+    case Cause::kCallRemoved:
+      return "call removed";
+    case Cause::kCallReplaced:
+      return "call replaced";
   }
   return "?";
 }
 
 Divergence compare_calls(std::span<const CallResult> recorded, std::span<const CallId> traced) {
   Divergence d;
-  const auto same = [](const CallResult& r, const CallId& c) { return r.matches(c.function_id, c.args_digest); };
+  const auto same = [](const CallResult& r, const CallId& c) {
+    return r.matches(c.function_id, c.args_digest);
+  };
   size_t i = 0;
   for (; i < recorded.size() && i < traced.size() && same(recorded[i], traced[i]); ++i) {
     ++d.replayed;
@@ -163,11 +185,16 @@ Divergence compare_calls(std::span<const CallResult> recorded, std::span<const C
   bool recorded_later_in_trace = false, traced_later_in_record = false;
   for (size_t j = i + 1; j < traced.size(); ++j) recorded_later_in_trace |= same(r, traced[j]);
   for (size_t j = i + 1; j < recorded.size(); ++j) traced_later_in_record |= same(recorded[j], t);
-  if (r.function_id == t.function_id) d.cause = Cause::kArgumentsChanged;
-  else if (recorded_later_in_trace) d.cause = Cause::kCallInserted;
-  else if (traced_later_in_record) d.cause = Cause::kCallRemoved;
-  else if (r.args_digest == t.args_digest && r.args_digest && !r.args_digest->empty()) d.cause = Cause::kFunctionRenamed;
-  else d.cause = Cause::kCallReplaced;
+  if (r.function_id == t.function_id)
+    d.cause = Cause::kArgumentsChanged;
+  else if (recorded_later_in_trace)
+    d.cause = Cause::kCallInserted;
+  else if (traced_later_in_record)
+    d.cause = Cause::kCallRemoved;
+  else if (r.args_digest == t.args_digest && r.args_digest && !r.args_digest->empty())
+    d.cause = Cause::kFunctionRenamed;
+  else
+    d.cause = Cause::kCallReplaced;
   // Everything from i on runs; the calls among them that the dropped record had already done
   // (a terminal outcome) happen a second time.
   std::vector<bool> used(recorded.size(), false);
@@ -185,17 +212,24 @@ Divergence compare_calls(std::span<const CallResult> recorded, std::span<const C
 
 std::string_view status_name(ReplayCheck::Status s) {
   switch (s) {
-    case ReplayCheck::Status::kReplays: return "replays";
-    case ReplayCheck::Status::kDiverges: return "diverges";
-    case ReplayCheck::Status::kCompleted: return "completed";
-    case ReplayCheck::Status::kNoState: return "no-state";
-    case ReplayCheck::Status::kAmbiguous: return "ambiguous";
-    case ReplayCheck::Status::kCorrupt: return "corrupt";
+    case ReplayCheck::Status::kReplays:
+      return "replays";
+    case ReplayCheck::Status::kDiverges:
+      return "diverges";
+    case ReplayCheck::Status::kCompleted:
+      return "completed";
+    case ReplayCheck::Status::kNoState:
+      return "no-state";
+    case ReplayCheck::Status::kAmbiguous:
+      return "ambiguous";
+    case ReplayCheck::Status::kCorrupt:
+      return "corrupt";
   }
   return "?";
 }
 
-ReplayChecker::ReplayChecker(const actionstate::ActionStateStore& store, actionstate::DecodeOptions decode)
+ReplayChecker::ReplayChecker(const actionstate::ActionStateStore& store,
+                             actionstate::DecodeOptions decode)
     : decoder_(decode) {
   store.cache().for_each([&](const actionstate::StateCache::Entry& e) {
     index_[{std::string(e.key.identity()), e.key.seq}].push_back(&e);
@@ -204,12 +238,15 @@ ReplayChecker::ReplayChecker(const actionstate::ActionStateStore& store, actions
 
 ReplayCheck ReplayChecker::check(const TraceEntry& t) {
   ReplayCheck c;
-  const std::string action_uuid = t.action_uuid ? *t.action_uuid : actionstate::action_uuid_from_name(t.action);
+  const std::string action_uuid =
+      t.action_uuid ? *t.action_uuid : actionstate::action_uuid_from_name(t.action);
   auto it = index_.find({t.key, t.seq});
   std::vector<const actionstate::StateCache::Entry*> found;
   if (it != index_.end())
     for (auto* e : it->second)
-      if (e->key.action_uuid == action_uuid && (!t.event_uuid || *t.event_uuid == e->key.event_uuid)) found.push_back(e);
+      if (e->key.action_uuid == action_uuid &&
+          (!t.event_uuid || *t.event_uuid == e->key.event_uuid))
+        found.push_back(e);
   c.candidates = found.size();
   if (found.empty()) {
     // Nothing recorded: every call runs (for the first time).
@@ -219,8 +256,9 @@ ReplayCheck ReplayChecker::check(const TraceEntry& t) {
   }
   if (found.size() > 1) {
     c.status = ReplayCheck::Status::kAmbiguous;
-    c.detail = fmt::format("{} states of this action at this sequence (different trigger events); give \"eventUuid\"",
-                           found.size());
+    c.detail = fmt::format(
+        "{} states of this action at this sequence (different trigger events); give \"eventUuid\"",
+        found.size());
     return c;
   }
   c.entry = found[0];
@@ -236,7 +274,8 @@ ReplayCheck ReplayChecker::check(const TraceEntry& t) {
   }
   c.recorded = scratch_.call_results.size();
   c.divergence = compare_calls(scratch_.call_results, t.calls);
-  c.status = c.divergence.diverged() ? ReplayCheck::Status::kDiverges : ReplayCheck::Status::kReplays;
+  c.status =
+      c.divergence.diverged() ? ReplayCheck::Status::kDiverges : ReplayCheck::Status::kReplays;
   return c;
 }
 

@@ -41,9 +41,10 @@ Result<ActionResult> ActionRunner::run(const StateKey& key, const Event& trigger
   AFTK_TRY(body(scope));
 
   for (auto& e : scope.events_) bind_lineage(e, trigger, action_name);
-  state.sensory_memory_updates.insert(state.sensory_memory_updates.end(), scope.sensory_.begin(), scope.sensory_.end());
-  state.short_term_memory_updates.insert(state.short_term_memory_updates.end(), scope.short_term_.begin(),
-                                         scope.short_term_.end());
+  state.sensory_memory_updates.insert(state.sensory_memory_updates.end(), scope.sensory_.begin(),
+                                      scope.sensory_.end());
+  state.short_term_memory_updates.insert(state.short_term_memory_updates.end(),
+                                         scope.short_term_.begin(), scope.short_term_.end());
   state.output_events.insert(state.output_events.end(), scope.events_.begin(), scope.events_.end());
   state.mark_completed();
   AFTK_TRY(store_.put(key, state));
@@ -67,7 +68,8 @@ Result<CheckpointManager::Snapshot> CheckpointManager::snapshot(
   return s;
 }
 
-Result<size_t> CheckpointManager::notify_complete(std::int64_t checkpoint_id, const PruneOptions& options) {
+Result<size_t> CheckpointManager::notify_complete(std::int64_t checkpoint_id,
+                                                  const PruneOptions& options) {
   if (!store_) return size_t{0};
   auto it = pending_.find(checkpoint_id);
   if (it == pending_.end()) return size_t{0};
@@ -80,7 +82,9 @@ Result<size_t> CheckpointManager::notify_complete(std::int64_t checkpoint_id, co
   return evicted;
 }
 
-void CheckpointManager::notify_aborted(std::int64_t checkpoint_id) { pending_.erase(checkpoint_id); }
+void CheckpointManager::notify_aborted(std::int64_t checkpoint_id) {
+  pending_.erase(checkpoint_id);
+}
 
 Result<RebuildReport> CheckpointManager::recover(std::span<const RecoveryMarker> markers,
                                                  const RebuildOptions& options) {

@@ -3,13 +3,13 @@
 // checkpoints, checked against a ledger of every durable call's executions.
 #include "aftk/durable/simulate.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "aftk/actionstate/ids.h"
 #include "aftk/actionstate/key.h"
@@ -23,11 +23,16 @@ using namespace actionstate;
 
 std::string_view crash_kind_name(CrashKind kind) {
   switch (kind) {
-    case CrashKind::kBeforeCall: return "before-call";
-    case CrashKind::kWindow: return "window";
-    case CrashKind::kMidAction: return "mid-action";
-    case CrashKind::kAfterCompletion: return "after-completion";
-    case CrashKind::kCheckpoint: return "checkpoint";
+    case CrashKind::kBeforeCall:
+      return "before-call";
+    case CrashKind::kWindow:
+      return "window";
+    case CrashKind::kMidAction:
+      return "mid-action";
+    case CrashKind::kAfterCompletion:
+      return "after-completion";
+    case CrashKind::kCheckpoint:
+      return "checkpoint";
   }
   return "?";
 }
@@ -35,8 +40,9 @@ std::string_view crash_kind_name(CrashKind kind) {
 Result<CrashKind> parse_crash_kind(std::string_view name) {
   for (auto k : kAllCrashKinds)
     if (crash_kind_name(k) == name) return k;
-  return fail(Errc::kInvalidArgument,
-              fmt::format("unknown crash point '{}' (before-call, window, mid-action, after-completion, checkpoint)", name));
+  return fail(Errc::kInvalidArgument, fmt::format("unknown crash point '{}' (before-call, window, "
+                                                  "mid-action, after-completion, checkpoint)",
+                                                  name));
 }
 
 Result<ChosenCrash> parse_chosen_crash(std::string_view text) {
@@ -46,7 +52,8 @@ Result<ChosenCrash> parse_chosen_crash(std::string_view text) {
   if (colon != std::string_view::npos) {
     std::int64_t n = 0;
     if (!is_canonical_seq(text.substr(colon + 1), &n) || n < 1)
-      return fail(Errc::kInvalidArgument, fmt::format("'{}': the occurrence after ':' must be a number >= 1", text));
+      return fail(Errc::kInvalidArgument,
+                  fmt::format("'{}': the occurrence after ':' must be a number >= 1", text));
     c.occurrence = static_cast<std::uint64_t>(n);
   }
   return c;
@@ -193,12 +200,15 @@ void Simulation::configure_store() {
   runner_ = std::make_unique<ActionRunner>(*store_);
   runner_->set_probe([this](const ProbeInfo& p) -> Status {
     switch (p.point) {
-      case Point::kActionStarted: return maybe_crash(CrashKind::kMidAction, -1);
+      case Point::kActionStarted:
+        return maybe_crash(CrashKind::kMidAction, -1);
       case Point::kBeforeCall:
         cur_call_index_ = p.call_index;
         return maybe_crash(CrashKind::kBeforeCall, p.call_index);
-      case Point::kAfterCall: return maybe_crash(CrashKind::kWindow, p.call_index);
-      case Point::kAfterPersist: return maybe_crash(CrashKind::kMidAction, p.call_index);
+      case Point::kAfterCall:
+        return maybe_crash(CrashKind::kWindow, p.call_index);
+      case Point::kAfterPersist:
+        return maybe_crash(CrashKind::kMidAction, p.call_index);
       case Point::kActionCompleted:
         completed_now_ = true;  // stored as completed, whatever happens next
         return maybe_crash(CrashKind::kAfterCompletion, -1);
@@ -211,8 +221,9 @@ void Simulation::configure_store() {
 Status Simulation::maybe_crash(CrashKind kind, std::int64_t call_index) {
   const std::uint64_t n = ++opportunities_[kind];
   const double draw = rng_.uniform();  // drawn at every opportunity so runs stay comparable
-  bool crash = std::any_of(o_.chosen.begin(), o_.chosen.end(),
-                           [&](const ChosenCrash& c) { return c.kind == kind && c.occurrence == n; });
+  bool crash = std::any_of(o_.chosen.begin(), o_.chosen.end(), [&](const ChosenCrash& c) {
+    return c.kind == kind && c.occurrence == n;
+  });
   crash = crash || (rep_.crashes < o_.max_crashes && draw < o_.crash_rate);
   if (!crash) return {};
   ++rep_.crashes;
@@ -280,7 +291,8 @@ Status Simulation::recover() {
     need_checkpoint_ = true;
   }
   since_checkpoint_ = 0;
-  if (o_.keep_crash_log && !rep_.crash_log.empty()) rep_.crash_log.back().restored_checkpoint = latest_ ? latest_->id : 0;
+  if (o_.keep_crash_log && !rep_.crash_log.empty())
+    rep_.crash_log.back().restored_checkpoint = latest_ ? latest_->id : 0;
   RebuildOptions rebuild;
   rebuild.validate = false;
   AFTK_TRY(manager_->recover(markers, rebuild));
@@ -311,11 +323,13 @@ Outcome Simulation::execute_effect(const std::string& effect_id, std::int64_t ca
   const std::string attempt = fmt::format("{}#{}", effect_id, e.executions);
   if (unit(stable_hash(o_.seed, attempt)) < o_.fail_rate) {
     JavaException ex{"java.io.IOException", std::nullopt};
-    if (e.executions % 2 == 1) ex.message = fmt::format("{} failed on attempt {}", e.function_id, e.executions);
+    if (e.executions % 2 == 1)
+      ex.message = fmt::format("{} failed on attempt {}", e.function_id, e.executions);
     e.last = Outcome::thrown(java_exception_payload(ex));
   } else {
     std::string payload;
-    json::append_string(payload, fmt::format("{}/{}/{}#{}", e.key, e.seq, e.function_id, e.executions));
+    json::append_string(payload,
+                        fmt::format("{}/{}/{}#{}", e.key, e.seq, e.function_id, e.executions));
     e.last = Outcome::returned(std::move(payload));
   }
   return *e.last;
@@ -329,9 +343,10 @@ Outcome Simulation::reconcile_effect(const std::string& effect_id, std::int64_t 
   return execute_effect(effect_id, call_index);
 }
 
-Result<ActionResult> Simulation::run_action(const std::string& key, std::int64_t seq, const Event& trigger,
-                                            const std::string& action) {
-  AFTK_TRY_ASSIGN(const StateKey state_key, make_key_v03(key, seq, trigger, action_uuid_.at(action)));
+Result<ActionResult> Simulation::run_action(const std::string& key, std::int64_t seq,
+                                            const Event& trigger, const std::string& action) {
+  AFTK_TRY_ASSIGN(const StateKey state_key,
+                  make_key_v03(key, seq, trigger, action_uuid_.at(action)));
   cur_key_ = key;
   cur_seq_ = seq;
   cur_action_ = action;
@@ -364,13 +379,15 @@ Result<ActionResult> Simulation::run_action(const std::string& key, std::int64_t
       }
       path.push_back(eid);
       if (o_.record_traces) calls.push_back({fid, digest});
-      const bool reconcilable = unit(stable_hash(o_.seed, fmt::format("{}#{}", action, site))) < o_.reconcile_rate;
+      const bool reconcilable =
+          unit(stable_hash(o_.seed, fmt::format("{}#{}", action, site))) < o_.reconcile_rate;
       cur_reconcilable_ = reconcilable;
       const CallId id{fid, digest};
       auto call = [&] { return execute_effect(eid, cur_call_index_); };
-      Result<Outcome> r = reconcilable
-                              ? scope.durable_execute(id, call, [&] { return reconcile_effect(eid, cur_call_index_); })
-                              : scope.durable_execute(id, call);
+      Result<Outcome> r =
+          reconcilable ? scope.durable_execute(
+                             id, call, [&] { return reconcile_effect(eid, cur_call_index_); })
+                       : scope.durable_execute(id, call);
       cur_effect_.clear();
       AFTK_TRY(r);
       previous_failed = r->is_thrown();
@@ -406,11 +423,13 @@ Result<ActionResult> Simulation::run_action(const std::string& key, std::int64_t
   completed_now_ = false;
   auto result = runner_->run(state_key, trigger, action, body);
   cur_effect_.clear();
-  const bool halting = !result && crashed_ && o_.halt_after_crashes > 0 && rep_.crashes >= o_.halt_after_crashes;
+  const bool halting =
+      !result && crashed_ && o_.halt_after_crashes > 0 && rep_.crashes >= o_.halt_after_crashes;
   if (completed_now_ || (halting && o_.record_traces)) {
     if (completed_now_) final_paths_[aid] = path;
     if (o_.record_traces)
-      rep_.traces.push_back({key, seq, action, action_uuid_.at(action), state_key.event_uuid, std::move(calls), {}});
+      rep_.traces.push_back(
+          {key, seq, action, action_uuid_.at(action), state_key.event_uuid, std::move(calls), {}});
   }
   if (!result) return result;
   rep_.calls_executed += result->stats.executed;
@@ -485,17 +504,26 @@ void Simulation::check_outcome() {
 
 Result<SimulationReport> Simulation::run() {
   if (o_.keys < 1 || o_.inputs < 1 || o_.calls < 0 || o_.checkpoint_every < 1)
-    return fail(Errc::kInvalidArgument, "keys and inputs must be >= 1, calls >= 0, checkpoint interval >= 1");
+    return fail(Errc::kInvalidArgument,
+                "keys and inputs must be >= 1, calls >= 0, checkpoint interval >= 1");
   if (!(o_.crash_rate >= 0 && o_.crash_rate <= 0.5))
-    return fail(Errc::kInvalidArgument, fmt::format("crash rate {} is outside [0, 0.5]", o_.crash_rate));
-  if (!(o_.fail_rate >= 0 && o_.fail_rate <= 1) || !(o_.reconcile_rate >= 0 && o_.reconcile_rate <= 1))
+    return fail(Errc::kInvalidArgument,
+                fmt::format("crash rate {} is outside [0, 0.5]", o_.crash_rate));
+  if (!(o_.fail_rate >= 0 && o_.fail_rate <= 1) ||
+      !(o_.reconcile_rate >= 0 && o_.reconcile_rate <= 1))
     return fail(Errc::kInvalidArgument, "failure and reconciler rates must lie in [0, 1]");
 
   for (int i = 0; i < o_.keys; ++i) {
     switch (i % 3) {
-      case 0: keys_.push_back(fmt::format("user-{}", i)); break;
-      case 1: keys_.push_back(fmt::format("order_{}", i)); break;
-      default: keys_.push_back(fmt::format("tenant_eu_{}", i)); break;
+      case 0:
+        keys_.push_back(fmt::format("user-{}", i));
+        break;
+      case 1:
+        keys_.push_back(fmt::format("order_{}", i));
+        break;
+      default:
+        keys_.push_back(fmt::format("tenant_eu_{}", i));
+        break;
     }
   }
   std::vector<int> slots;
@@ -506,9 +534,11 @@ Result<SimulationReport> Simulation::run() {
   for (int k : slots) order_.emplace_back(k, seen[static_cast<size_t>(k)]++);
   rep_.inputs = order_.size();
 
-  const std::map<std::string, std::string> triggers{{"plan", std::string(kInputType)}, {"act", std::string(kToolRequest)}};
+  const std::map<std::string, std::string> triggers{{"plan", std::string(kInputType)},
+                                                    {"act", std::string(kToolRequest)}};
   for (const auto& [name, trigger] : triggers) {
-    const auto uuid = action_uuid_legacy(python_action_hash({name, std::string(kModule), "SimAgent." + name, {trigger}}));
+    const auto uuid = action_uuid_legacy(
+        python_action_hash({name, std::string(kModule), "SimAgent." + name, {trigger}}));
     action_uuid_[name] = uuid;
     action_by_uuid_[uuid] = name;
   }
@@ -544,7 +574,8 @@ Result<SimulationReport> Simulation::run() {
 
 }  // namespace
 
-Result<SimulationReport> simulate(const SimulationOptions& options, LogStore& store, const ReopenStore& reopen) {
+Result<SimulationReport> simulate(const SimulationOptions& options, LogStore& store,
+                                  const ReopenStore& reopen) {
   Simulation sim(options, store, reopen);
   return sim.run();
 }

@@ -117,7 +117,8 @@ class DurableExecutionContext {
     std::optional<std::string> result_payload;
     std::optional<std::string> exception_payload;
     Outcome outcome() const {
-      return exception_payload ? Outcome::thrown(*exception_payload) : Outcome::returned(result_payload);
+      return exception_payload ? Outcome::thrown(*exception_payload)
+                               : Outcome::returned(result_payload);
     }
   };
   /// The recorded result at the current index if it matches `id` (the index advances); on a

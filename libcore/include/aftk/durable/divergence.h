@@ -46,7 +46,8 @@ enum class Cause {
   kCallRemoved,       // the traced call comes later in the record, or the trace ends early
   kCallReplaced,      // none of the above
 };
-/// "none", "arguments changed", "function renamed", "call inserted", "call removed", "call replaced".
+/// "none", "arguments changed", "function renamed", "call inserted", "call removed", "call
+/// replaced".
 std::string_view cause_name(Cause c);
 
 /// How a trace replays against recorded call results.
@@ -55,7 +56,7 @@ struct Divergence {
   Cause cause = Cause::kNone;
   std::optional<CallId> recorded;  // at first_index
   std::optional<CallId> traced;    // at first_index
-  size_t replayed = 0;     // calls answered from the record
+  size_t replayed = 0;             // calls answered from the record
   size_t pending = 0;      // of those, PENDING slots: a reconciler runs (or, without one, null)
   size_t runs = 0;         // traced calls that would run
   size_t re_executes = 0;  // of those, calls whose recorded outcome is thrown away: run again
@@ -64,15 +65,16 @@ struct Divergence {
 
 /// Compares recorded results with traced calls the way replay consumes them: by index, a
 /// match replays, the first mismatch drops the rest of the record.
-Divergence compare_calls(std::span<const actionstate::CallResult> recorded, std::span<const CallId> traced);
+Divergence compare_calls(std::span<const actionstate::CallResult> recorded,
+                         std::span<const CallId> traced);
 
 /// One trace entry checked against a store.
 struct ReplayCheck {
   enum class Status { kReplays, kDiverges, kCompleted, kNoState, kAmbiguous, kCorrupt };
   Status status = Status::kNoState;
   const actionstate::StateCache::Entry* entry = nullptr;  // the state compared with
-  size_t recorded = 0;                                     // recorded call results
-  size_t candidates = 0;                                   // states of that key, seq and action
+  size_t recorded = 0;                                    // recorded call results
+  size_t candidates = 0;                                  // states of that key, seq and action
   Divergence divergence;
   std::string detail;  // decode error, ambiguity
 };
@@ -88,7 +90,8 @@ class ReplayChecker {
   ReplayCheck check(const TraceEntry& entry);
 
  private:
-  std::map<std::pair<std::string, std::int64_t>, std::vector<const actionstate::StateCache::Entry*>> index_;
+  std::map<std::pair<std::string, std::int64_t>, std::vector<const actionstate::StateCache::Entry*>>
+      index_;
   actionstate::Decoder decoder_;
   actionstate::ActionState scratch_;
 };

@@ -77,7 +77,8 @@ class ActionRunner {
 
 /// Re-emitted and new output events carry the trigger's id and the action's name as lineage
 /// (upstream's ActionTask.finalizeOutputEvents); ids stay as they are.
-void bind_lineage(actionstate::Event& event, const actionstate::Event& trigger, std::string_view action_name);
+void bind_lineage(actionstate::Event& event, const actionstate::Event& trigger,
+                  std::string_view action_name);
 
 /// The operator's durable-execution bookkeeping (upstream's DurableExecutionManager): at a
 /// snapshot it takes the store's recovery marker and each key's last completed sequence; when
@@ -89,15 +90,17 @@ class CheckpointManager {
 
   struct Snapshot {
     std::int64_t checkpoint_id = 0;
-    std::optional<actionstate::RecoveryMarker> marker;       // what goes into union state
-    std::map<std::string, std::int64_t> last_completed;     // identity -> seq
+    std::optional<actionstate::RecoveryMarker> marker;   // what goes into union state
+    std::map<std::string, std::int64_t> last_completed;  // identity -> seq
   };
   /// Captures the marker and `last_completed` (identity -> lastCompletedSequenceNumber).
   /// Errors: the store's.
-  Result<Snapshot> snapshot(std::int64_t checkpoint_id, std::map<std::string, std::int64_t> last_completed);
+  Result<Snapshot> snapshot(std::int64_t checkpoint_id,
+                            std::map<std::string, std::int64_t> last_completed);
   /// Prunes the states recorded for `checkpoint_id` and forgets it; returns states evicted.
   /// Unknown ids prune nothing. Errors: the store's prune errors.
-  Result<size_t> notify_complete(std::int64_t checkpoint_id, const actionstate::PruneOptions& options = {});
+  Result<size_t> notify_complete(std::int64_t checkpoint_id,
+                                 const actionstate::PruneOptions& options = {});
   /// Forgets `checkpoint_id` without pruning.
   void notify_aborted(std::int64_t checkpoint_id);
   /// Rebuilds the store's cache from the restored markers (empty: a fresh start).

@@ -23,8 +23,9 @@ enum class CrashKind {
   kAfterCompletion,  // the action's completed state is stored, the operator has not moved on
   kCheckpoint,       // a snapshot is taken, the checkpoint-complete notification (prune) is not
 };
-inline constexpr CrashKind kAllCrashKinds[] = {CrashKind::kBeforeCall, CrashKind::kWindow, CrashKind::kMidAction,
-                                               CrashKind::kAfterCompletion, CrashKind::kCheckpoint};
+inline constexpr CrashKind kAllCrashKinds[] = {CrashKind::kBeforeCall, CrashKind::kWindow,
+                                               CrashKind::kMidAction, CrashKind::kAfterCompletion,
+                                               CrashKind::kCheckpoint};
 
 /// "before-call", "window", "mid-action", "after-completion", "checkpoint".
 std::string_view crash_kind_name(CrashKind kind);
@@ -41,19 +42,19 @@ Result<ChosenCrash> parse_chosen_crash(std::string_view text);
 
 struct SimulationOptions {
   std::uint64_t seed = 1;
-  int keys = 4;               // business keys: user-N, order_N, tenant_eu_N in turn
-  int inputs = 3;             // inputs per key
-  int calls = 3;              // durable call sites per action
-  double fail_rate = 0.2;     // chance that one execution of a call raises
+  int keys = 4;                 // business keys: user-N, order_N, tenant_eu_N in turn
+  int inputs = 3;               // inputs per key
+  int calls = 3;                // durable call sites per action
+  double fail_rate = 0.2;       // chance that one execution of a call raises
   double reconcile_rate = 0.3;  // share of call sites with a reconciler
-  bool chain = true;          // "plan" sends an event that triggers "act"
-  int checkpoint_every = 4;   // inputs between checkpoints (checkpoint 1 precedes the first)
-  double crash_rate = 0.02;   // chance to crash at each opportunity
+  bool chain = true;            // "plan" sends an event that triggers "act"
+  int checkpoint_every = 4;     // inputs between checkpoints (checkpoint 1 precedes the first)
+  double crash_rate = 0.02;     // chance to crash at each opportunity
   std::uint64_t max_crashes = UINT64_MAX;  // random crashes stop after this many crashes
-  std::vector<ChosenCrash> chosen;  // crash exactly there as well
-  std::uint64_t halt_after_crashes = 0;  // > 0: stop at that crash without recovering
+  std::vector<ChosenCrash> chosen;         // crash exactly there as well
+  std::uint64_t halt_after_crashes = 0;    // > 0: stop at that crash without recovering
   actionstate::StateCache::CleanupRule cleanup = actionstate::StateCache::CleanupRule::kUpstream;
-  bool tombstones = false;    // prune writes tombstones
+  bool tombstones = false;  // prune writes tombstones
   bool keep_crash_log = true;
   bool record_traces = false;  // keep the calls of each completed action run (and of the run a halt
                                // stops), for replay
@@ -94,29 +95,29 @@ struct CrashRecord {
 };
 
 struct SimulationReport {
-  std::uint64_t inputs = 0;           // inputs in the workload
-  std::uint64_t inputs_processed = 0; // input executions, re-processing after recovery included
-  std::uint64_t action_runs = 0;      // action executions started
-  std::uint64_t actions_reused = 0;   // skipped because a completed state was found
+  std::uint64_t inputs = 0;            // inputs in the workload
+  std::uint64_t inputs_processed = 0;  // input executions, re-processing after recovery included
+  std::uint64_t action_runs = 0;       // action executions started
+  std::uint64_t actions_reused = 0;    // skipped because a completed state was found
   std::uint64_t calls_executed = 0;
   std::uint64_t calls_replayed = 0;
   std::uint64_t reconciled = 0;
-  std::uint64_t persists = 0;         // records written to the store (tombstones included)
+  std::uint64_t persists = 0;  // records written to the store (tombstones included)
   std::uint64_t checkpoints = 0;
   std::uint64_t checkpoints_completed = 0;
   std::uint64_t states_pruned = 0;
-  std::uint64_t states_dropped = 0;   // by get()'s cleanup
+  std::uint64_t states_dropped = 0;  // by get()'s cleanup
   std::uint64_t crashes = 0;
   std::map<CrashKind, std::uint64_t> crashes_by_kind;
   std::vector<CrashRecord> crash_log;
-  std::uint64_t effects = 0;          // distinct durable calls the final outcome rests on
+  std::uint64_t effects = 0;  // distinct durable calls the final outcome rests on
   std::vector<Duplicate> duplicates;
   std::uint64_t window_duplicates = 0, cleanup_duplicates = 0, unexplained_duplicates = 0;
-  std::uint64_t orphaned = 0;         // executions the final outcome does not use
+  std::uint64_t orphaned = 0;  // executions the final outcome does not use
   std::vector<LostEffect> lost;
-  bool halted = false;                // stopped at a crash on request; no outcome check
-  size_t live_states = 0;             // states in the store's cache at the end
-  std::vector<TraceEntry> traces;     // with record_traces: each completed (or halted) run's calls
+  bool halted = false;             // stopped at a crash on request; no outcome check
+  size_t live_states = 0;          // states in the store's cache at the end
+  std::vector<TraceEntry> traces;  // with record_traces: each completed (or halted) run's calls
 
   /// No lost effect and every duplicate explained.
   bool ok() const { return lost.empty() && unexplained_duplicates == 0; }
