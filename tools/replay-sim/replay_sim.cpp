@@ -368,13 +368,13 @@ int run_replay(const ReplayOptions& o, const cli::OutputOptions& output, cli::Io
   const bool color = cli::resolve_color(output, io);
   cli::Table table;
   if (format == cli::Format::kTable) {
-    for (const char* h : {"KEY", "SEQ", "ACTION", "STATUS", "RECORDED", "TRACED", "DIVERGES AT",
-                          "CAUSE", "RUNS", "RE-RUNS"})
-      table.add_column(h, std::string_view(h) == "SEQ" || std::string_view(h) == "RECORDED" ||
-                                  std::string_view(h) == "TRACED" ||
-                                  std::string_view(h) == "RUNS" || std::string_view(h) == "RE-RUNS"
-                              ? cli::Table::Align::kRight
-                              : cli::Table::Align::kLeft);
+    using A = cli::Table::Align;
+    const std::pair<const char*, A> columns[] = {{"KEY", A::kLeft},         {"SEQ", A::kRight},
+                                                 {"ACTION", A::kLeft},      {"STATUS", A::kLeft},
+                                                 {"RECORDED", A::kRight},   {"TRACED", A::kRight},
+                                                 {"DIVERGES AT", A::kLeft}, {"CAUSE", A::kLeft},
+                                                 {"RUNS", A::kRight},       {"RE-RUNS", A::kRight}};
+    for (const auto& [name, align] : columns) table.add_column(name, align);
   }
   size_t entries = 0, diverged = 0, problems = 0;
   std::string line;
