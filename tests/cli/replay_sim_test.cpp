@@ -33,7 +33,9 @@ size_t lines(const std::string& s) {
 
 TEST_CASE("replay-sim.the README demo leaves a store state-inspect can list") {
   const std::string store = temp("demo.jsonl");
-  auto r = sim({"simulate", "--keys", "4", "--inputs", "3", "--seed", "7", "--store", store, "-q"});
+  // As scripts/dev runs it.
+  auto r = sim({"simulate", "--keys", "4", "--inputs", "3", "--seed", "7", "--store", store,
+                "--leave-in-flight", "-q"});
   CHECK(r.rc == 0);
   CHECK(r.err.empty());
   CHECK(r.out.find("\"type\":\"summary\"") != std::string::npos);  // not a TTY: JSON Lines
@@ -46,7 +48,17 @@ TEST_CASE("replay-sim.the README demo leaves a store state-inspect can list") {
   auto all = (*s)->load_all();
   REQUIRE(all.has_value());
   CHECK(all->problems.empty());
-  CHECK(all->live == 24);  // 4 keys x 3 inputs x 2 actions
+  CHECK(all->live == 25);  // 4 keys x 3 inputs x 2 actions, and the action left in flight
+  size_t pending = 0, incomplete = 0;
+  (*s)->cache().for_each([&](const aftk::actionstate::StateCache::Entry& e) {
+    auto state = aftk::actionstate::Decoder().decode(e.value);
+    REQUIRE(state.has_value());
+    pending += state->pending_calls();
+    incomplete += !state->completed;
+  });
+  CHECK(incomplete == 1);
+  CHECK(pending <= 1);
+  CHECK(r.out.find("\"inFlight\":true") != std::string::npos);
   // Running it again on the same file is refused; --append allows it.
   auto again =
       sim({"simulate", "--keys", "4", "--inputs", "3", "--seed", "7", "--store", store, "-q"});

@@ -322,6 +322,7 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
     append_kn(line, "lost", static_cast<std::int64_t>(r.lost.size()));
     append_kn(line, "liveStates", static_cast<std::int64_t>(r.live_states));
     line.append(r.halted ? ",\"halted\":true" : ",\"halted\":false");
+    line.append(r.in_flight ? ",\"inFlight\":true" : ",\"inFlight\":false");
     line.append(r.ok() ? ",\"ok\":true}" : ",\"ok\":false}");
     emit(io, line);
   }
@@ -508,6 +509,8 @@ int main(int argc, const char* const* argv, cli::Io& io) {
                 "Exit 3 when upstream's cleanup made calls run twice");
   sim->add_option("--trace-out", so.trace_out,
                   "Write each completed action run's calls as a trace (input for 'replay')");
+  sim->add_flag("--leave-in-flight", so.sim.leave_in_flight,
+                "After the run, leave one more input in flight (a PENDING or unfinished state)");
   sim->add_flag("--show-crashes", so.show_crashes, "List every crash and the checkpoint restored");
   cli::add_output_options(*sim, output);
 

@@ -182,6 +182,7 @@ class Simulation {
   std::string cur_effect_;
   bool cur_reconcilable_ = false;
   bool completed_now_ = false;
+  bool tail_ = false;
 };
 
 void Simulation::configure_store() {
@@ -221,6 +222,13 @@ void Simulation::configure_store() {
 Status Simulation::maybe_crash(CrashKind kind, std::int64_t call_index) {
   const std::uint64_t n = ++opportunities_[kind];
   const double draw = rng_.uniform();  // drawn at every opportunity so runs stay comparable
+  if (tail_) {  // the in-flight input: die at its first window that leaves a PENDING slot
+    if (kind != CrashKind::kWindow || !(cur_reconcilable_ || cur_action_ == "act")) return {};
+    tail_ = false;
+    rep_.in_flight = true;
+    crashed_ = true;
+    return fail(Errc::kInterrupted, std::string(kCrashMessage));
+  }
   bool crash = std::any_of(o_.chosen.begin(), o_.chosen.end(), [&](const ChosenCrash& c) {
     return c.kind == kind && c.occurrence == n;
   });
@@ -564,11 +572,19 @@ Result<SimulationReport> Simulation::run() {
     }
     AFTK_TRY(recover());
   }
+  if (!rep_.halted) check_outcome();
+  if (!rep_.halted && o_.leave_in_flight) {
+    // One more input for the first key; it is not part of the checked workload.
+    order_.emplace_back(0, o_.inputs);
+    tail_ = true;
+    Status st = process_input(order_.size() - 1);
+    tail_ = false;
+    if (!st && !crashed_) return fail(st.error());
+  }
   AFTK_TRY_ASSIGN(const std::uint64_t records_after, total_records(*store_));
   rep_.persists = records_after - records_before;
   AFTK_TRY(store_->flush());
   rep_.live_states = store_->cache().size();
-  if (!rep_.halted) check_outcome();
   return std::move(rep_);
 }
 

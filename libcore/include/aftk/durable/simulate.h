@@ -56,6 +56,9 @@ struct SimulationOptions {
   actionstate::StateCache::CleanupRule cleanup = actionstate::StateCache::CleanupRule::kUpstream;
   bool tombstones = false;  // prune writes tombstones
   bool keep_crash_log = true;
+  /// After the run and its check, one more input dies in the window of a reconcilable call (or
+  /// of the chained action's first call), leaving an action in flight as a live job would.
+  bool leave_in_flight = false;
   bool record_traces = false;  // keep the calls of each completed action run (and of the run a halt
                                // stops), for replay
 };
@@ -116,6 +119,7 @@ struct SimulationReport {
   std::uint64_t orphaned = 0;  // executions the final outcome does not use
   std::vector<LostEffect> lost;
   bool halted = false;             // stopped at a crash on request; no outcome check
+  bool in_flight = false;          // an extra input was left in flight (leave_in_flight)
   size_t live_states = 0;          // states in the store's cache at the end
   std::vector<TraceEntry> traces;  // with record_traces: each completed (or halted) run's calls
 
