@@ -181,7 +181,8 @@ std::string trim_json(std::string_view raw) {
 }
 
 // Walks `path` from `from` inside a JSON document; the selected value's text.
-std::optional<std::string> json_path(std::string_view json_text, const std::vector<std::string>& path, size_t from) {
+std::optional<std::string> json_path(std::string_view json_text, const std::vector<std::string>& path, size_t from,
+                                     bool as_json = false) {
   auto padded = tl_buffer.wrap(json_text);
   od::document doc;
   if (tl_parser.iterate(padded).get(doc)) return std::nullopt;
@@ -214,6 +215,11 @@ std::optional<std::string> json_path(std::string_view json_text, const std::vect
   if (t == od::json_type::string) {
     std::string_view s;
     if (v.get_string().get(s)) return std::nullopt;
+    if (as_json) {
+      std::string q;
+      json::append_string(q, s, json::Escape::kRawUnicode);
+      return q;
+    }
     return std::string(s);
   }
   if (t == od::json_type::object || t == od::json_type::array) {
@@ -264,6 +270,27 @@ std::optional<std::string> field_text(const Record& r, const std::vector<std::st
     return json_path(*r.entity_metadata, path, 1);
   }
   return json_path(r.attributes, path, 0);
+}
+
+std::optional<std::string> field_json(const Record& r, const std::vector<std::string>& path) {
+  if (path.empty()) return std::nullopt;
+  const std::string& head = path[0];
+  if (head == "eventAttributes" || head == "attributes") return json_path(r.attributes, path, 1, true);
+  if (head == "entityMetadata") {
+    if (!r.entity_metadata) return std::nullopt;
+    return json_path(*r.entity_metadata, path, 1, true);
+  }
+  const bool top = path.size() == 1 && (head == "timestamp" || head == "logLevel" || head == "level" ||
+                                         head == "detail" || head == "eventId" || head == "id" ||
+                                         head == "eventType" || head == "type" || top_optional(r, head) != nullptr);
+  if (top) {
+    auto v = field_text(r, path);
+    if (!v) return std::nullopt;
+    std::string q;
+    json::append_string(q, *v, json::Escape::kRawUnicode);
+    return q;
+  }
+  return json_path(r.attributes, path, 0, true);
 }
 
 bool Filter::empty() const {

@@ -51,6 +51,46 @@ Result<std::string> Record::event_attributes() const {
   return out;
 }
 
+Status append_flat_json(const Record& r, std::string& out, bool pretty) {
+  if (r.form == Form::kFlat && !r.pretty && !pretty) {
+    out.append(r.raw);
+    return {};
+  }
+  using detail::Node;
+  Node root = Node::object();
+  auto put = [&](const char* key, const std::optional<std::string>& v) {
+    if (v) root.members.emplace_back(key, Node::string(*v));
+  };
+  root.members.emplace_back("timestamp", Node::string(r.timestamp));
+  if (!r.level.empty()) root.members.emplace_back("logLevel", Node::string(r.level));
+  put("inputRunId", r.input_run_id);
+  put("businessKey", r.business_key);
+  put("agentName", r.agent_name);
+  put("executionId", r.execution_id);
+  put("parentExecutionId", r.parent_execution_id);
+  put("entityType", r.entity_type);
+  put("entityName", r.entity_name);
+  if (r.entity_metadata) {
+    auto meta = detail::parse(*r.entity_metadata);
+    if (!meta) return fail(Errc::kCorruptRecord, "entity metadata: " + meta.error().message);
+    root.members.emplace_back("entityMetadata", std::move(meta).value());
+  }
+  root.members.emplace_back("eventId", Node::string(r.event_id));
+  root.members.emplace_back("eventType", Node::string(r.event_type));
+  put("upstreamEventId", r.upstream_event_id);
+  put("upstreamActionName", r.upstream_action_name);
+  put("status", r.status);
+  put("problemCategory", r.problem_category);
+  auto attrs = detail::parse(r.attributes.empty() ? std::string_view("{}") : std::string_view(r.attributes));
+  if (!attrs) return fail(Errc::kCorruptRecord, "event attributes: " + attrs.error().message);
+  root.members.emplace_back("eventAttributes", std::move(attrs).value());
+  if (pretty)
+    detail::write_pretty(root, out);
+  else
+    detail::write_compact(root, out);
+  return {};
+}
+
 namespace detail {
 namespace {
 

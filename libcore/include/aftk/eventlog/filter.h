@@ -44,6 +44,9 @@ struct FieldPredicate {
 /// values as their JSON text.
 std::optional<std::string> field_text(const Record& record, const std::vector<std::string>& path);
 
+/// Like field_text, but the selected value as JSON text (strings quoted).
+std::optional<std::string> field_json(const Record& record, const std::vector<std::string>& path);
+
 /// All conditions are ANDed; the values within one list are ORed.
 struct Filter {
   std::vector<std::string> types;      // exact or glob

@@ -63,6 +63,11 @@ struct Record {
   Result<std::string> event_attributes() const;
 };
 
+/// Appends the record in the flat (main@8ad3a32) layout: a flat single-line record is passed
+/// through as it was read; other forms are rebuilt (attributes re-written compactly). `pretty`
+/// uses Jackson's default pretty printer instead. Errors: CORRUPT_RECORD (attributes).
+Status append_flat_json(const Record& record, std::string& out, bool pretty = false);
+
 /// Decodes one record from its JSON text (one line, or a pretty-printed block). Fills every field
 /// but raw/line/offset/source. Errors: CORRUPT_RECORD naming what is wrong (bad JSON, no
 /// timestamp, no event type).
