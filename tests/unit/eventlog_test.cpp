@@ -452,6 +452,14 @@ TEST_CASE("EventLog.filters on hand-made logs") {
   CHECK(both(f) == "4");
   f.fields = {el::FieldPredicate::parse("businessKey=k2").value()};
   CHECK(both(f) == "2");
+  CHECK(el::needle_scope_for("/x/traces-j-op-0.log.gz") == el::Filter::Scope::kTraceLog);
+  CHECK(el::needle_scope_for("events-j-op-0.log") == el::Filter::Scope::kEventLog);
+  CHECK(el::needle_scope_for("taskmanager.log.event-log.log") == el::Filter::Scope::kEventLog);
+  CHECK(el::needle_scope_for("dump.jsonl") == el::Filter::Scope::kAny);
+  f = {};
+  f.types = {"a"};
+  CHECK(f.needles(el::Filter::Scope::kEventLog) == std::vector<std::string>{"\"eventType\":\"a\""});
+  CHECK(f.needles().size() == 2);
   CHECK(!el::FieldPredicate::parse("noop").has_value());
   CHECK(!el::FieldPredicate::parse("a=~(").has_value());
   CHECK(el::glob_match("a[bc]?d*", "acxdzz"));

@@ -493,7 +493,6 @@ int run(const Options& o, cli::Io& io) {
   el::ReadOptions ro;
   ro.strict = o.strict;
   ro.follow = o.follow;
-  ro.needles = filter->needles();
   ro.on_problem = [&](const el::Problem& p) {
     ++problems;
     cli::warning(io, p.to_string());
@@ -502,6 +501,7 @@ int run(const Options& o, cli::Io& io) {
   std::uint64_t total_bytes = 0;
   Dumper dumper(o, io, cli::resolve_format(o.out, io), cli::resolve_color(o.out, io));
   for (const auto& f : *files) {
+    ro.needles = filter->needles(el::needle_scope_for(f));
     auto r = el::Reader::open(f, ro);
     if (!r) return cli::report_error(io, r.error());
     struct stat st {};

@@ -344,7 +344,7 @@ bool Filter::matches(const Record& r) const {
   return true;
 }
 
-std::vector<std::string> Filter::needles() const {
+std::vector<std::string> Filter::needles(Scope scope) const {
   auto quoted = [](std::string_view s) {
     std::string out;
     json::append_string(out, s, json::Escape::kRawUnicode);
@@ -371,12 +371,21 @@ std::vector<std::string> Filter::needles() const {
       if (lit.empty() && !exact) return {};  // "*foo": no literal prefix to look for
       std::string q = quoted(lit);
       if (!exact) q.pop_back();  // a prefix: drop the closing quote
-      out.push_back("\"eventType\":" + q);
-      out.push_back("\"entityName\":" + q);
+      if (scope != Scope::kTraceLog) out.push_back("\"eventType\":" + q);
+      if (scope != Scope::kEventLog) out.push_back("\"entityName\":" + q);
     }
     return out;
   }
   return out;
+}
+
+Filter::Scope needle_scope_for(std::string_view path) {
+  std::string_view name = path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
+  if (name.ends_with(".gz")) name.remove_suffix(3);
+  if (!name.ends_with(".log")) return Filter::Scope::kAny;
+  if (name.starts_with("traces-") || name.ends_with(".trace-log.log")) return Filter::Scope::kTraceLog;
+  if (name.starts_with("events-") || name.ends_with(".event-log.log")) return Filter::Scope::kEventLog;
+  return Filter::Scope::kAny;
 }
 
 }  // namespace aftk::eventlog

@@ -33,8 +33,10 @@ class Reader::Impl {
       : name_(std::move(name)), path_(std::move(path)), opt_(std::move(options)) {
     buf_.resize(kInitial + simdjson::SIMDJSON_PADDING);
     hits_.assign(opt_.needles.size(), kUnknown);
-    for (auto& n : opt_.needles)
+    for (auto& n : opt_.needles) {
       if (n.empty()) use_needles_ = false;
+      needles_.push_back(detail::make_needle(n));
+    }
     use_needles_ = use_needles_ && !opt_.needles.empty();
   }
   ~Impl() { close_source(); }
@@ -88,6 +90,7 @@ class Reader::Impl {
   bool eof_ = false;
   bool discarding_ = false;  // inside an over-long line being dropped
   bool use_needles_ = true;
+  std::vector<detail::Needle> needles_;
   std::vector<size_t> hits_;  // per needle: buffer position of its next occurrence, or kNone
   od::parser parser_;
 };
@@ -221,16 +224,10 @@ size_t Reader::Impl::first_candidate(size_t from, size_t to) {
   const char* base = buf_.data();
   for (size_t k = 0; k < hits_.size(); ++k) {
     if (hits_[k] == kUnknown || (hits_[k] != kNone && hits_[k] < from)) {
-      const char* h = detail::find_bytes(opt_.needles[k], base + from, base + to);
+      const char* h = detail::find_bytes(needles_[k], base + from, base + to);
       hits_[k] = h ? static_cast<size_t>(h - base) : kNone;
     }
     if (hits_[k] != kNone && hits_[k] < best) best = hits_[k];
-  }
-  // A pretty-printed record starts with a line that is just "{": always decode those.
-  if (from < to) {
-    if (buf_[from] == '{' && from + 1 < to && buf_[from + 1] == '\n') return from;
-    const char* p = detail::find_bytes("\n{\n", base + from, base + std::min(to, best == kNone ? to : best));
-    if (p != nullptr) return static_cast<size_t>(p - base) + 1;
   }
   return best;
 }
@@ -251,24 +248,33 @@ Result<Reader::Next> Reader::Impl::next(Record& out) {
       discarding_ = false;
       continue;
     }
-    // Prefilter: jump to the first line that can match, counting the lines passed over.
+    // Prefilter: jump to the first line that can match, counting the lines passed over. A line
+    // that is just "{" opens a pretty-printed record, which is always decoded.
     if (use_needles_ && pos_ < end_) {
       const char* last_nl = static_cast<const char*>(::memrchr(base + pos_, '\n', end_ - pos_));
       if (last_nl != nullptr) {
         const size_t region_end = static_cast<size_t>(last_nl - base) + 1;
-        const size_t hit = first_candidate(pos_, region_end);
+        const bool pretty_here = base[pos_] == '{' && pos_ + 1 < end_ && base[pos_ + 1] == '\n';
         size_t start = region_end;
-        if (hit != kNone) {
-          const char* ls = static_cast<const char*>(::memrchr(base + pos_, '\n', hit - pos_));
-          start = ls ? static_cast<size_t>(ls - base) + 1 : pos_;
-        }
-        if (start > pos_) {
-          const size_t n = detail::count_newlines(base + pos_, base + start);
+        bool stop = false;
+        if (!pretty_here) {
+          const size_t hit = first_candidate(pos_, region_end);
+          if (hit != kNone) {
+            const char* ls = static_cast<const char*>(::memrchr(base + pos_, '\n', hit - pos_));
+            start = ls ? static_cast<size_t>(ls - base) + 1 : pos_;
+            stop = true;
+          }
+          size_t n = 0;
+          const char* m = detail::skip_lines(base + pos_, base + start, n);
+          if (m < base + start) {
+            start = static_cast<size_t>(m - base);
+            stop = true;
+          }
           line_ += n;
           skipped_ += n;
           pos_ = start;
+          if (!stop) continue;  // all complete lines skipped; refill below
         }
-        if (hit == kNone) continue;  // all complete lines skipped; refill below
       }
     }
     const char* nl = pos_ < end_ ? static_cast<const char*>(std::memchr(base + pos_, '\n', end_ - pos_)) : nullptr;

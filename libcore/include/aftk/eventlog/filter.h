@@ -57,11 +57,19 @@ struct Filter {
   std::vector<std::string> statuses;   // lifecycle status (or Trace Log status)
   std::vector<FieldPredicate> fields;
 
+  /// Which files needles are for: upstream writes event-log records (events-*.log, whose type is
+  /// "eventType") and Trace Log records (traces-*.log, "entityName") to different files.
+  enum class Scope { kAny, kEventLog, kTraceLog };
+
   bool empty() const;
   bool matches(const Record& record) const;
   /// Byte strings of which every matching compact record contains at least one; empty when no
   /// condition allows such a shortcut. Feed them to ReadOptions::needles.
-  std::vector<std::string> needles() const;
+  std::vector<std::string> needles(Scope scope = Scope::kAny) const;
 };
+
+/// The needle scope for an input by its file name: traces-*.log and *.trace-log.log are Trace
+/// Logs, events-*.log and *.event-log.log event logs (also gzipped); anything else may hold either.
+Filter::Scope needle_scope_for(std::string_view path);
 
 }  // namespace aftk::eventlog
