@@ -2,6 +2,9 @@
 // eventlog-dump run in-process with argv arrays; output compared with the golden files.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -170,4 +173,21 @@ TEST_CASE("eventlog-dump.usage and input errors") {
   auto help = run({"--help"});
   CHECK(help.rc == 0);
   CHECK(help.out.find("Examples:") != std::string::npos);
+}
+
+TEST_CASE("eventlog-dump.'-' reads standard input") {
+  const int saved = ::dup(0);
+  REQUIRE(saved >= 0);
+  const int fd = ::open(golden(kMain, kTrace).c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(::dup2(fd, 0) == 0);
+  ::close(fd);
+  auto r = run({"--fields", "eventId", "--type", "_input_event", "-"});
+  ::dup2(saved, 0);
+  ::close(saved);
+  CHECK(r.rc == 0);
+  CHECK(r.out ==
+        "{\"eventId\":\"c8c57516-4551-4c92-b3a4-380678defefb\"}\n"
+        "{\"eventId\":\"9365ba89-951d-444d-bec0-3aaad81b712d\"}\n"
+        "{\"eventId\":\"7a0ec78f-a60f-4b5e-a6b7-c49f5af489a2\"}\n");
 }
