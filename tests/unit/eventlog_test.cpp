@@ -558,3 +558,50 @@ TEST_CASE("EventLog.gzip input and directory listing") {
   CHECK(read_file(files[1]).records.size() == 5);
   CHECK(read_file(files[1]).records[4].raw == read_file(files[0]).records[4].raw);
 }
+
+#include <random>
+
+#include "../../libcore/src/eventlog/search.h"
+
+TEST_CASE("EventLog.prefilter scan agrees with a plain search at every block boundary") {
+  namespace d = aftk::eventlog::detail;
+  std::mt19937 rng(7);
+  const d::Needle needle = d::make_needle("\"eventType\":\"Xy_7\"");
+  CHECK(needle.a != needle.b);
+  for (int round = 0; round < 400; ++round) {
+    std::string text;
+    const int lines = 1 + static_cast<int>(rng() % 12);
+    for (int l = 0; l < lines; ++l) {
+      const int kind = static_cast<int>(rng() % 10);
+      if (kind == 0) text += "{\n";
+      else if (kind == 1) text += "{\"a\":1,\"eventType\":\"Xy_7\",\"b\":2}\n";
+      else if (kind == 2) text += "\"eventType\":\"Xy_\"7\n";  // near miss
+      else text += std::string(rng() % 70, 'z') + "\n";
+    }
+    std::string padded = text + std::string(64, ' ');
+    const char* b = padded.data();
+    const char* e = b + text.size();
+    // The plain answer: the first line that holds the needle or is just "{".
+    size_t expect = text.size(), expect_nl = 0, start = 0, nl_count = 0;
+    while (start < text.size()) {
+      const size_t end = text.find('\n', start);
+      const std::string line = text.substr(start, end - start);
+      if (line == "{" || line.find(needle.text) != std::string::npos) {
+        expect = start;
+        expect_nl = nl_count;
+        break;
+      }
+      ++nl_count;
+      start = end + 1;
+    }
+    if (expect == text.size()) expect_nl = nl_count;
+    size_t got_nl = 0;
+    const char* got = d::next_candidate_line(needle, b, e, got_nl);
+    CAPTURE(text);
+    CHECK(static_cast<size_t>(got - b) == expect);
+    CHECK(got_nl == expect_nl);
+    size_t skip_nl = 0;
+    const char* skipped = d::skip_lines(b, e, skip_nl);
+    CHECK(d::count_newlines(b, skipped) == skip_nl);
+  }
+}

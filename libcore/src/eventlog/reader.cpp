@@ -38,6 +38,7 @@ class Reader::Impl {
       needles_.push_back(detail::make_needle(n));
     }
     use_needles_ = use_needles_ && !opt_.needles.empty();
+    fused_ = use_needles_ && needles_.size() == 1 && needles_[0].text.size() >= 2 && needles_[0].text.size() <= 48;
   }
   ~Impl() { close_source(); }
 
@@ -90,6 +91,7 @@ class Reader::Impl {
   bool eof_ = false;
   bool discarding_ = false;  // inside an over-long line being dropped
   bool use_needles_ = true;
+  bool fused_ = false;  // one short needle: one pass finds it, pretty records and line counts
   std::vector<detail::Needle> needles_;
   std::vector<size_t> hits_;  // per needle: buffer position of its next occurrence, or kNone
   od::parser parser_;
@@ -257,7 +259,14 @@ Result<Reader::Next> Reader::Impl::next(Record& out) {
         const bool pretty_here = base[pos_] == '{' && pos_ + 1 < end_ && base[pos_ + 1] == '\n';
         size_t start = region_end;
         bool stop = false;
-        if (!pretty_here) {
+        if (!pretty_here && fused_) {
+          size_t n = 0;
+          const char* ls = detail::next_candidate_line(needles_[0], base + pos_, base + region_end, n);
+          line_ += n;
+          skipped_ += n;
+          pos_ = static_cast<size_t>(ls - base);
+          if (pos_ == region_end) continue;  // all complete lines skipped; refill below
+        } else if (!pretty_here) {
           const size_t hit = first_candidate(pos_, region_end);
           if (hit != kNone) {
             const char* ls = static_cast<const char*>(::memrchr(base + pos_, '\n', hit - pos_));

@@ -143,4 +143,84 @@ inline size_t count_newlines(const char* b, const char* e) {
   return n;
 }
 
+/// One pass over [b, e) (which must end just after a '\n') for the first line that either holds
+/// `needle` or is just "{" (a pretty-printed record). Returns that line's start, or e when there
+/// is none; `newlines` gets the number of '\n' in [b, result). The needle must be 2..48 bytes;
+/// reads up to 48 bytes past e.
+inline const char* next_candidate_line(const Needle& needle, const char* b, const char* e, size_t& newlines) {
+  const std::string& t = needle.text;
+  const size_t k = t.size();
+  size_t n = 0;
+  const char* p = b;
+  // A line start (the first line, or just after a '\n') that opens a pretty record.
+  if (e - b >= 2 && b[0] == '{' && b[1] == '\n') {
+    newlines = 0;
+    return b;
+  }
+  const char* hit = nullptr;  // a verified needle position
+#if defined(__AVX2__)
+  const __m256i nl = _mm256_set1_epi8('\n');
+  const __m256i br = _mm256_set1_epi8('{');
+  const __m256i va = _mm256_set1_epi8(t[needle.a]);
+  const __m256i vb = _mm256_set1_epi8(t[needle.b]);
+  for (; p + 32 <= e; p += 32) {
+    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i m0 = _mm256_cmpeq_epi8(v0, nl);
+    const auto nls = static_cast<unsigned>(_mm256_movemask_epi8(m0));
+    const auto marks = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
+        m0, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1)), br),
+                             _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), nl)))));
+    auto cand = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
+        _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + needle.a)), va),
+        _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + needle.b)), vb))));
+    int hit_bit = 32;
+    while (cand != 0) {
+      const int bit = __builtin_ctz(cand);
+      if (p + bit + k <= e && std::memcmp(p + bit, t.data(), k) == 0) {
+        hit_bit = bit;
+        break;
+      }
+      cand &= cand - 1;
+    }
+    // A pretty record opening at '\n' bit q starts at q + 1; it wins when it is not after the hit.
+    const int mark_bit = marks != 0 ? __builtin_ctz(marks) : 32;
+    if (marks != 0 && mark_bit < hit_bit) {
+      const unsigned upto = mark_bit == 31 ? 0xFFFFFFFFu : ((1u << (mark_bit + 1)) - 1);
+      newlines = n + static_cast<size_t>(__builtin_popcount(nls & upto));
+      return p + mark_bit + 1;
+    }
+    if (hit_bit < 32) {
+      n += static_cast<size_t>(__builtin_popcount(nls & ((1u << hit_bit) - 1)));
+      hit = p + hit_bit;
+      break;
+    }
+    n += static_cast<size_t>(__builtin_popcount(nls));
+  }
+#endif
+  if (hit == nullptr) {
+    for (; p < e; ++p) {
+      if (p + k <= e && p[0] == t[0] && std::memcmp(p, t.data(), k) == 0) {
+        hit = p;
+        break;
+      }
+      if (*p == '\n') {
+        ++n;
+        if (p + 1 < e && p[1] == '{' && p[2] == '\n') {
+          newlines = n;
+          return p + 1;
+        }
+      }
+    }
+  }
+  if (hit == nullptr) {
+    newlines = n;
+    return e;
+  }
+  // Back up to the start of the hit's line (the newlines before it are already counted).
+  const char* ls = hit;
+  while (ls > b && ls[-1] != '\n') --ls;
+  newlines = n;
+  return ls;
+}
+
 }  // namespace aftk::eventlog::detail
