@@ -5,6 +5,7 @@
 //
 // Prints wall times, throughput and the ratios; fails when the event ids selected by
 // eventlog-dump and jq differ.
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,8 +17,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #ifndef AFTK_EVENTLOG_DUMP
 #define AFTK_EVENTLOG_DUMP "eventlog-dump"
@@ -74,8 +73,18 @@ std::pair<std::uint64_t, std::uint64_t> generate(const std::string& path, std::u
     std::exit(1);
   }
   std::mt19937_64 rng(42);
-  static const char* kWords[] = {"alpha", "beta", "gamma", "delta", "order", "status", "eventType",
-                                 "type_07", "\\\"quoted\\\"", "\xC3\xBC", "\xF0\x9F\x98\x80", "value"};
+  static const char* kWords[] = {"alpha",
+                                 "beta",
+                                 "gamma",
+                                 "delta",
+                                 "order",
+                                 "status",
+                                 "eventType",
+                                 "type_07",
+                                 "\\\"quoted\\\"",
+                                 "\xC3\xBC",
+                                 "\xF0\x9F\x98\x80",
+                                 "value"};
   std::uint64_t written = 0, records = 0, hits = 0;
   std::int64_t ms = 1'763'463'600'000;
   std::string line, text, prev_id = uuid(rng);
@@ -91,9 +100,12 @@ std::pair<std::uint64_t, std::uint64_t> generate(const std::string& path, std::u
     const std::string id = uuid(rng);
     ms += 1 + static_cast<std::int64_t>(rng() % 50);
     line = fmt::format(
-        "{{\"timestamp\":\"{}.{:03}Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"{}\",\"eventType\":\"{}\","
-        "\"upstreamEventId\":\"{}\",\"upstreamActionName\":\"process\",\"eventAttributes\":{{\"input\":\"{}\","
-        "\"n\":{},\"score\":{}.5,\"nested\":{{\"a\":[1,2,3],\"b\":\"x\",\"ok\":true,\"nil\":null}}}}}}\n",
+        "{{\"timestamp\":\"{}.{:03}Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"{}\",\"eventType\":"
+        "\"{}\","
+        "\"upstreamEventId\":\"{}\",\"upstreamActionName\":\"process\",\"eventAttributes\":{{"
+        "\"input\":\"{}\","
+        "\"n\":{},\"score\":{}.5,\"nested\":{{\"a\":[1,2,3],\"b\":\"x\",\"ok\":true,\"nil\":null}}}"
+        "}}}\n",
         "2026-11-18T11:06:41", ms % 1000, id, type, prev_id, text, rng() % 100000, rng() % 100);
     prev_id = id;
     std::fwrite(line.data(), 1, line.size(), f);
@@ -112,8 +124,10 @@ int main(int argc, char** argv) {
   std::string dir;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--size-mb" && i + 1 < argc) size_mb = std::stoull(argv[++i]);
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
+    if (a == "--size-mb" && i + 1 < argc)
+      size_mb = std::stoull(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
     else {
       std::fprintf(stderr, "usage: eventlog_bench [--size-mb N] [--dir DIR]\n");
       return 2;
@@ -135,8 +149,10 @@ int main(int argc, char** argv) {
 
   run_seconds(fmt::format("cat '{}' > /dev/null", log));  // warm the page cache
   const double t_cat = best_of(5, fmt::format("cat '{}' > /dev/null", log));
-  const double t_ed = best_of(3, fmt::format("'{}' --type {} --json '{}' > '{}'", tool, selected, log, out_ed));
-  const double t_jq = run_seconds(fmt::format("jq -c 'select(.eventType==\"{}\")' '{}' > '{}'", selected, log, out_jq));
+  const double t_ed =
+      best_of(3, fmt::format("'{}' --type {} --json '{}' > '{}'", tool, selected, log, out_ed));
+  const double t_jq = run_seconds(
+      fmt::format("jq -c 'select(.eventType==\"{}\")' '{}' > '{}'", selected, log, out_jq));
 
   const auto ids_ed = event_ids(out_ed), ids_jq = event_ids(out_jq);
   const bool same = ids_ed == ids_jq && ids_ed.size() == hits;
@@ -146,7 +162,8 @@ int main(int argc, char** argv) {
   fmt::print("jq -c 'select(.eventType==...)'    {:8.3f} s  {:8.0f} MB/s\n", t_jq, mb / t_jq);
   fmt::print("eventlog-dump vs jq:  {:.1f}x faster (target >= 30x)\n", t_jq / t_ed);
   fmt::print("eventlog-dump vs cat: {:.2f}x cat's speed (target >= 0.25x)\n", t_cat / t_ed);
-  fmt::print("selected event ids identical: {} ({} vs {})\n", same ? "yes" : "NO", ids_ed.size(), ids_jq.size());
+  fmt::print("selected event ids identical: {} ({} vs {})\n", same ? "yes" : "NO", ids_ed.size(),
+             ids_jq.size());
   if (own_dir) std::filesystem::remove_all(dir);
   return same ? 0 : 1;
 }

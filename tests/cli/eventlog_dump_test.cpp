@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // eventlog-dump run in-process with argv arrays; output compared with the golden files.
-#include <doctest/doctest.h>
+#include "../../tools/eventlog-dump/eventlog_dump.h"
 
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "../../tools/eventlog-dump/eventlog_dump.h"
 
 namespace {
 
@@ -80,8 +79,10 @@ TEST_CASE("eventlog-dump.--json passes flat records through byte for byte") {
   CHECK(r.out == slurp(golden(kMain, kFlat0)));
 }
 
-TEST_CASE("eventlog-dump.--type selects records, exact and glob, with the same ids as a full scan") {
-  auto r = run({"--json", "--type", "_execution_*_event", "--status", "failed", golden(kMain, kTrace)});
+TEST_CASE(
+    "eventlog-dump.--type selects records, exact and glob, with the same ids as a full scan") {
+  auto r =
+      run({"--json", "--type", "_execution_*_event", "--status", "failed", golden(kMain, kTrace)});
   CHECK(r.rc == 0);
   auto l = lines(r.out);
   REQUIRE(l.size() == 3);
@@ -92,28 +93,37 @@ TEST_CASE("eventlog-dump.--type selects records, exact and glob, with the same i
 }
 
 TEST_CASE("eventlog-dump.older forms come out in the flat layout") {
-  auto r = run({"--json", golden(k031, "events-00000000000000000000000000000031-action-execute-operator-0.log")});
+  auto r =
+      run({"--json",
+           golden(k031, "events-00000000000000000000000000000031-action-execute-operator-0.log")});
   CHECK(r.rc == 0);
   auto l = lines(r.out);
   REQUIRE(l.size() == 2);
   CHECK(l[0] ==
-        "{\"timestamp\":\"2026-07-14T03:33:29.120Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"baafac45-c363-4f62-8088-"
-        "be402bcc7e46\",\"eventType\":\"_input_event\",\"eventAttributes\":{\"input\":{\"q\":\"pretty\",\"list\":[1,2]}}}");
+        "{\"timestamp\":\"2026-07-14T03:33:29.120Z\",\"logLevel\":\"STANDARD\",\"eventId\":"
+        "\"baafac45-c363-4f62-8088-"
+        "be402bcc7e46\",\"eventType\":\"_input_event\",\"eventAttributes\":{\"input\":{\"q\":"
+        "\"pretty\",\"list\":[1,2]}}}");
 }
 
 TEST_CASE("eventlog-dump.a torn file is reported and exits 3") {
-  auto r = run({"--json", golden(kMain, "torn-events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log")});
+  auto r =
+      run({"--json",
+           golden(kMain,
+                  "torn-events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log")});
   CHECK(r.rc == 3);
   CHECK(lines(r.out).size() == 5);
-  CHECK(r.err.find("torn-events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log:6: torn last record at byte 14026") !=
-        std::string::npos);
+  CHECK(r.err.find("torn-events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log:6: "
+                   "torn last record at byte 14026") != std::string::npos);
 }
 
 TEST_CASE("eventlog-dump.--stats over a directory") {
   const std::string dir = golden(kMain, "");
   auto r = run({"--stats", "--json", dir});
   CHECK(r.rc == 0);
-  CHECK(r.out.starts_with("{\"records\":38,\"truncated\":4,\"torn\":0,\"corrupt\":0,\"first\":\"2026-11-18T11:06:41.916Z\""));
+  CHECK(
+      r.out.starts_with("{\"records\":38,\"truncated\":4,\"torn\":0,\"corrupt\":0,\"first\":\"2026-"
+                        "11-18T11:06:41.916Z\""));
   CHECK(r.out.find("\"byKey\":{\"(none)\":15,\"user-42\":18,") != std::string::npos);
   auto t = run({"--stats", "-o", "table", "--type", "_input_event", dir});
   CHECK(t.out.starts_with("records    7\n"));
@@ -132,27 +142,35 @@ TEST_CASE("eventlog-dump.--tree rebuilds the lineage") {
 }
 
 TEST_CASE("eventlog-dump.--state-key gives the event UUID of the spec's example") {
-  auto r = run({"--state-key", "--json", "--key", "user-42", "--type", "_input_event", golden(kMain, kTrace)});
+  auto r = run({"--state-key", "--json", "--key", "user-42", "--type", "_input_event",
+                golden(kMain, kTrace)});
   CHECK(r.rc == 0);
   auto l = lines(r.out);
   REQUIRE(l.size() == 2);
   CHECK(l[0] ==
-        "{\"timestamp\":\"2026-11-18T11:06:52Z\",\"eventId\":\"c8c57516-4551-4c92-b3a4-380678defefb\",\"eventType\":"
-        "\"_input_event\",\"businessKey\":\"user-42\",\"eventUUID\":\"b6dc5e36-12ea-3bb2-8ca3-e0ea9865efcf\","
-        "\"keyPattern\":\"user-42_*_b6dc5e36-12ea-3bb2-8ca3-e0ea9865efcf_*\",\"attributesTruncated\":false}");
+        "{\"timestamp\":\"2026-11-18T11:06:52Z\",\"eventId\":\"c8c57516-4551-4c92-b3a4-"
+        "380678defefb\",\"eventType\":"
+        "\"_input_event\",\"businessKey\":\"user-42\",\"eventUUID\":\"b6dc5e36-12ea-3bb2-8ca3-"
+        "e0ea9865efcf\","
+        "\"keyPattern\":\"user-42_*_b6dc5e36-12ea-3bb2-8ca3-e0ea9865efcf_*\","
+        "\"attributesTruncated\":false}");
   auto t = run({"--state-key", "--json", "--type", "big_payload", golden(kMain, kFlat0)});
   CHECK(t.out.find("\"attributesTruncated\":true") != std::string::npos);
   CHECK(t.err.find("truncated attributes") != std::string::npos);
 }
 
 TEST_CASE("eventlog-dump.--fields projects dotted paths") {
-  auto r = run({"--fields", "eventType,eventAttributes.output.answer,missing", "-t", "_output_event", golden(kMain, kFlat0)});
-  CHECK(r.out == "{\"eventType\":\"_output_event\",\"eventAttributes.output.answer\":42,\"missing\":null}\n");
+  auto r = run({"--fields", "eventType,eventAttributes.output.answer,missing", "-t",
+                "_output_event", golden(kMain, kFlat0)});
+  CHECK(
+      r.out ==
+      "{\"eventType\":\"_output_event\",\"eventAttributes.output.answer\":42,\"missing\":null}\n");
 }
 
 TEST_CASE("eventlog-dump.time window and field predicates") {
   const std::string f = golden(kMain, kFlat0);
-  auto r = run({"--fields", "eventId", "--since", "2026-11-18T11:06:42Z", "--until", "2026-11-18T11:06:44Z", f});
+  auto r = run({"--fields", "eventId", "--since", "2026-11-18T11:06:42Z", "--until",
+                "2026-11-18T11:06:44Z", f});
   CHECK(lines(r.out).size() == 2);
   auto p = run({"--fields", "eventType", "-f", "text~=hi", "-f", "nested.b=1", f});
   CHECK(p.out == "{\"eventType\":\"my_event\"}\n");

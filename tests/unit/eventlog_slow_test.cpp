@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A 2 GiB generated event log streamed in constant memory (peak RSS checked with getrusage).
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -52,8 +51,9 @@ TEST_CASE("EventLog.a 2 GiB file streams in constant memory") {
     e.timestamp = el::format_instant(1'763'463'600'000'000'000LL + i * 1'000'000LL);
     e.event_id = "00000000-0000-4000-8000-" + std::to_string(100000000000 + i);
     e.event_type = i % 97 == 0 ? "rare_event" : "type_" + std::to_string(i % 13);
-    e.attributes_json = "{\"input\":\"" + std::string(static_cast<size_t>(50 + i % 300), 'x') + "\",\"n\":" +
-                        std::to_string(i) + ",\"nested\":{\"a\":[1,2,3],\"b\":\"\xC3\xBC\xF0\x9F\x98\x80\"}}";
+    e.attributes_json = "{\"input\":\"" + std::string(static_cast<size_t>(50 + i % 300), 'x') +
+                        "\",\"n\":" + std::to_string(i) +
+                        ",\"nested\":{\"a\":[1,2,3],\"b\":\"\xC3\xBC\xF0\x9F\x98\x80\"}}";
     REQUIRE(el::format_record(e, config, block).value());
     ++block_records;
     block_rare += e.event_type == "rare_event";
@@ -66,9 +66,14 @@ TEST_CASE("EventLog.a 2 GiB file streams in constant memory") {
     ok = write_all(fd, block);
     if (b == blocks / 2) {
       // One 4 MiB record: the buffer grows to hold it, and only it.
-      ok = ok && write_all(fd, "{\"timestamp\":\"2026-11-18T11:06:41Z\",\"logLevel\":\"VERBOSE\",\"eventId\":"
-                               "\"00000000-0000-4000-8000-000000000001\",\"eventType\":\"huge\",\"eventAttributes\":"
-                               "{\"blob\":\"" + std::string(4u << 20, 'y') + "\"}}\n");
+      ok =
+          ok &&
+          write_all(
+              fd,
+              "{\"timestamp\":\"2026-11-18T11:06:41Z\",\"logLevel\":\"VERBOSE\",\"eventId\":"
+              "\"00000000-0000-4000-8000-000000000001\",\"eventType\":\"huge\",\"eventAttributes\":"
+              "{\"blob\":\"" +
+                  std::string(4u << 20, 'y') + "\"}}\n");
     }
   }
   const std::string torn = "{\"timestamp\":\"2026-11-18T11:06:41Z\",\"logLevel\":\"STAND";
@@ -113,8 +118,8 @@ TEST_CASE("EventLog.a 2 GiB file streams in constant memory") {
     CHECK(reader->skipped_records() >= blocks * (block_records - block_rare));
   }
   const long rss_after = peak_rss_kib();
-  MESSAGE("file ", size >> 20, " MiB; peak RSS before reading ", rss_before / 1024, " MiB, after ", rss_after / 1024,
-          " MiB");
+  MESSAGE("file ", size >> 20, " MiB; peak RSS before reading ", rss_before / 1024, " MiB, after ",
+          rss_after / 1024, " MiB");
   // The reader holds a buffer for the largest record (4 MiB), a copy of it and its parser's
   // working space; holding the file would take 2 GiB.
   CHECK(rss_before < 32 * 1024);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Event log codec: golden files decode, the writer reproduces them byte for byte, filters, torn files.
+// Event log codec: golden files decode, the writer reproduces them byte for byte, filters, torn
+// files.
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -73,16 +73,26 @@ TEST_CASE("EventLog.golden files decode completely") {
     bool pretty;
   };
   const std::vector<Case> cases = {
-      {kMain, "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log", 6, el::Form::kFlat, false},
-      {kMain, "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-1.log", 5, el::Form::kFlat, false},
-      {kMain, "events-9c0ffee0000000000000000000000042-agent_op_v1-0.log", 18, el::Form::kFlat, false},
-      {kMain, "events-00000000000000000000000000000abc-action-execute-operator-0.log", 5, el::Form::kFlat, true},
-      {kMain, "events-11111111111111111111111111111111-action-execute-operator-0.log", 4, el::Form::kFlat, false},
-      {k031, "events-7e57ab1e0000400080000000000031a0-action-execute-operator-0.log", 4, el::Form::kNested, false},
-      {k031, "events-7e57ab1e0000400080000000000031a0-action-execute-operator-1.log", 4, el::Form::kNested, false},
-      {k031, "events-00000000000000000000000000000031-action-execute-operator-0.log", 2, el::Form::kNested, true},
-      {k031, "events-11111111111111111111111111110031-agent_op_v1-0.log", 3, el::Form::kNested, false},
-      {k031, "events-11111111111111111111111111110031-agent_op_v1-1.log", 2, el::Form::kNested, false},
+      {kMain, "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log", 6,
+       el::Form::kFlat, false},
+      {kMain, "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-1.log", 5,
+       el::Form::kFlat, false},
+      {kMain, "events-9c0ffee0000000000000000000000042-agent_op_v1-0.log", 18, el::Form::kFlat,
+       false},
+      {kMain, "events-00000000000000000000000000000abc-action-execute-operator-0.log", 5,
+       el::Form::kFlat, true},
+      {kMain, "events-11111111111111111111111111111111-action-execute-operator-0.log", 4,
+       el::Form::kFlat, false},
+      {k031, "events-7e57ab1e0000400080000000000031a0-action-execute-operator-0.log", 4,
+       el::Form::kNested, false},
+      {k031, "events-7e57ab1e0000400080000000000031a0-action-execute-operator-1.log", 4,
+       el::Form::kNested, false},
+      {k031, "events-00000000000000000000000000000031-action-execute-operator-0.log", 2,
+       el::Form::kNested, true},
+      {k031, "events-11111111111111111111111111110031-agent_op_v1-0.log", 3, el::Form::kNested,
+       false},
+      {k031, "events-11111111111111111111111111110031-agent_op_v1-1.log", 2, el::Form::kNested,
+       false},
   };
   for (const auto& c : cases) {
     CAPTURE(c.file);
@@ -102,7 +112,8 @@ TEST_CASE("EventLog.golden files decode completely") {
 }
 
 TEST_CASE("EventLog.flat record fields, lineage and raw non-BMP text") {
-  auto rr = read_file(golden_dir(kMain) + "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log");
+  auto rr = read_file(golden_dir(kMain) +
+                      "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log");
   REQUIRE(rr.records.size() == 6);
   const auto& my = rr.records[1];
   CHECK(my.event_type == "my_event");
@@ -113,8 +124,10 @@ TEST_CASE("EventLog.flat record fields, lineage and raw non-BMP text") {
   CHECK(*my.time_ns == *el::parse_time("2026-11-18T11:06:42Z") + 916833000);
   CHECK(my.line == 2);
   CHECK(my.attributes.find("\xF0\x9F\x98\x80") != std::string::npos);  // the emoji stays raw
-  CHECK(el::field_text(my, {"text"}) == std::optional<std::string>("He said \"hi\" \\ \xC3\xBC \xF0\x9F\x98\x80\n\t\x01"));
-  CHECK(el::field_text(my, {"eventAttributes", "nested", "a", "0"}) == std::optional<std::string>("1.0"));
+  CHECK(el::field_text(my, {"text"}) ==
+        std::optional<std::string>("He said \"hi\" \\ \xC3\xBC \xF0\x9F\x98\x80\n\t\x01"));
+  CHECK(el::field_text(my, {"eventAttributes", "nested", "a", "0"}) ==
+        std::optional<std::string>("1.0"));
   CHECK(rr.records[2].truncated());
   CHECK(!rr.records[1].truncated());
   // A business event keeps its own status in the attributes.
@@ -125,33 +138,40 @@ TEST_CASE("EventLog.flat record fields, lineage and raw non-BMP text") {
 }
 
 TEST_CASE("EventLog.lifecycle status and problemCategory are put back into the attributes") {
-  auto rr = read_file(golden_dir(kMain) + "events-9c0ffee0000000000000000000000042-agent_op_v1-0.log");
+  auto rr =
+      read_file(golden_dir(kMain) + "events-9c0ffee0000000000000000000000042-agent_op_v1-0.log");
   REQUIRE(rr.records.size() == 18);
   const auto& failed = rr.records[5];
   CHECK(failed.event_type == "_execution_failed_event");
   CHECK(failed.status == std::optional<std::string>("failed"));
   CHECK(failed.problem_category == std::optional<std::string>("tool_call_failed"));
   CHECK(failed.entity_type == std::optional<std::string>("tool"));
-  CHECK(failed.entity_metadata == std::optional<std::string>("{\"toolCallId\":\"call_1\",\"toolType\":\"function\"}"));
+  CHECK(failed.entity_metadata ==
+        std::optional<std::string>("{\"toolCallId\":\"call_1\",\"toolType\":\"function\"}"));
   CHECK(failed.business_key == std::optional<std::string>("user-42"));
   CHECK(failed.event_attributes().value() ==
-        "{\"errorMessage\":\"city \\\"Atlantis\\\" not found\",\"errorType\":\"java.lang.IllegalArgumentException\","
+        "{\"errorMessage\":\"city \\\"Atlantis\\\" not "
+        "found\",\"errorType\":\"java.lang.IllegalArgumentException\","
         "\"status\":\"failed\",\"problemCategory\":\"tool_call_failed\"}");
   // A business event's status is not lifted.
   CHECK(rr.records[6].event_type == "my_event");
   CHECK(!rr.records[6].status.has_value());
-  CHECK(rr.records[6].event_attributes().value() == "{\"status\":\"business status stays in eventAttributes\",\"x\":1}");
-  CHECK(rr.records[13].business_key == std::optional<std::string>("\xD0\xBA\xD0\xBB\xD1\x8E\xD1\x87-\xC3\xBC"));
+  CHECK(rr.records[6].event_attributes().value() ==
+        "{\"status\":\"business status stays in eventAttributes\",\"x\":1}");
+  CHECK(rr.records[13].business_key ==
+        std::optional<std::string>("\xD0\xBA\xD0\xBB\xD1\x8E\xD1\x87-\xC3\xBC"));
 }
 
 TEST_CASE("EventLog.0.3.1 nested records and the truncated type quirk") {
-  auto rr = read_file(golden_dir(k031) + "events-11111111111111111111111111110031-agent_op_v1-1.log");
+  auto rr =
+      read_file(golden_dir(k031) + "events-11111111111111111111111111110031-agent_op_v1-1.log");
   REQUIRE(rr.records.size() == 2);
   CHECK(!rr.records[0].type_quirk);
   CHECK(rr.records[1].type_quirk);
   CHECK(rr.records[1].event_type == "mystery_event_type_name_longer_than_10");
   CHECK(rr.records[1].event_id == "018fe48b-74cc-4de6-b1a3-9a23d25fd447");
-  auto pretty = read_file(golden_dir(k031) + "events-00000000000000000000000000000031-action-execute-operator-0.log");
+  auto pretty = read_file(golden_dir(k031) +
+                          "events-00000000000000000000000000000031-action-execute-operator-0.log");
   REQUIRE(pretty.records.size() == 2);
   CHECK(pretty.records[0].line == 1);
   CHECK(pretty.records[1].line == 17);
@@ -163,8 +183,11 @@ TEST_CASE("EventLog.torn last line is reported with its byte offset after the co
     std::string version, file;
     size_t records, cut;
   };
-  for (const Case& c : {Case{kMain, "torn-events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log", 5, 111},
-                        Case{k031, "torn-events-7e57ab1e0000400080000000000031a0-action-execute-operator-0.log", 3, 122}}) {
+  for (const Case& c :
+       {Case{kMain, "torn-events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log", 5,
+             111},
+        Case{k031, "torn-events-7e57ab1e0000400080000000000031a0-action-execute-operator-0.log", 3,
+             122}}) {
     const std::string path = golden_dir(c.version) + c.file;
     const auto size = fs::file_size(path);
     auto rr = read_file(path);
@@ -183,8 +206,11 @@ TEST_CASE("EventLog.torn last line is reported with its byte offset after the co
 TEST_CASE("EventLog.corrupt middle line is skipped or fatal") {
   TempDir tmp;
   const std::string good =
-      "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"11111111-2222-3333-4444-555555555555\",\"eventType\":\"_input_event\",\"eventAttributes\":{\"input\":\"hello\"}}\n";
-  const std::string path = tmp.file("events-x.log", good + "{\"timestamp\":\"oops\n" + "\n" + "[1,2]\n" + good);
+      "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"11111111-"
+      "2222-3333-4444-555555555555\",\"eventType\":\"_input_event\",\"eventAttributes\":{\"input\":"
+      "\"hello\"}}\n";
+  const std::string path =
+      tmp.file("events-x.log", good + "{\"timestamp\":\"oops\n" + "\n" + "[1,2]\n" + good);
   auto rr = read_file(path);
   CHECK(rr.records.size() == 2);
   REQUIRE(rr.problems.size() == 2);
@@ -204,14 +230,20 @@ TEST_CASE("EventLog.legacy 0.2 and Trace Log records are recognised") {
   TempDir tmp;
   const std::string path = tmp.file(
       "mixed.log",
-      "{\"timestamp\":\"2025-09-01T10:00:00.5Z\",\"event\":{\"eventType\":\"org.apache.flink.agents.api.InputEvent\","
+      "{\"timestamp\":\"2025-09-01T10:00:00.5Z\",\"event\":{\"eventType\":\"org.apache.flink."
+      "agents.api.InputEvent\","
       "\"id\":\"aaaaaaaa-2222-3333-4444-555555555555\",\"attributes\":{},\"input\":\"hi\"}}\n"
-      "{\"timestamp\":\"2026-12-01T10:00:00Z\",\"detail\":\"STANDARD\",\"inputRunId\":\"r1\",\"businessKey\":\"k\","
-      "\"agentName\":\"a\",\"entityType\":\"event\",\"entityName\":\"_output_event\",\"entityMetadata\":{\"eventId\":"
+      "{\"timestamp\":\"2026-12-01T10:00:00Z\",\"detail\":\"STANDARD\",\"inputRunId\":\"r1\","
+      "\"businessKey\":\"k\","
+      "\"agentName\":\"a\",\"entityType\":\"event\",\"entityName\":\"_output_event\","
+      "\"entityMetadata\":{\"eventId\":"
       "\"bbbbbbbb-2222-3333-4444-555555555555\",\"producerExecutionId\":\"x\",\"upstreamEventId\":"
-      "\"aaaaaaaa-2222-3333-4444-555555555555\",\"upstreamActionName\":\"process\"},\"attributes\":{\"output\":1}}\n"
-      "{\"timestamp\":\"2026-12-01T10:00:01Z\",\"detail\":\"VERBOSE\",\"entityType\":\"tool\",\"entityName\":\"search\","
-      "\"executionId\":\"e1\",\"status\":\"failed\",\"problemCategory\":\"tool_call_failed\",\"attributes\":{}}\n");
+      "\"aaaaaaaa-2222-3333-4444-555555555555\",\"upstreamActionName\":\"process\"},\"attributes\":"
+      "{\"output\":1}}\n"
+      "{\"timestamp\":\"2026-12-01T10:00:01Z\",\"detail\":\"VERBOSE\",\"entityType\":\"tool\","
+      "\"entityName\":\"search\","
+      "\"executionId\":\"e1\",\"status\":\"failed\",\"problemCategory\":\"tool_call_failed\","
+      "\"attributes\":{}}\n");
   auto rr = read_file(path);
   REQUIRE(rr.records.size() == 3);
   CHECK(rr.records[0].form == el::Form::kLegacy);
@@ -230,9 +262,11 @@ namespace {
 
 // The untruncated attributes each truncated golden record was written from: the VERBOSE copy of
 // the same stream (same event type) in the same version.
-std::map<std::string, std::string> originals(const std::string& version, const std::string& verbose_file) {
+std::map<std::string, std::string> originals(const std::string& version,
+                                             const std::string& verbose_file) {
   std::map<std::string, std::string> m;
-  for (auto& r : read_file(golden_dir(version) + verbose_file).records) m.emplace(r.event_type, r.attributes);
+  for (auto& r : read_file(golden_dir(version) + verbose_file).records)
+    m.emplace(r.event_type, r.attributes);
   return m;
 }
 
@@ -264,7 +298,8 @@ el::LogEvent to_event(const el::Record& r, const std::map<std::string, std::stri
   return e;
 }
 
-void check_reproduces(const std::string& version, const std::string& file, const el::WriterConfig& config,
+void check_reproduces(const std::string& version, const std::string& file,
+                      const el::WriterConfig& config,
                       const std::map<std::string, std::string>& source) {
   CAPTURE(file);
   const std::string path = golden_dir(version) + file;
@@ -288,21 +323,29 @@ TEST_CASE("EventLog.writer reproduces every golden file byte for byte") {
   verbose.level = el::Level::kVerbose;
   el::WriterConfig pretty;
   pretty.pretty = true;
-  auto per_type = el::WriterConfig::from_agent_config({{"event-log.type.my.level", "VERBOSE"},
-                                                       {"event-log.type._output_event.level", "OFF"},
-                                                       {"event-log.standard.max-string-length", "10"},
-                                                       {"event-log.standard.max-array-elements", "3"},
-                                                       {"event-log.standard.max-depth", "2"}})
-                      .value();
+  auto per_type =
+      el::WriterConfig::from_agent_config({{"event-log.type.my.level", "VERBOSE"},
+                                           {"event-log.type._output_event.level", "OFF"},
+                                           {"event-log.standard.max-string-length", "10"},
+                                           {"event-log.standard.max-array-elements", "3"},
+                                           {"event-log.standard.max-depth", "2"}})
+          .value();
   SUBCASE("main@8ad3a32") {
-    const auto big = originals(kMain, "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-1.log");
-    check_reproduces(kMain, "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log", standard, big);
-    check_reproduces(kMain, "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-1.log", verbose, none);
-    check_reproduces(kMain, "events-9c0ffee0000000000000000000000042-agent_op_v1-0.log", standard, big);
-    check_reproduces(kMain, "events-00000000000000000000000000000abc-action-execute-operator-0.log", pretty, none);
-    const auto small = originals(kMain, "events-11111111111111111111111111111111-action-execute-operator-0.log");
+    const auto big =
+        originals(kMain, "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-1.log");
+    check_reproduces(kMain, "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log",
+                     standard, big);
+    check_reproduces(kMain, "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-1.log",
+                     verbose, none);
+    check_reproduces(kMain, "events-9c0ffee0000000000000000000000042-agent_op_v1-0.log", standard,
+                     big);
+    check_reproduces(kMain, "events-00000000000000000000000000000abc-action-execute-operator-0.log",
+                     pretty, none);
+    const auto small =
+        originals(kMain, "events-11111111111111111111111111111111-action-execute-operator-0.log");
     std::map<std::string, std::string> src{{"plain", small.at("my")}, {"mystery", small.at("my")}};
-    check_reproduces(kMain, "events-11111111111111111111111111111111-action-execute-operator-0.log", per_type, src);
+    check_reproduces(kMain, "events-11111111111111111111111111111111-action-execute-operator-0.log",
+                     per_type, src);
     std::string out;
     el::LogEvent output;
     output.event_type = "_output_event";
@@ -311,17 +354,25 @@ TEST_CASE("EventLog.writer reproduces every golden file byte for byte") {
     CHECK(out.empty());
   }
   SUBCASE("0.3.1") {
-    for (auto* c : {&standard, &verbose, &pretty, &per_type}) c->layout = el::WriterConfig::Layout::kNested031;
-    const auto big = originals(k031, "events-7e57ab1e0000400080000000000031a0-action-execute-operator-1.log");
-    check_reproduces(k031, "events-7e57ab1e0000400080000000000031a0-action-execute-operator-0.log", standard, big);
-    check_reproduces(k031, "events-7e57ab1e0000400080000000000031a0-action-execute-operator-1.log", verbose, none);
-    check_reproduces(k031, "events-00000000000000000000000000000031-action-execute-operator-0.log", pretty, none);
+    for (auto* c : {&standard, &verbose, &pretty, &per_type})
+      c->layout = el::WriterConfig::Layout::kNested031;
+    const auto big =
+        originals(k031, "events-7e57ab1e0000400080000000000031a0-action-execute-operator-1.log");
+    check_reproduces(k031, "events-7e57ab1e0000400080000000000031a0-action-execute-operator-0.log",
+                     standard, big);
+    check_reproduces(k031, "events-7e57ab1e0000400080000000000031a0-action-execute-operator-1.log",
+                     verbose, none);
+    check_reproduces(k031, "events-00000000000000000000000000000031-action-execute-operator-0.log",
+                     pretty, none);
     const auto small = originals(k031, "events-11111111111111111111111111110031-agent_op_v1-0.log");
-    std::map<std::string, std::string> src{{"plain", small.at("my.custom.event")},
-                                           {"mystery", small.at("my.custom.event")},
-                                           {"mystery_event_type_name_longer_than_10", small.at("my.custom.event")}};
-    check_reproduces(k031, "events-11111111111111111111111111110031-agent_op_v1-0.log", per_type, src);
-    check_reproduces(k031, "events-11111111111111111111111111110031-agent_op_v1-1.log", per_type, src);
+    std::map<std::string, std::string> src{
+        {"plain", small.at("my.custom.event")},
+        {"mystery", small.at("my.custom.event")},
+        {"mystery_event_type_name_longer_than_10", small.at("my.custom.event")}};
+    check_reproduces(k031, "events-11111111111111111111111111110031-agent_op_v1-0.log", per_type,
+                     src);
+    check_reproduces(k031, "events-11111111111111111111111111110031-agent_op_v1-1.log", per_type,
+                     src);
   }
 }
 
@@ -334,22 +385,26 @@ TEST_CASE("EventLog.writer levels, truncation edges and file naming") {
   CHECK(c.resolve("ab") == el::Level::kStandard);
   CHECK(c.resolve(".a") == el::Level::kStandard);
   CHECK(!el::parse_level("loud").has_value());
-  CHECK(el::log_file_name("abc", "agent|op:v1 \\/*?\"<>", 3) == "events-abc-agent_op_v1 _______-3.log");
+  CHECK(el::log_file_name("abc", "agent|op:v1 \\/*?\"<>", 3) ==
+        "events-abc-agent_op_v1 _______-3.log");
   el::WriterConfig t;
   t.max_string_length = 3;
   // Truncation counts UTF-16 units; a cut surrogate pair becomes '?' as Java's encoder writes it.
   CHECK(el::truncate_attributes("{\"s\":\"ab\xF0\x9F\x98\x80z\"}", t).value() ==
         "{\"s\":{\"truncatedString\":\"ab?...\",\"omittedChars\":2}}");
-  CHECK(el::truncate_attributes("{\"s\":\"\xC3\xA9\xC3\xA9\xC3\xA9\"}", t).value() == "{\"s\":\"\xC3\xA9\xC3\xA9\xC3\xA9\"}");
+  CHECK(el::truncate_attributes("{\"s\":\"\xC3\xA9\xC3\xA9\xC3\xA9\"}", t).value() ==
+        "{\"s\":\"\xC3\xA9\xC3\xA9\xC3\xA9\"}");
   el::WriterConfig off;
   off.max_string_length = 0;
   off.max_array_elements = 0;
   off.max_depth = 0;
-  CHECK(el::truncate_attributes("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":[1,2,3]}}}}}}", off).value() ==
-        "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":[1,2,3]}}}}}}");
+  CHECK(el::truncate_attributes("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":[1,2,3]}}}}}}", off)
+            .value() == "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":[1,2,3]}}}}}}");
   CHECK(!el::truncate_attributes("[1]", t).has_value());
-  CHECK(el::format_instant(*el::parse_time("2026-11-18T11:06:43.916833470Z")) == "2026-11-18T11:06:43.916833470Z");
-  CHECK(el::format_instant(*el::parse_time("2026-11-18T12:06:43.5+01:00")) == "2026-11-18T11:06:43.500Z");
+  CHECK(el::format_instant(*el::parse_time("2026-11-18T11:06:43.916833470Z")) ==
+        "2026-11-18T11:06:43.916833470Z");
+  CHECK(el::format_instant(*el::parse_time("2026-11-18T12:06:43.5+01:00")) ==
+        "2026-11-18T11:06:43.500Z");
   CHECK(el::format_instant(0) == "1970-01-01T00:00:00Z");
   CHECK(!el::parse_time("2026-11-18T11:06:43").has_value());
 }
@@ -371,9 +426,11 @@ TEST_CASE("EventLog.EventLogWriter appends to the upstream file name and reads b
   CHECK(again.close().has_value());
   const std::string text = slurp(w.path());
   CHECK(text ==
-        "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"11111111-2222-3333-4444-555555555555\","
+        "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"11111111-"
+        "2222-3333-4444-555555555555\","
         "\"eventType\":\"_input_event\",\"eventAttributes\":{\"input\":\"hello\",\"n\":100.0}}\n"
-        "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"11111111-2222-3333-4444-666666666666\","
+        "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"11111111-"
+        "2222-3333-4444-666666666666\","
         "\"eventType\":\"_input_event\",\"eventAttributes\":{\"input\":\"hello\",\"n\":100.0}}\n");
   CHECK(read_file(w.path()).records.size() == 2);
 }
@@ -382,8 +439,8 @@ TEST_CASE("EventLog.filters on hand-made logs") {
   TempDir tmp;
   el::WriterConfig c;
   std::string text;
-  auto add = [&](const std::string& ts, const std::string& id, const std::string& type, const std::string& attrs,
-                 std::optional<std::string> key = std::nullopt) {
+  auto add = [&](const std::string& ts, const std::string& id, const std::string& type,
+                 const std::string& attrs, std::optional<std::string> key = std::nullopt) {
     el::LogEvent e;
     e.timestamp = ts;
     e.event_id = id;
@@ -395,11 +452,14 @@ TEST_CASE("EventLog.filters on hand-made logs") {
     }
     REQUIRE(el::format_record(e, c, text).value());
   };
-  add("2026-01-01T00:00:00Z", "00000000-0000-0000-0000-000000000001", "_input_event", "{\"input\":\"hello world\"}", "k1");
-  add("2026-01-01T00:10:00Z", "00000000-0000-0000-0000-000000000002", "my.custom.event", "{\"order\":{\"id\":7,\"tags\":[\"a\",\"b\"]}}", "k2");
+  add("2026-01-01T00:00:00Z", "00000000-0000-0000-0000-000000000001", "_input_event",
+      "{\"input\":\"hello world\"}", "k1");
+  add("2026-01-01T00:10:00Z", "00000000-0000-0000-0000-000000000002", "my.custom.event",
+      "{\"order\":{\"id\":7,\"tags\":[\"a\",\"b\"]}}", "k2");
   add("2026-01-01T00:20:00Z", "00000000-0000-0000-0000-000000000003", "_execution_failed_event",
       "{\"status\":\"failed\",\"problemCategory\":\"x\",\"errorType\":\"E\"}", "k1");
-  add("2026-01-01T00:30:00Z", "00000000-0000-0000-0000-000000000004", "my.other", "{\"input\":\"bye\"}");
+  add("2026-01-01T00:30:00Z", "00000000-0000-0000-0000-000000000004", "my.other",
+      "{\"input\":\"bye\"}");
   const std::string path = tmp.file("events-f.log", text);
   auto ids = [&](const el::Filter& f, bool prefilter) {
     el::ReadOptions o;
@@ -472,7 +532,8 @@ TEST_CASE("EventLog.filters on hand-made logs") {
 }
 
 TEST_CASE("EventLog.prefilter still decodes pretty-printed records and counts lines") {
-  const std::string path = golden_dir(kMain) + "events-00000000000000000000000000000abc-action-execute-operator-0.log";
+  const std::string path =
+      golden_dir(kMain) + "events-00000000000000000000000000000abc-action-execute-operator-0.log";
   el::ReadOptions o;
   o.needles = {"\"eventType\":\"nothing\""};
   auto rr = read_file(path, o);
@@ -482,8 +543,14 @@ TEST_CASE("EventLog.prefilter still decodes pretty-printed records and counts li
 
 TEST_CASE("EventLog.merge orders several inputs by timestamp") {
   std::vector<std::unique_ptr<el::Reader>> readers;
-  readers.push_back(el::Reader::open(golden_dir(kMain) + "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-1.log").value());
-  readers.push_back(el::Reader::open(golden_dir(kMain) + "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log").value());
+  readers.push_back(
+      el::Reader::open(golden_dir(kMain) +
+                       "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-1.log")
+          .value());
+  readers.push_back(
+      el::Reader::open(golden_dir(kMain) +
+                       "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log")
+          .value());
   el::MergedReader m(std::move(readers));
   el::Record r;
   std::int64_t last = 0;
@@ -502,7 +569,9 @@ TEST_CASE("EventLog.merge orders several inputs by timestamp") {
 TEST_CASE("EventLog.lineage and stats") {
   el::Lineage tree;
   el::Stats stats;
-  for (auto& r : read_file(golden_dir(kMain) + "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log").records) {
+  for (auto& r : read_file(golden_dir(kMain) +
+                           "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log")
+                     .records) {
     tree.add(r);
     stats.add(r);
   }
@@ -520,8 +589,10 @@ TEST_CASE("EventLog.lineage and stats") {
 TEST_CASE("EventLog.follow picks up appends and a recreated file") {
   TempDir tmp;
   const std::string line =
-      "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"11111111-2222-3333-4444-55555555555";
-  const std::string path = tmp.file("events-follow.log", line + "1\",\"eventType\":\"a\",\"eventAttributes\":{}}\n");
+      "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"11111111-"
+      "2222-3333-4444-55555555555";
+  const std::string path =
+      tmp.file("events-follow.log", line + "1\",\"eventType\":\"a\",\"eventAttributes\":{}}\n");
   el::ReadOptions o;
   o.follow = true;
   auto reader = el::Reader::open(path, o).value();
@@ -549,9 +620,11 @@ TEST_CASE("EventLog.follow picks up appends and a recreated file") {
 
 TEST_CASE("EventLog.gzip input and directory listing") {
   TempDir tmp;
-  const std::string src = golden_dir(kMain) + "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-1.log";
+  const std::string src =
+      golden_dir(kMain) + "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-1.log";
   fs::copy_file(src, tmp.path / "events-a.log");
-  REQUIRE(std::system(("gzip -c '" + src + "' > '" + (tmp.path / "events-b.log.gz").string() + "'").c_str()) == 0);
+  REQUIRE(std::system(("gzip -c '" + src + "' > '" + (tmp.path / "events-b.log.gz").string() + "'")
+                          .c_str()) == 0);
   tmp.file("notes.txt", "x");
   auto files = el::list_log_files(tmp.path.string()).value();
   REQUIRE(files.size() == 2);
@@ -573,10 +646,14 @@ TEST_CASE("EventLog.prefilter scan agrees with a plain search at every block bou
     const int lines = 1 + static_cast<int>(rng() % 12);
     for (int l = 0; l < lines; ++l) {
       const int kind = static_cast<int>(rng() % 10);
-      if (kind == 0) text += "{\n";
-      else if (kind == 1) text += "{\"a\":1,\"eventType\":\"Xy_7\",\"b\":2}\n";
-      else if (kind == 2) text += "\"eventType\":\"Xy_\"7\n";  // near miss
-      else text += std::string(rng() % 70, 'z') + "\n";
+      if (kind == 0)
+        text += "{\n";
+      else if (kind == 1)
+        text += "{\"a\":1,\"eventType\":\"Xy_7\",\"b\":2}\n";
+      else if (kind == 2)
+        text += "\"eventType\":\"Xy_\"7\n";  // near miss
+      else
+        text += std::string(rng() % 70, 'z') + "\n";
     }
     std::string padded = text + std::string(64, ' ');
     const char* b = padded.data();

@@ -2,13 +2,12 @@
 // eventlog-dump: inputs, filters, output formats, --follow, --stats, --tree and --state-key.
 #include "eventlog_dump.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "aftk/actionstate/ids.h"
 #include "aftk/eventlog/analysis.h"
@@ -53,29 +52,44 @@ struct Options {
 
 void configure(CLI::App& app, Options& o) {
   auto multi = [](CLI::Option* opt) {
-    return opt->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->delimiter(',');
+    return opt->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->delimiter(',');
   };
-  app.add_option("inputs", o.inputs, "Event-log files, directories (their events-*/traces-*.log), '-' for stdin; .gz is decompressed");
-  multi(app.add_option("-t,--type", o.types, "Event type, exact or glob ('my.*'); repeatable, comma-separated"));
+  app.add_option("inputs", o.inputs,
+                 "Event-log files, directories (their events-*/traces-*.log), '-' for stdin; .gz "
+                 "is decompressed");
+  multi(app.add_option("-t,--type", o.types,
+                       "Event type, exact or glob ('my.*'); repeatable, comma-separated"));
   multi(app.add_option("-k,--key", o.keys, "Business key (present when trace fields were logged)"));
   multi(app.add_option("--event-id", o.event_ids, "Event id"));
-  app.add_option("--since", o.since, "Only records at or after: RFC 3339, a date, or relative (-15m, 2h, 1d)");
+  app.add_option("--since", o.since,
+                 "Only records at or after: RFC 3339, a date, or relative (-15m, 2h, 1d)");
   app.add_option("--until", o.until, "Only records before: same forms as --since");
   multi(app.add_option("--level", o.levels, "Log level (STANDARD, VERBOSE; Trace Log detail)"));
-  multi(app.add_option("--status", o.statuses, "Lifecycle status (started, success, failed, reused)"));
-  app.add_option("-f,--field", o.predicates,
-                 "Field predicate on a dotted path: path=value, path~=substring, path=~regex (repeatable)")
+  multi(app.add_option("--status", o.statuses,
+                       "Lifecycle status (started, success, failed, reused)"));
+  app.add_option(
+         "-f,--field", o.predicates,
+         "Field predicate on a dotted path: path=value, path~=substring, path=~regex (repeatable)")
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   multi(app.add_option("--fields", o.fields, "Output only these dotted paths (comma-separated)"));
   app.add_flag("--raw", o.raw, "Write each matching record's original bytes");
-  app.add_flag("-F,--follow", o.follow, "Keep reading as the files grow; reopen a replaced file (like tail -F)");
-  app.add_flag("--stats", o.stats, "Print counts per type, key, level and status, the time span, torn and corrupt lines");
-  app.add_flag("--tree", o.tree, "Print the lineage tree rebuilt from upstreamEventId/upstreamActionName");
-  app.add_flag("--state-key", o.state_key,
-               "Print each event's UUID (from its attributes) and the action-state key pattern it maps to");
-  app.add_flag("--strict", o.strict, "Stop at the first corrupt record instead of reporting and skipping it");
+  app.add_flag("-F,--follow", o.follow,
+               "Keep reading as the files grow; reopen a replaced file (like tail -F)");
+  app.add_flag(
+      "--stats", o.stats,
+      "Print counts per type, key, level and status, the time span, torn and corrupt lines");
+  app.add_flag("--tree", o.tree,
+               "Print the lineage tree rebuilt from upstreamEventId/upstreamActionName");
+  app.add_flag(
+      "--state-key", o.state_key,
+      "Print each event's UUID (from its attributes) and the action-state key pattern it maps to");
+  app.add_flag("--strict", o.strict,
+               "Stop at the first corrupt record instead of reporting and skipping it");
   cli::add_output_options(app, o.out);
 }
 
@@ -121,7 +135,8 @@ std::string clip(std::string_view s, size_t width) {
     if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
       if (cps == width - 1) {
         size_t rest = 0;
-        for (size_t j = i; j < s.size(); ++j) rest += (static_cast<unsigned char>(s[j]) & 0xC0) != 0x80;
+        for (size_t j = i; j < s.size(); ++j)
+          rest += (static_cast<unsigned char>(s[j]) & 0xC0) != 0x80;
         if (rest > 1) return std::string(s.substr(0, i)) + "\xE2\x80\xA6";
         return std::string(s);
       }
@@ -169,7 +184,8 @@ class Dumper {
       fields(r);
     } else if (format_ == Format::kJsonl || format_ == Format::kPrettyJson) {
       auto st = el::append_flat_json(r, b, format_ == Format::kPrettyJson);
-      if (!st) cli::warning(io_, fmt::format("{}:{}: {}", source_name(r), r.line, st.error().message));
+      if (!st)
+        cli::warning(io_, fmt::format("{}:{}: {}", source_name(r), r.line, st.error().message));
       b.push_back('\n');
     } else {
       table_row(r);
@@ -185,9 +201,11 @@ class Dumper {
       table_.reset();
     }
     if (o_.state_key && truncated_uuids_ > 0)
-      cli::warning(io_, fmt::format("{} event(s) have truncated attributes: their event UUIDs cannot match the "
-                                    "state keys (log them at VERBOSE to get exact ones)",
-                                    truncated_uuids_));
+      cli::warning(
+          io_,
+          fmt::format("{} event(s) have truncated attributes: their event UUIDs cannot match the "
+                      "state keys (log them at VERBOSE to get exact ones)",
+                      truncated_uuids_));
     out_.flush();
   }
 
@@ -195,7 +213,9 @@ class Dumper {
   std::vector<std::string> names;
 
  private:
-  std::string source_name(const el::Record& r) const { return r.source < names.size() ? names[r.source] : "?"; }
+  std::string source_name(const el::Record& r) const {
+    return r.source < names.size() ? names[r.source] : "?";
+  }
 
   void fields(const el::Record& r) {
     std::string& b = out_.buf();
@@ -205,7 +225,8 @@ class Dumper {
         for (const auto& f : o_.fields) table_->add_column(f);
       }
       std::vector<std::string> row;
-      for (const auto& p : field_paths_) row.push_back(clip(el::field_text(r, p).value_or("-"), 60));
+      for (const auto& p : field_paths_)
+        row.push_back(clip(el::field_text(r, p).value_or("-"), 60));
       table_->add_row(std::move(row));
       return;
     }
@@ -232,7 +253,8 @@ class Dumper {
     };
     if (!header_done_) {
       header_done_ = true;
-      const std::string h = pad("TIMESTAMP", 31) + pad("LEVEL", 9) + pad("TYPE", 29) + "EVENT     KEY / DETAILS";
+      const std::string h =
+          pad("TIMESTAMP", 31) + pad("LEVEL", 9) + pad("TYPE", 29) + "EVENT     KEY / DETAILS";
       paint("\033[1m", h);
       b.push_back('\n');
     }
@@ -277,9 +299,11 @@ class Dumper {
     if (format_ == Format::kTable) {
       if (!table_) {
         table_.emplace();
-        for (const char* h : {"TIMESTAMP", "TYPE", "EVENT", "EVENT UUID", "STATE KEY PATTERN"}) table_->add_column(h);
+        for (const char* h : {"TIMESTAMP", "TYPE", "EVENT", "EVENT UUID", "STATE KEY PATTERN"})
+          table_->add_column(h);
       }
-      table_->add_row({r.timestamp, clip(r.event_type, 40), short_id(r.event_id), uuid + (truncated ? " !" : ""), pattern});
+      table_->add_row({r.timestamp, clip(r.event_type, 40), short_id(r.event_id),
+                       uuid + (truncated ? " !" : ""), pattern});
       return;
     }
     std::string& b = out_.buf();
@@ -303,7 +327,8 @@ class Dumper {
     b.append("}\n");
   }
 
-  static void json_counts(std::string& b, const char* name, const std::map<std::string, std::uint64_t>& m) {
+  static void json_counts(std::string& b, const char* name,
+                          const std::map<std::string, std::uint64_t>& m) {
     b.append(",\"");
     b.append(name);
     b.append("\":{");
@@ -321,12 +346,20 @@ class Dumper {
     const el::Stats& s = stats_;
     std::string& b = out_.buf();
     if (format_ != Format::kTable) {
-      b.append(fmt::format("{{\"records\":{},\"truncated\":{},\"torn\":{},\"corrupt\":{}", s.records, s.truncated, torn, corrupt));
+      b.append(fmt::format("{{\"records\":{},\"truncated\":{},\"torn\":{},\"corrupt\":{}",
+                           s.records, s.truncated, torn, corrupt));
       b.append(",\"first\":");
-      if (s.first_ns) json::append_string(b, s.first_timestamp); else b.append("null");
+      if (s.first_ns)
+        json::append_string(b, s.first_timestamp);
+      else
+        b.append("null");
       b.append(",\"last\":");
-      if (s.last_ns) json::append_string(b, s.last_timestamp); else b.append("null");
-      b.append(fmt::format(",\"spanSeconds\":{}", s.first_ns ? static_cast<double>(*s.last_ns - *s.first_ns) / 1e9 : 0.0));
+      if (s.last_ns)
+        json::append_string(b, s.last_timestamp);
+      else
+        b.append("null");
+      b.append(fmt::format(",\"spanSeconds\":{}",
+                           s.first_ns ? static_cast<double>(*s.last_ns - *s.first_ns) / 1e9 : 0.0));
       json_counts(b, "byType", s.by_type);
       json_counts(b, "byKey", s.by_key);
       json_counts(b, "byLevel", s.by_level);
@@ -335,10 +368,11 @@ class Dumper {
       b.append("}\n");
       return;
     }
-    b.append(fmt::format("records    {}\ntruncated  {}\ntorn       {}\ncorrupt    {}\n", s.records, s.truncated, torn, corrupt));
+    b.append(fmt::format("records    {}\ntruncated  {}\ntorn       {}\ncorrupt    {}\n", s.records,
+                         s.truncated, torn, corrupt));
     if (s.first_ns)
-      b.append(fmt::format("first      {}\nlast       {}\nspan       {:.3f} s\n", s.first_timestamp, s.last_timestamp,
-                           static_cast<double>(*s.last_ns - *s.first_ns) / 1e9));
+      b.append(fmt::format("first      {}\nlast       {}\nspan       {:.3f} s\n", s.first_timestamp,
+                           s.last_timestamp, static_cast<double>(*s.last_ns - *s.first_ns) / 1e9));
     out_.flush();
     auto section = [&](const char* title, const std::map<std::string, std::uint64_t>& m) {
       if (m.empty()) return;
@@ -347,7 +381,8 @@ class Dumper {
       t.add_column(title);
       t.add_column("RECORDS", cli::Table::Align::kRight);
       std::vector<std::pair<std::string, std::uint64_t>> rows(m.begin(), m.end());
-      std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& c) { return a.second > c.second; });
+      std::stable_sort(rows.begin(), rows.end(),
+                       [](const auto& a, const auto& c) { return a.second > c.second; });
       for (const auto& [k, v] : rows) t.add_row({k, std::to_string(v)});
       t.print(io_.out, color_);
     };
@@ -368,7 +403,8 @@ class Dumper {
       int depth;
     };
     std::vector<Item> stack;
-    for (size_t i = lineage_.roots.size(); i-- > 0;) stack.push_back({lineage_.roots[i], "", true, 0});
+    for (size_t i = lineage_.roots.size(); i-- > 0;)
+      stack.push_back({lineage_.roots[i], "", true, 0});
     while (!stack.empty()) {
       Item it = std::move(stack.back());
       stack.pop_back();
@@ -381,9 +417,15 @@ class Dumper {
         b.append(",\"timestamp\":");
         json::append_string(b, n.timestamp, json::Escape::kRawUnicode);
         b.append(",\"upstreamEventId\":");
-        if (n.upstream_event_id) json::append_string(b, *n.upstream_event_id); else b.append("null");
+        if (n.upstream_event_id)
+          json::append_string(b, *n.upstream_event_id);
+        else
+          b.append("null");
         b.append(",\"upstreamActionName\":");
-        if (n.upstream_action_name) json::append_string(b, *n.upstream_action_name, json::Escape::kRawUnicode); else b.append("null");
+        if (n.upstream_action_name)
+          json::append_string(b, *n.upstream_action_name, json::Escape::kRawUnicode);
+        else
+          b.append("null");
         b.append(fmt::format(",\"children\":{}}}\n", n.children.size()));
       } else {
         std::string line;
@@ -426,7 +468,8 @@ class Dumper {
 };
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -457,7 +500,8 @@ Result<std::vector<std::string>> expand_inputs(const Options& o, const cli::Io& 
     std::error_code ec;
     if (in != "-" && std::filesystem::is_directory(in, ec)) {
       AFTK_TRY_ASSIGN(auto listed, el::list_log_files(in));
-      if (listed.empty()) cli::warning(io, fmt::format("no event logs (events-*.log, traces-*.log) in '{}'", in));
+      if (listed.empty())
+        cli::warning(io, fmt::format("no event logs (events-*.log, traces-*.log) in '{}'", in));
       files.insert(files.end(), listed.begin(), listed.end());
     } else {
       files.push_back(in);
@@ -467,7 +511,8 @@ Result<std::vector<std::string>> expand_inputs(const Options& o, const cli::Io& 
 }
 
 int run(const Options& o, cli::Io& io) {
-  const int modes = int(o.stats) + int(o.tree) + int(o.state_key) + int(o.raw) + int(!o.fields.empty());
+  const int modes =
+      int(o.stats) + int(o.tree) + int(o.state_key) + int(o.raw) + int(!o.fields.empty());
   if (modes > 1) {
     cli::error(io, "--stats, --tree, --state-key, --raw and --fields cannot be combined");
     return cli::kExitUsage;
@@ -505,7 +550,8 @@ int run(const Options& o, cli::Io& io) {
     auto r = el::Reader::open(f, ro);
     if (!r) return cli::report_error(io, r.error());
     struct stat st {};
-    if (f != "-" && ::stat(f.c_str(), &st) == 0) total_bytes += static_cast<std::uint64_t>(st.st_size);
+    if (f != "-" && ::stat(f.c_str(), &st) == 0)
+      total_bytes += static_cast<std::uint64_t>(st.st_size);
     dumper.names.push_back((*r)->name());
     readers.push_back(std::move(r).value());
   }

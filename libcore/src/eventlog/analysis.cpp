@@ -2,11 +2,11 @@
 // Directory listing, timestamp merge, statistics and lineage for event logs.
 #include "aftk/eventlog/analysis.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <limits>
-
-#include <fmt/format.h>
 
 namespace aftk::eventlog {
 
@@ -16,13 +16,15 @@ Result<std::vector<std::string>> list_log_files(const std::string& dir) {
   std::filesystem::directory_iterator it(dir, ec), end;
   if (ec) return fail(Errc::kIo, fmt::format("cannot list directory '{}': {}", dir, ec.message()));
   for (; it != end; it.increment(ec)) {
-    if (ec) return fail(Errc::kIo, fmt::format("cannot list directory '{}': {}", dir, ec.message()));
+    if (ec)
+      return fail(Errc::kIo, fmt::format("cannot list directory '{}': {}", dir, ec.message()));
     if (!it->is_regular_file(ec)) continue;
     std::string name = it->path().filename().string();
     std::string base = name;
     if (base.size() > 3 && base.ends_with(".gz")) base.resize(base.size() - 3);
-    const bool match = ((base.starts_with("events-") || base.starts_with("traces-")) && base.ends_with(".log")) ||
-                       base.ends_with(".event-log.log") || base.ends_with(".trace-log.log");
+    const bool match =
+        ((base.starts_with("events-") || base.starts_with("traces-")) && base.ends_with(".log")) ||
+        base.ends_with(".event-log.log") || base.ends_with(".trace-log.log");
     if (match) out.push_back(it->path().string());
   }
   std::sort(out.begin(), out.end());

@@ -2,9 +2,8 @@
 // Ordered JSON tree: parsing, Jackson's compact and default pretty printers, JsonTruncator rules.
 #include "dom.h"
 
-#include <simdjson.h>
-
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "aftk/json/normalize.h"
 #include "aftk/json/writer.h"
@@ -123,16 +122,23 @@ Result<Node> parse(std::string_view text) {
   }
   if (!err && !doc.current_location().error()) err = simdjson::TRAILING_CONTENT;
   if (err)
-    return fail(Errc::kInvalidArgument, fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+    return fail(Errc::kInvalidArgument,
+                fmt::format("invalid JSON: {}", simdjson::error_message(err)));
   return root;
 }
 
 void write_compact(const Node& n, std::string& out) {
   switch (n.kind) {
-    case Node::Kind::kNull: out.append("null"); return;
+    case Node::Kind::kNull:
+      out.append("null");
+      return;
     case Node::Kind::kBool:
-    case Node::Kind::kNumber: out.append(n.text); return;
-    case Node::Kind::kString: json::append_string(out, n.text, Escape::kRawUnicode); return;
+    case Node::Kind::kNumber:
+      out.append(n.text);
+      return;
+    case Node::Kind::kString:
+      json::append_string(out, n.text, Escape::kRawUnicode);
+      return;
     case Node::Kind::kArray:
       out.push_back('[');
       for (size_t i = 0; i < n.items.size(); ++i) {
@@ -246,10 +252,11 @@ bool Truncator::truncate_string(const std::string& s, Node& replacement) const {
   const std::size_t len = utf16_length(s);
   if (len <= static_cast<std::size_t>(max_string)) return false;
   replacement = Node::object();
-  replacement.members.emplace_back("truncatedString",
-                                   Node::string(utf16_prefix(s, static_cast<std::size_t>(max_string)) + "..."));
-  replacement.members.emplace_back("omittedChars",
-                                   Node::number(std::to_string(len - static_cast<std::size_t>(max_string))));
+  replacement.members.emplace_back(
+      "truncatedString",
+      Node::string(utf16_prefix(s, static_cast<std::size_t>(max_string)) + "..."));
+  replacement.members.emplace_back(
+      "omittedChars", Node::number(std::to_string(len - static_cast<std::size_t>(max_string))));
   return true;
 }
 
@@ -267,7 +274,8 @@ bool Truncator::truncate_payload(Node& payload) const { return truncate_object(p
 
 bool Truncator::truncate_event_031(Node& event) const {
   bool t = truncate_object(event, 1, true);
-  if (Node* attrs = event.find("attributes"); attrs != nullptr && attrs->kind == Node::Kind::kObject)
+  if (Node* attrs = event.find("attributes");
+      attrs != nullptr && attrs->kind == Node::Kind::kObject)
     t |= truncate_object(*attrs, 1, false);
   return t;
 }

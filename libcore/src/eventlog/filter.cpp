@@ -2,13 +2,12 @@
 // Filters over decoded records, time bounds, globs, and needles for the reader's prefilter.
 #include "aftk/eventlog/filter.h"
 
+#include <fmt/format.h>
 #include <simdjson.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-
-#include <fmt/format.h>
 
 #include "aftk/json/normalize.h"
 #include "aftk/json/writer.h"
@@ -94,7 +93,8 @@ Result<std::int64_t> parse_time_bound(std::string_view text, std::int64_t now_ns
   std::string_view s = text;
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
     if (s[0] == '+')
-      return fail(Errc::kInvalidArgument, fmt::format("invalid time '{}': relative times lie in the past", text));
+      return fail(Errc::kInvalidArgument,
+                  fmt::format("invalid time '{}': relative times lie in the past", text));
     s.remove_prefix(1);
   }
   // Relative: digits then a unit.
@@ -105,12 +105,18 @@ Result<std::int64_t> parse_time_bound(std::string_view text, std::int64_t now_ns
     std::from_chars(s.data(), s.data() + i, n);
     const std::string_view unit = s.substr(i);
     std::int64_t mult = 0;
-    if (unit == "ms") mult = 1'000'000;
-    else if (unit == "s") mult = 1'000'000'000;
-    else if (unit == "m") mult = 60'000'000'000;
-    else if (unit == "h") mult = 3'600'000'000'000;
-    else if (unit == "d") mult = 86'400'000'000'000;
-    else if (unit == "w") mult = 7 * 86'400'000'000'000;
+    if (unit == "ms")
+      mult = 1'000'000;
+    else if (unit == "s")
+      mult = 1'000'000'000;
+    else if (unit == "m")
+      mult = 60'000'000'000;
+    else if (unit == "h")
+      mult = 3'600'000'000'000;
+    else if (unit == "d")
+      mult = 86'400'000'000'000;
+    else if (unit == "w")
+      mult = 7 * 86'400'000'000'000;
     if (mult != 0) return now_ns - n * mult;
   }
   auto t = parse_time(text);
@@ -147,15 +153,18 @@ Result<FieldPredicate> FieldPredicate::parse(std::string_view text) {
     }
   }
   if (at == std::string_view::npos || at == 0)
-    return fail(Errc::kInvalidArgument,
-                fmt::format("invalid field predicate '{}': expected path=value, path~=text or path=~regex", text));
+    return fail(
+        Errc::kInvalidArgument,
+        fmt::format("invalid field predicate '{}': expected path=value, path~=text or path=~regex",
+                    text));
   std::string_view path = text.substr(0, at);
   size_t start = 0;
   while (start <= path.size()) {
     size_t dot = path.find('.', start);
     if (dot == std::string_view::npos) dot = path.size();
     if (dot == start)
-      return fail(Errc::kInvalidArgument, fmt::format("invalid field path '{}': empty segment", path));
+      return fail(Errc::kInvalidArgument,
+                  fmt::format("invalid field path '{}': empty segment", path));
     f.path.emplace_back(path.substr(start, dot - start));
     start = dot + 1;
   }
@@ -163,7 +172,8 @@ Result<FieldPredicate> FieldPredicate::parse(std::string_view text) {
     try {
       f.regex = std::make_shared<const std::regex>(f.value, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
-      return fail(Errc::kInvalidArgument, fmt::format("invalid regular expression '{}': {}", f.value, e.what()));
+      return fail(Errc::kInvalidArgument,
+                  fmt::format("invalid regular expression '{}': {}", f.value, e.what()));
     }
   }
   return f;
@@ -175,13 +185,15 @@ thread_local od::parser tl_parser;
 thread_local json::PaddedBuffer tl_buffer;
 
 std::string trim_json(std::string_view raw) {
-  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
+  while (!raw.empty() &&
+         (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
     raw.remove_suffix(1);
   return std::string(raw);
 }
 
 // Walks `path` from `from` inside a JSON document; the selected value's text.
-std::optional<std::string> json_path(std::string_view json_text, const std::vector<std::string>& path, size_t from,
+std::optional<std::string> json_path(std::string_view json_text,
+                                     const std::vector<std::string>& path, size_t from,
                                      bool as_json = false) {
   auto padded = tl_buffer.wrap(json_text);
   od::document doc;
@@ -275,14 +287,16 @@ std::optional<std::string> field_text(const Record& r, const std::vector<std::st
 std::optional<std::string> field_json(const Record& r, const std::vector<std::string>& path) {
   if (path.empty()) return std::nullopt;
   const std::string& head = path[0];
-  if (head == "eventAttributes" || head == "attributes") return json_path(r.attributes, path, 1, true);
+  if (head == "eventAttributes" || head == "attributes")
+    return json_path(r.attributes, path, 1, true);
   if (head == "entityMetadata") {
     if (!r.entity_metadata) return std::nullopt;
     return json_path(*r.entity_metadata, path, 1, true);
   }
-  const bool top = path.size() == 1 && (head == "timestamp" || head == "logLevel" || head == "level" ||
-                                         head == "detail" || head == "eventId" || head == "id" ||
-                                         head == "eventType" || head == "type" || top_optional(r, head) != nullptr);
+  const bool top = path.size() == 1 &&
+                   (head == "timestamp" || head == "logLevel" || head == "level" ||
+                    head == "detail" || head == "eventId" || head == "id" || head == "eventType" ||
+                    head == "type" || top_optional(r, head) != nullptr);
   if (top) {
     auto v = field_text(r, path);
     if (!v) return std::nullopt;
@@ -294,14 +308,15 @@ std::optional<std::string> field_json(const Record& r, const std::vector<std::st
 }
 
 bool Filter::empty() const {
-  return types.empty() && keys.empty() && event_ids.empty() && !since_ns && !until_ns && levels.empty() &&
-         statuses.empty() && fields.empty();
+  return types.empty() && keys.empty() && event_ids.empty() && !since_ns && !until_ns &&
+         levels.empty() && statuses.empty() && fields.empty();
 }
 
 namespace {
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 }  // namespace
@@ -311,19 +326,22 @@ bool Filter::matches(const Record& r) const {
         return is_glob(t) ? glob_match(t, r.event_type) : t == r.event_type;
       }))
     return false;
-  if (!keys.empty() && (!r.business_key || std::find(keys.begin(), keys.end(), *r.business_key) == keys.end()))
+  if (!keys.empty() &&
+      (!r.business_key || std::find(keys.begin(), keys.end(), *r.business_key) == keys.end()))
     return false;
-  if (!event_ids.empty() && std::find(event_ids.begin(), event_ids.end(), r.event_id) == event_ids.end())
+  if (!event_ids.empty() &&
+      std::find(event_ids.begin(), event_ids.end(), r.event_id) == event_ids.end())
     return false;
   if (since_ns && (!r.time_ns || *r.time_ns < *since_ns)) return false;
   if (until_ns && (!r.time_ns || *r.time_ns >= *until_ns)) return false;
-  if (!levels.empty() &&
-      std::none_of(levels.begin(), levels.end(), [&](const std::string& l) { return iequals(l, r.level); }))
+  if (!levels.empty() && std::none_of(levels.begin(), levels.end(),
+                                      [&](const std::string& l) { return iequals(l, r.level); }))
     return false;
   if (!statuses.empty()) {
     std::optional<std::string> st = r.status;
     if (!st && is_lifecycle_type(r.event_type)) st = field_text(r, {"status"});
-    if (!st || std::none_of(statuses.begin(), statuses.end(), [&](const std::string& s) { return iequals(s, *st); }))
+    if (!st || std::none_of(statuses.begin(), statuses.end(),
+                            [&](const std::string& s) { return iequals(s, *st); }))
       return false;
   }
   for (const auto& f : fields) {
@@ -380,11 +398,14 @@ std::vector<std::string> Filter::needles(Scope scope) const {
 }
 
 Filter::Scope needle_scope_for(std::string_view path) {
-  std::string_view name = path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
+  std::string_view name =
+      path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
   if (name.ends_with(".gz")) name.remove_suffix(3);
   if (!name.ends_with(".log")) return Filter::Scope::kAny;
-  if (name.starts_with("traces-") || name.ends_with(".trace-log.log")) return Filter::Scope::kTraceLog;
-  if (name.starts_with("events-") || name.ends_with(".event-log.log")) return Filter::Scope::kEventLog;
+  if (name.starts_with("traces-") || name.ends_with(".trace-log.log"))
+    return Filter::Scope::kTraceLog;
+  if (name.starts_with("events-") || name.ends_with(".event-log.log"))
+    return Filter::Scope::kEventLog;
   return Filter::Scope::kAny;
 }
 

@@ -3,6 +3,7 @@
 #include "aftk/eventlog/reader.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -11,8 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "decode.h"
 #include "search.h"
@@ -38,7 +37,8 @@ class Reader::Impl {
       needles_.push_back(detail::make_needle(n));
     }
     use_needles_ = use_needles_ && !opt_.needles.empty();
-    fused_ = use_needles_ && needles_.size() == 1 && needles_[0].text.size() >= 2 && needles_[0].text.size() <= 48;
+    fused_ = use_needles_ && needles_.size() == 1 && needles_[0].text.size() >= 2 &&
+             needles_[0].text.size() <= 48;
   }
   ~Impl() { close_source(); }
 
@@ -105,7 +105,9 @@ Status Reader::Impl::open_source() {
   }
   const bool gz = path_.size() > 3 && path_.compare(path_.size() - 3, 3, ".gz") == 0;
   int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(Errc::kIo, fmt::format("cannot open event log '{}': {}", path_, std::strerror(errno)));
+  if (fd < 0)
+    return fail(Errc::kIo,
+                fmt::format("cannot open event log '{}': {}", path_, std::strerror(errno)));
   struct stat st {};
   if (::fstat(fd, &st) == 0) {
     if (S_ISDIR(st.st_mode)) {
@@ -137,7 +139,7 @@ bool Reader::Impl::rotated() {
   if (path_ == "-") return false;
   struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) return false;  // gone for now: keep waiting
-  if (fd_ < 0 && gz_ == nullptr) return true;          // appeared since
+  if (fd_ < 0 && gz_ == nullptr) return true;         // appeared since
   return st.st_ino != ino_ || st.st_dev != dev_ ||
          static_cast<std::uint64_t>(st.st_size) < base_offset_ + end_;
 }
@@ -175,13 +177,16 @@ Result<size_t> Reader::Impl::refill() {
     if (n < 0) {
       int zerr = 0;
       const char* msg = gzerror(gz_, &zerr);
-      return fail(Errc::kIo, fmt::format("cannot read gzip event log '{}': {}", path_, msg ? msg : "error"));
+      return fail(Errc::kIo,
+                  fmt::format("cannot read gzip event log '{}': {}", path_, msg ? msg : "error"));
     }
   } else {
     do {
       n = ::read(fd_, buf_.data() + end_, room);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) return fail(Errc::kIo, fmt::format("cannot read event log '{}': {}", name_, std::strerror(errno)));
+    if (n < 0)
+      return fail(Errc::kIo,
+                  fmt::format("cannot read event log '{}': {}", name_, std::strerror(errno)));
   }
   end_ += static_cast<size_t>(n);
   std::fill(hits_.begin(), hits_.end(), kUnknown);
@@ -196,7 +201,8 @@ Status Reader::Impl::problem(Problem::Kind kind, std::uint64_t line, std::uint64
   Problem p{kind, name_, line, offset, std::move(message)};
   if (kind == Problem::Kind::kCorrupt && opt_.strict)
     return fail(Errc::kCorruptRecord,
-                fmt::format("cannot read event log '{}': corrupt record at byte {}: {}", name_, offset, p.message),
+                fmt::format("cannot read event log '{}': corrupt record at byte {}: {}", name_,
+                            offset, p.message),
                 fmt::format("{}:{}", name_, line));
   if (opt_.on_problem) opt_.on_problem(p);
   return {};
@@ -208,7 +214,9 @@ Result<bool> Reader::Impl::emit(const char* b, const char* e, std::uint64_t line
   const std::uint64_t offset = base_offset_ + static_cast<std::uint64_t>(b - buf_.data());
   // The byte after a complete record is its '\n', a safe end for simdjson's scan.
   auto st = detail::decode_padded(
-      parser_, simdjson::padded_string_view(b, static_cast<size_t>(e - b), static_cast<size_t>(e - b) + simdjson::SIMDJSON_PADDING),
+      parser_,
+      simdjson::padded_string_view(b, static_cast<size_t>(e - b),
+                                   static_cast<size_t>(e - b) + simdjson::SIMDJSON_PADDING),
       out);
   if (!st) {
     AFTK_TRY(problem(Problem::Kind::kCorrupt, line, offset, st.error().message));
@@ -261,7 +269,8 @@ Result<Reader::Next> Reader::Impl::next(Record& out) {
         bool stop = false;
         if (!pretty_here && fused_) {
           size_t n = 0;
-          const char* ls = detail::next_candidate_line(needles_[0], base + pos_, base + region_end, n);
+          const char* ls =
+              detail::next_candidate_line(needles_[0], base + pos_, base + region_end, n);
           line_ += n;
           skipped_ += n;
           pos_ = static_cast<size_t>(ls - base);
@@ -286,7 +295,9 @@ Result<Reader::Next> Reader::Impl::next(Record& out) {
         }
       }
     }
-    const char* nl = pos_ < end_ ? static_cast<const char*>(std::memchr(base + pos_, '\n', end_ - pos_)) : nullptr;
+    const char* nl = pos_ < end_
+                         ? static_cast<const char*>(std::memchr(base + pos_, '\n', end_ - pos_))
+                         : nullptr;
     if (nl == nullptr) {
       if (!eof_) {
         AFTK_TRY(refill());
@@ -317,7 +328,9 @@ Result<Reader::Next> Reader::Impl::next(Record& out) {
       if (*b != '{' || (len == 1)) {
         // fallthrough to torn
       } else {
-        auto st = detail::decode_padded(parser_, simdjson::padded_string_view(base + pos_, len, len + simdjson::SIMDJSON_PADDING), out);
+        auto st = detail::decode_padded(
+            parser_,
+            simdjson::padded_string_view(base + pos_, len, len + simdjson::SIMDJSON_PADDING), out);
         if (st) {
           out.pretty = false;
           out.raw.assign(base + pos_, len);
@@ -327,8 +340,9 @@ Result<Reader::Next> Reader::Impl::next(Record& out) {
           return Next::kRecord;
         }
       }
-      AFTK_TRY(problem(Problem::Kind::kTorn, line_, offset,
-                       fmt::format("{} bytes without a final newline (a writer stopped mid-record)", len)));
+      AFTK_TRY(problem(
+          Problem::Kind::kTorn, line_, offset,
+          fmt::format("{} bytes without a final newline (a writer stopped mid-record)", len)));
       pos_ = end_;
       return Next::kEnd;
     }
@@ -344,7 +358,8 @@ Result<Reader::Next> Reader::Impl::next(Record& out) {
           AFTK_TRY(refill());
           continue;
         }
-        const bool ends_closed = end_ - line_end >= 2 && base[end_ - 1] == '}' && base[end_ - 2] == '\n';
+        const bool ends_closed =
+            end_ - line_end >= 2 && base[end_ - 1] == '}' && base[end_ - 2] == '\n';
         if (!ends_closed) {
           if (opt_.follow) {
             eof_ = false;
@@ -355,8 +370,9 @@ Result<Reader::Next> Reader::Impl::next(Record& out) {
             }
             return Next::kIdle;
           }
-          AFTK_TRY(problem(Problem::Kind::kTorn, line_, base_offset_ + pos_,
-                           fmt::format("pretty-printed record of {} bytes is not closed", end_ - pos_)));
+          AFTK_TRY(
+              problem(Problem::Kind::kTorn, line_, base_offset_ + pos_,
+                      fmt::format("pretty-printed record of {} bytes is not closed", end_ - pos_)));
           pos_ = end_;
           return Next::kEnd;
         }
@@ -386,10 +402,12 @@ Reader::~Reader() = default;
 
 Result<std::unique_ptr<Reader>> Reader::open(const std::string& path, ReadOptions options) {
   const bool follow = options.follow;
-  auto impl = std::make_unique<Impl>(path == "-" ? std::string("<stdin>") : path, path, std::move(options));
+  auto impl =
+      std::make_unique<Impl>(path == "-" ? std::string("<stdin>") : path, path, std::move(options));
   struct stat st_buf {};
   // tail -F waits for a file that does not exist yet.
-  const bool wait_for_it = follow && path != "-" && ::stat(path.c_str(), &st_buf) != 0 && errno == ENOENT;
+  const bool wait_for_it =
+      follow && path != "-" && ::stat(path.c_str(), &st_buf) != 0 && errno == ENOENT;
   if (!wait_for_it) AFTK_TRY(impl->open_source());
   return std::unique_ptr<Reader>(new Reader(std::move(impl)));
 }

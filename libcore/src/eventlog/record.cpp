@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Decoding one record of any upstream event-log form; instants; lifecycle attributes.
+#include <fmt/format.h>
+
 #include <array>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "aftk/json/normalize.h"
 #include "decode.h"
@@ -16,10 +16,14 @@ using simdjson::error_code;
 
 std::string_view form_name(Form form) noexcept {
   switch (form) {
-    case Form::kFlat: return "flat";
-    case Form::kNested: return "nested-0.3";
-    case Form::kLegacy: return "legacy-0.2";
-    case Form::kTrace: return "trace";
+    case Form::kFlat:
+      return "flat";
+    case Form::kNested:
+      return "nested-0.3";
+    case Form::kLegacy:
+      return "legacy-0.2";
+    case Form::kTrace:
+      return "trace";
   }
   return "flat";
 }
@@ -36,13 +40,15 @@ bool Record::truncated() const {
 }
 
 Result<std::string> Record::event_attributes() const {
-  auto parsed = detail::parse(attributes.empty() ? std::string_view("{}") : std::string_view(attributes));
+  auto parsed =
+      detail::parse(attributes.empty() ? std::string_view("{}") : std::string_view(attributes));
   if (!parsed) return fail(Errc::kCorruptRecord, "event attributes: " + parsed.error().message);
   detail::Node& n = *parsed;
   if (n.kind != detail::Node::Kind::kObject)
     return fail(Errc::kCorruptRecord, "event attributes are not a JSON object");
   if (is_lifecycle_type(event_type)) {
-    if (status && n.find("status") == nullptr) n.members.emplace_back("status", detail::Node::string(*status));
+    if (status && n.find("status") == nullptr)
+      n.members.emplace_back("status", detail::Node::string(*status));
     if (problem_category && n.find("problemCategory") == nullptr)
       n.members.emplace_back("problemCategory", detail::Node::string(*problem_category));
   }
@@ -81,7 +87,8 @@ Status append_flat_json(const Record& r, std::string& out, bool pretty) {
   put("upstreamActionName", r.upstream_action_name);
   put("status", r.status);
   put("problemCategory", r.problem_category);
-  auto attrs = detail::parse(r.attributes.empty() ? std::string_view("{}") : std::string_view(r.attributes));
+  auto attrs =
+      detail::parse(r.attributes.empty() ? std::string_view("{}") : std::string_view(r.attributes));
   if (!attrs) return fail(Errc::kCorruptRecord, "event attributes: " + attrs.error().message);
   root.members.emplace_back("eventAttributes", std::move(attrs).value());
   if (pretty)
@@ -208,7 +215,8 @@ error_code read_event_object(od::value v, Record& r, Scratch& s) {
       std::string_view raw;
       od::value fv = f.value();
       if ((err = value_raw(fv, raw))) return err;
-      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
+      while (!raw.empty() &&
+             (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
         raw.remove_suffix(1);
       if (!s.legacy_extras.empty()) s.legacy_extras.push_back(',');
       json::append_string(s.legacy_extras, key, json::Escape::kRawUnicode);
@@ -349,7 +357,8 @@ Status decode_padded(od::parser& parser, simdjson::padded_string_view text, Reco
   if (err) {
     if (err == simdjson::INCORRECT_TYPE)
       return fail(Errc::kCorruptRecord, "a field has the wrong JSON type");
-    return fail(Errc::kCorruptRecord, fmt::format("invalid JSON ({})", simdjson::error_message(err)));
+    return fail(Errc::kCorruptRecord,
+                fmt::format("invalid JSON ({})", simdjson::error_message(err)));
   }
   if (!s.has_timestamp) return fail(Errc::kCorruptRecord, "no 'timestamp' field");
   if (s.has_flat_attrs) {
@@ -385,8 +394,9 @@ Status decode_padded(od::parser& parser, simdjson::padded_string_view text, Reco
     if (r.entity_name) r.event_type = *r.entity_name;
     if (r.entity_metadata) read_trace_metadata(*r.entity_metadata, r);
   } else {
-    return fail(Errc::kCorruptRecord,
-                "not an event log record (no 'eventAttributes', 'event' or Trace Log 'attributes')");
+    return fail(
+        Errc::kCorruptRecord,
+        "not an event log record (no 'eventAttributes', 'event' or Trace Log 'attributes')");
   }
   if (auto t = parse_time(r.timestamp)) r.time_ns = *t;
   return {};
@@ -440,8 +450,9 @@ bool digits(std::string_view s, size_t pos, size_t n, int& out) {
 
 Result<std::int64_t> parse_time(std::string_view s) {
   auto bad = [&] {
-    return fail(Errc::kInvalidArgument,
-                fmt::format("invalid time '{}': expected RFC 3339, e.g. 2026-11-18T11:06:43.916Z", s));
+    return fail(
+        Errc::kInvalidArgument,
+        fmt::format("invalid time '{}': expected RFC 3339, e.g. 2026-11-18T11:06:43.916Z", s));
   };
   int year, month, day, hour = 0, minute = 0, second = 0;
   if (!digits(s, 0, 4, year) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, month) ||
@@ -453,8 +464,8 @@ Result<std::int64_t> parse_time(std::string_view s) {
   size_t i = 10;
   if (i < s.size()) {
     if (s[i] != 'T' && s[i] != 't' && s[i] != ' ') return bad();
-    if (!digits(s, i + 1, 2, hour) || s.size() < i + 9 || s[i + 3] != ':' || !digits(s, i + 4, 2, minute) ||
-        s[i + 6] != ':' || !digits(s, i + 7, 2, second))
+    if (!digits(s, i + 1, 2, hour) || s.size() < i + 9 || s[i + 3] != ':' ||
+        !digits(s, i + 4, 2, minute) || s[i + 6] != ':' || !digits(s, i + 7, 2, second))
       return bad();
     if (hour > 23 || minute > 59 || second > 60) return bad();
     i += 9;
@@ -476,7 +487,8 @@ Result<std::int64_t> parse_time(std::string_view s) {
       ++i;
     } else if (s[i] == '+' || s[i] == '-') {
       int oh, om;
-      if (!digits(s, i + 1, 2, oh) || s.size() < i + 6 || s[i + 3] != ':' || !digits(s, i + 4, 2, om))
+      if (!digits(s, i + 1, 2, oh) || s.size() < i + 6 || s[i + 3] != ':' ||
+          !digits(s, i + 4, 2, om))
         return bad();
       offset_s = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
       i += 6;
@@ -485,7 +497,8 @@ Result<std::int64_t> parse_time(std::string_view s) {
     }
     if (i != s.size()) return bad();
   }
-  const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const std::int64_t days =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
   return secs * 1'000'000'000 + nanos;
 }
@@ -506,7 +519,8 @@ std::string format_instant(std::int64_t ns) {
   std::int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, m, d, rem / 3600, (rem / 60) % 60, rem % 60);
+  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, m, d, rem / 3600,
+                                (rem / 60) % 60, rem % 60);
   if (nanos != 0) {
     if (nanos % 1'000'000 == 0)
       out += fmt::format(".{:03}", nanos / 1'000'000);

@@ -22,7 +22,8 @@ struct Needle {
 inline int byte_rank(unsigned char c) {
   if (c == '"' || c == ':' || c == ',' || c == ' ') return 10;
   if (c == '{' || c == '}' || c == '[' || c == ']') return 9;
-  if (c == 'e' || c == 't' || c == 'a' || c == 'o' || c == 'i' || c == 'n' || c == 's' || c == 'r') return 8;
+  if (c == 'e' || c == 't' || c == 'a' || c == 'o' || c == 'i' || c == 'n' || c == 's' || c == 'r')
+    return 8;
   if (c >= 'a' && c <= 'z') return 6;
   if (c == '-' || c == '_' || c == '.') return 6;
   if (c >= '0' && c <= '9') return 5;
@@ -38,7 +39,9 @@ inline Needle make_needle(std::string text) {
   // The rarest byte, then the rarest byte as far from it as ties allow.
   size_t a = 0;
   for (size_t i = 1; i < k; ++i)
-    if (byte_rank(static_cast<unsigned char>(n.text[i])) < byte_rank(static_cast<unsigned char>(n.text[a]))) a = i;
+    if (byte_rank(static_cast<unsigned char>(n.text[i])) <
+        byte_rank(static_cast<unsigned char>(n.text[a])))
+      a = i;
   size_t b = a == 0 ? 1 : 0;
   for (size_t i = 0; i < k; ++i) {
     if (i == a) continue;
@@ -67,8 +70,8 @@ inline const char* find_bytes(const Needle& needle, const char* b, const char* e
     for (; p + 32 <= stop; p += 32) {
       const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + ia));
       const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + ib));
-      auto mask = static_cast<unsigned>(
-          _mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(x, va), _mm256_cmpeq_epi8(y, vb))));
+      auto mask = static_cast<unsigned>(_mm256_movemask_epi8(
+          _mm256_and_si256(_mm256_cmpeq_epi8(x, va), _mm256_cmpeq_epi8(y, vb))));
       while (mask != 0) {
         const int bit = __builtin_ctz(mask);
         if (std::memcmp(p + bit, t.data(), k) == 0) return p + bit;
@@ -104,8 +107,8 @@ inline const char* skip_lines(const char* b, const char* e, size_t& newlines) {
     const __m256i v2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
     const __m256i m0 = _mm256_cmpeq_epi8(v0, nl);
     const auto nls = static_cast<unsigned>(_mm256_movemask_epi8(m0));
-    const auto marks = static_cast<unsigned>(_mm256_movemask_epi8(
-        _mm256_and_si256(m0, _mm256_and_si256(_mm256_cmpeq_epi8(v1, br), _mm256_cmpeq_epi8(v2, nl)))));
+    const auto marks = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
+        m0, _mm256_and_si256(_mm256_cmpeq_epi8(v1, br), _mm256_cmpeq_epi8(v2, nl)))));
     if (marks != 0) {
       const int bit = __builtin_ctz(marks);
       // Count the newlines up to and including the marker's first '\n'.
@@ -136,7 +139,8 @@ inline size_t count_newlines(const char* b, const char* e) {
   const __m256i nl = _mm256_set1_epi8('\n');
   for (; b + 32 <= e; b += 32) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-    n += static_cast<size_t>(__builtin_popcount(static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, nl)))));
+    n += static_cast<size_t>(
+        __builtin_popcount(static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, nl)))));
   }
 #endif
   for (; b < e; ++b) n += (*b == '\n');
@@ -147,7 +151,8 @@ inline size_t count_newlines(const char* b, const char* e) {
 /// `needle` or is just "{" (a pretty-printed record). Returns that line's start, or e when there
 /// is none; `newlines` gets the number of '\n' in [b, result). The needle must be 2..48 bytes;
 /// reads up to 48 bytes past e.
-inline const char* next_candidate_line(const Needle& needle, const char* b, const char* e, size_t& newlines) {
+inline const char* next_candidate_line(const Needle& needle, const char* b, const char* e,
+                                       size_t& newlines) {
   const std::string& t = needle.text;
   const size_t k = t.size();
   size_t n = 0;
@@ -168,11 +173,14 @@ inline const char* next_candidate_line(const Needle& needle, const char* b, cons
     const __m256i m0 = _mm256_cmpeq_epi8(v0, nl);
     const auto nls = static_cast<unsigned>(_mm256_movemask_epi8(m0));
     const auto marks = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
-        m0, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1)), br),
-                             _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), nl)))));
+        m0,
+        _mm256_and_si256(
+            _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1)), br),
+            _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), nl)))));
     auto cand = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
         _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + needle.a)), va),
-        _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + needle.b)), vb))));
+        _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + needle.b)),
+                          vb))));
     int hit_bit = 32;
     while (cand != 0) {
       const int bit = __builtin_ctz(cand);

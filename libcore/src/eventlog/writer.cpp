@@ -2,14 +2,13 @@
 // FileEventLogger's record layout, levels, truncation and file naming, for main and 0.3.x.
 #include "aftk/eventlog/writer.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-
-#include <fmt/format.h>
 
 #include "aftk/eventlog/record.h"
 #include "dom.h"
@@ -20,9 +19,12 @@ using detail::Node;
 
 std::string_view level_name(Level level) noexcept {
   switch (level) {
-    case Level::kOff: return "OFF";
-    case Level::kStandard: return "STANDARD";
-    case Level::kVerbose: return "VERBOSE";
+    case Level::kOff:
+      return "OFF";
+    case Level::kStandard:
+      return "STANDARD";
+    case Level::kVerbose:
+      return "VERBOSE";
   }
   return "STANDARD";
 }
@@ -33,8 +35,9 @@ Result<Level> parse_level(std::string_view text) {
   if (up == "OFF") return Level::kOff;
   if (up == "STANDARD") return Level::kStandard;
   if (up == "VERBOSE") return Level::kVerbose;
-  return fail(Errc::kInvalidArgument,
-              fmt::format("invalid event log level '{}': valid values are OFF, STANDARD, VERBOSE", text));
+  return fail(
+      Errc::kInvalidArgument,
+      fmt::format("invalid event log level '{}': valid values are OFF, STANDARD, VERBOSE", text));
 }
 
 namespace {
@@ -57,7 +60,8 @@ int parse_int_or(const std::string& s, int fallback) {
 
 }  // namespace
 
-Result<WriterConfig> WriterConfig::from_agent_config(const std::map<std::string, std::string>& conf) {
+Result<WriterConfig> WriterConfig::from_agent_config(
+    const std::map<std::string, std::string>& conf) {
   WriterConfig c;
   constexpr std::string_view kPrefix = "event-log.type.", kSuffix = ".level";
   for (const auto& [key, value] : conf) {
@@ -104,7 +108,8 @@ Result<Node> parse_object(std::string_view json, std::string_view what) {
 // String.valueOf(attribute) for the lifted lifecycle fields; null stays absent.
 std::optional<std::string> lifecycle_text(const Node* n) {
   if (n == nullptr || n->kind == Node::Kind::kNull) return std::nullopt;
-  if (n->kind == Node::Kind::kString || n->kind == Node::Kind::kNumber || n->kind == Node::Kind::kBool)
+  if (n->kind == Node::Kind::kString || n->kind == Node::Kind::kNumber ||
+      n->kind == Node::Kind::kBool)
     return n->text;
   std::string s;
   detail::write_compact(*n, s);
@@ -121,7 +126,8 @@ detail::Truncator truncator(const WriterConfig& c) {
 
 }  // namespace
 
-Result<std::string> truncate_attributes(std::string_view attributes_json, const WriterConfig& config) {
+Result<std::string> truncate_attributes(std::string_view attributes_json,
+                                        const WriterConfig& config) {
   AFTK_TRY_ASSIGN(Node attrs, parse_object(attributes_json, "event attributes"));
   if (config.layout == WriterConfig::Layout::kNested031) {
     Node event = Node::object();
@@ -140,11 +146,11 @@ Result<bool> format_record(const LogEvent& e, const WriterConfig& config, std::s
   const Level level = config.resolve(e.event_type);
   if (level == Level::kOff) return false;
   AFTK_TRY_ASSIGN(Node attrs, parse_object(e.attributes_json, "event attributes"));
-  const std::string timestamp = e.timestamp.empty()
-                                    ? format_instant(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                         std::chrono::system_clock::now().time_since_epoch())
-                                                         .count())
-                                    : e.timestamp;
+  const std::string timestamp =
+      e.timestamp.empty() ? format_instant(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count())
+                          : e.timestamp;
   Node root = Node::object();
   root.members.emplace_back("timestamp", Node::string(timestamp));
   root.members.emplace_back("logLevel", Node::string(std::string(level_name(level))));
@@ -207,20 +213,26 @@ Result<EventLogWriter> EventLogWriter::open(const std::string& dir, std::string_
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
-    return fail(Errc::kIo, fmt::format("cannot create event log directory '{}': {}", dir, ec.message()));
-  return open_path((std::filesystem::path(dir) / log_file_name(job_id, task_name, subtask)).string(),
-                   std::move(config));
+    return fail(Errc::kIo,
+                fmt::format("cannot create event log directory '{}': {}", dir, ec.message()));
+  return open_path(
+      (std::filesystem::path(dir) / log_file_name(job_id, task_name, subtask)).string(),
+      std::move(config));
 }
 
 Result<EventLogWriter> EventLogWriter::open_path(const std::string& path, WriterConfig config) {
   std::FILE* f = std::fopen(path.c_str(), "ab");
   if (f == nullptr)
-    return fail(Errc::kIo, fmt::format("cannot open event log '{}': {}", path, std::strerror(errno)));
+    return fail(Errc::kIo,
+                fmt::format("cannot open event log '{}': {}", path, std::strerror(errno)));
   return EventLogWriter(f, path, std::move(config));
 }
 
 EventLogWriter::EventLogWriter(EventLogWriter&& o) noexcept
-    : file_(o.file_), path_(std::move(o.path_)), config_(std::move(o.config_)), buf_(std::move(o.buf_)) {
+    : file_(o.file_),
+      path_(std::move(o.path_)),
+      config_(std::move(o.config_)),
+      buf_(std::move(o.buf_)) {
   o.file_ = nullptr;
 }
 
@@ -246,7 +258,8 @@ Result<bool> EventLogWriter::append(const LogEvent& event) {
   AFTK_TRY_ASSIGN(bool written, format_record(event, config_, buf_));
   if (!written) return false;
   if (std::fwrite(buf_.data(), 1, buf_.size(), file_) != buf_.size() || std::fflush(file_) != 0)
-    return fail(Errc::kIo, fmt::format("cannot write event log '{}': {}", path_, std::strerror(errno)));
+    return fail(Errc::kIo,
+                fmt::format("cannot write event log '{}': {}", path_, std::strerror(errno)));
   return true;
 }
 
@@ -255,7 +268,8 @@ Status EventLogWriter::close() {
   const int rc = std::fclose(file_);
   file_ = nullptr;
   if (rc != 0)
-    return fail(Errc::kIo, fmt::format("cannot close event log '{}': {}", path_, std::strerror(errno)));
+    return fail(Errc::kIo,
+                fmt::format("cannot close event log '{}': {}", path_, std::strerror(errno)));
   return {};
 }
 

@@ -43,7 +43,7 @@ class MergedReader {
 /// Counts for --stats.
 struct Stats {
   std::uint64_t records = 0;
-  std::uint64_t truncated = 0;     // records whose attributes carry truncation wrappers
+  std::uint64_t truncated = 0;  // records whose attributes carry truncation wrappers
   std::uint64_t torn = 0, corrupt = 0;
   std::map<std::string, std::uint64_t> by_type, by_key, by_level, by_form, by_status;
   std::string first_timestamp, last_timestamp;

@@ -53,8 +53,8 @@ struct Filter {
   std::vector<std::string> keys;       // business keys
   std::vector<std::string> event_ids;  // also matches upstreamEventId? no: the record's own id
   std::optional<std::int64_t> since_ns, until_ns;  // inclusive / exclusive
-  std::vector<std::string> levels;     // case-insensitive
-  std::vector<std::string> statuses;   // lifecycle status (or Trace Log status)
+  std::vector<std::string> levels;                 // case-insensitive
+  std::vector<std::string> statuses;               // lifecycle status (or Trace Log status)
   std::vector<FieldPredicate> fields;
 
   /// Which files needles are for: upstream writes event-log records (events-*.log, whose type is

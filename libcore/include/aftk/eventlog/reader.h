@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Streaming event-log reader: constant memory, every upstream form, torn and corrupt lines reported.
+// Streaming event-log reader: constant memory, every upstream form, torn and corrupt lines
+// reported.
 #pragma once
 
 #include <cstdint>

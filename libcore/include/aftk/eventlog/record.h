@@ -14,9 +14,10 @@ namespace aftk::eventlog {
 /// The upstream form a record was written in; detected per record, so mixed files read fine.
 enum class Form : std::uint8_t {
   kFlat,    // 0.4-SNAPSHOT (main@8ad3a32): eventId/eventType/eventAttributes at the top level
-  kNested,  // 0.3.x: {"timestamp","logLevel","eventType","event":{"eventType","id","attributes","type"}}
+  kNested,  // 0.3.x:
+            // {"timestamp","logLevel","eventType","event":{"eventType","id","attributes","type"}}
   kLegacy,  // 0.2.x: {"timestamp","event":{... "eventType":"<Java class>"}}
-  kTrace,   // newer main's Trace Log (traces-*.log): entityType/entityName/entityMetadata/attributes
+  kTrace,  // newer main's Trace Log (traces-*.log): entityType/entityName/entityMetadata/attributes
 };
 
 /// "flat", "nested-0.3", "legacy-0.2" or "trace".
@@ -31,10 +32,10 @@ struct Record {
   Form form = Form::kFlat;
   bool pretty = false;  // spanned several lines (Jackson's default pretty printer)
 
-  std::string timestamp;                    // as written (Instant.toString)
-  std::optional<std::int64_t> time_ns;      // parsed timestamp, nanoseconds since the epoch
-  std::string level;                        // logLevel (STANDARD/VERBOSE), Trace Log "detail"; empty
-                                            // for 0.2.x
+  std::string timestamp;                // as written (Instant.toString)
+  std::optional<std::int64_t> time_ns;  // parsed timestamp, nanoseconds since the epoch
+  std::string level;                    // logLevel (STANDARD/VERBOSE), Trace Log "detail"; empty
+                                        // for 0.2.x
 
   std::string event_id;    // flat eventId, nested event.id, trace entityMetadata.eventId
   std::string event_type;  // flat/nested eventType, trace entityName of an event record
@@ -49,12 +50,13 @@ struct Record {
       parent_execution_id, entity_type, entity_name;
   std::optional<std::string> entity_metadata;  // JSON object text
 
-  bool type_quirk = false;  // 0.3.1 wrote event.type as a truncatedString wrapper (its reader fails)
+  bool type_quirk =
+      false;  // 0.3.1 wrote event.type as a truncatedString wrapper (its reader fails)
 
-  std::string raw;             // the record's original bytes, without the final '\n'
-  std::uint64_t line = 0;      // 1-based line of the record's first line
-  std::uint64_t offset = 0;    // byte offset of the record in its input
-  std::size_t source = 0;      // index of the input it came from (merging)
+  std::string raw;           // the record's original bytes, without the final '\n'
+  std::uint64_t line = 0;    // 1-based line of the record's first line
+  std::uint64_t offset = 0;  // byte offset of the record in its input
+  std::size_t source = 0;    // index of the input it came from (merging)
 
   /// True when the attributes contain a truncation wrapper (truncatedString/List/Object).
   bool truncated() const;

@@ -65,7 +65,8 @@ Result<bool> format_record(const LogEvent& event, const WriterConfig& config, st
 
 /// The attributes after STANDARD truncation (compact JSON): what upstream keeps of them.
 /// `nested031` applies 0.3.x's rule (depth counted from the event node). Errors: INVALID_ARGUMENT.
-Result<std::string> truncate_attributes(std::string_view attributes_json, const WriterConfig& config);
+Result<std::string> truncate_attributes(std::string_view attributes_json,
+                                        const WriterConfig& config);
 
 /// events-{jobId}-{taskName}-{subtask}.log, with \ / : * ? " < > | in the task name made '_'.
 std::string log_file_name(std::string_view job_id, std::string_view task_name, int subtask);
