@@ -682,3 +682,57 @@ TEST_CASE("EventLog.prefilter scan agrees with a plain search at every block bou
     CHECK(d::count_newlines(b, skipped) == skip_nl);
   }
 }
+
+TEST_CASE("EventLog.raw U+2028, U+2029 and U+0085 stay inside their line") {
+  TempDir tmp;
+  el::WriterConfig c;
+  el::LogEvent e;
+  e.timestamp = "2026-01-01T00:00:00Z";
+  e.event_id = "11111111-2222-3333-4444-555555555555";
+  e.event_type = "t";
+  e.attributes_json = "{\"s\":\"a\\u2028b\\u2029c\\u0085d\\r\"}";
+  std::string text;
+  REQUIRE(el::format_record(e, c, text).value());
+  REQUIRE(el::format_record(e, c, text).value());
+  CHECK(text.find("a\xE2\x80\xA8"
+                  "b\xE2\x80\xA9"
+                  "c\xC2\x85"
+                  "d\\r") != std::string::npos);
+  auto rr = read_file(tmp.file("events-u.log", text));
+  REQUIRE(rr.records.size() == 2);
+  CHECK(rr.records[1].line == 2);
+  CHECK(el::field_text(rr.records[0], {"s"}) == std::optional<std::string>("a\xE2\x80\xA8"
+                                                                           "b\xE2\x80\xA9"
+                                                                           "c\xC2\x85"
+                                                                           "d\r"));
+}
+
+TEST_CASE("EventLog.a torn pretty-printed record") {
+  TempDir tmp;
+  const std::string full = slurp(
+      golden_dir(kMain) + "events-00000000000000000000000000000abc-action-execute-operator-0.log");
+  const size_t third = full.find("\n{\n", full.find("\n{\n") + 1) + 1;
+  const std::string cut = full.substr(0, third + 40);
+  auto rr = read_file(tmp.file("events-p.log", cut));
+  CHECK(rr.records.size() == 2);
+  REQUIRE(rr.problems.size() == 1);
+  CHECK(rr.problems[0].kind == el::Problem::Kind::kTorn);
+  CHECK(rr.problems[0].offset == third);
+}
+
+TEST_CASE("EventLog.an over-long record is reported and skipped") {
+  TempDir tmp;
+  const std::string good =
+      "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"logLevel\":\"STANDARD\",\"eventId\":\"11111111-"
+      "2222-3333-4444-"
+      "555555555555\",\"eventType\":\"t\",\"eventAttributes\":{}}\n";
+  const std::string big = "{\"timestamp\":\"" + std::string(3u << 20, 'x') + "\"}\n";
+  el::ReadOptions o;
+  o.max_record_bytes = 2u << 20;
+  auto rr = read_file(tmp.file("events-l.log", good + big + good), o);
+  CHECK(rr.records.size() == 2);
+  CHECK(rr.records[1].line == 3);
+  REQUIRE(rr.problems.size() == 1);
+  CHECK(rr.problems[0].line == 2);
+  CHECK(rr.problems[0].offset == good.size());
+}
