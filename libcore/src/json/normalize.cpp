@@ -185,6 +185,10 @@ error_code append_normalized(od::value value, std::string& out, const NormalizeO
   return append_any(value, out, options);
 }
 
+error_code append_normalized(od::object object, std::string& out, const NormalizeOptions& options) {
+  return append_object(object, out, options);
+}
+
 Result<std::string> normalize(std::string_view text, const NormalizeOptions& options) {
   auto padded = tl_buffer.wrap(text);
   od::document doc;

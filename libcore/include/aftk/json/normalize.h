@@ -27,6 +27,10 @@ struct NormalizeOptions {
 simdjson::error_code append_normalized(simdjson::ondemand::value value, std::string& out,
                                        const NormalizeOptions& options);
 
+/// The same for an object (e.g. one rewound with reset() after a failed typed read).
+simdjson::error_code append_normalized(simdjson::ondemand::object object, std::string& out,
+                                       const NormalizeOptions& options);
+
 /// Parses `text` as one JSON document (anything after it is an error) and returns its
 /// normalized form. Errors: CORRUPT_RECORD with simdjson's reason.
 Result<std::string> normalize(std::string_view text, const NormalizeOptions& options = {});

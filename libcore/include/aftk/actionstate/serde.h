@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// The ActionState JSON form: byte-exact encoding and strict or lenient decoding.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "aftk/actionstate/model.h"
+#include "aftk/json/normalize.h"
+#include "aftk/result.h"
+
+namespace aftk::actionstate {
+
+/// Appends the exact bytes ActionStateSerde (Jackson) writes for `state`.
+void encode(const ActionState& state, std::string& out);
+/// The exact bytes ActionStateSerde (Jackson) writes for `state`.
+std::string encode(const ActionState& state);
+/// Appends one Event in the action-state value form ("@class" first).
+void encode_event(const Event& event, std::string& out);
+
+enum class ReadMode {
+  /// Accept exactly what the upstream reader accepts: unknown fields, a missing "@class", an
+  /// empty "type", unpadded base64, a bad status, a memory value that is not a version-1
+  /// envelope are errors.
+  kStrict,
+  /// Read whatever can be read; every deviation from the strict form is reported.
+  kLenient,
+};
+
+struct DecodeOptions {
+  ReadMode mode = ReadMode::kStrict;
+  /// Reject "upstreamEventId"/"upstreamActionName" as the 0.3.1 reader does.
+  bool reject_lineage_fields = false;
+};
+
+/// A deviation from the strict form that lenient mode read past.
+struct Deviation {
+  std::string path;  // e.g. "callResults[1].status"
+  std::string message;
+};
+
+/// Reusable decoder: keeps its parser and buffers, so decoding many values allocates little.
+class Decoder {
+ public:
+  explicit Decoder(DecodeOptions options = {}) : options_(options) {}
+
+  /// Decodes `json` into `out`, reusing out's storage. In lenient mode deviations are appended to
+  /// `deviations` when given. Errors: CORRUPT_RECORD naming the JSON path and the reason.
+  Status decode(std::string_view json, ActionState& out, std::vector<Deviation>* deviations = nullptr);
+  /// Decodes `json` into a new ActionState.
+  Result<ActionState> decode(std::string_view json, std::vector<Deviation>* deviations = nullptr);
+
+  const DecodeOptions& options() const { return options_; }
+  void set_options(DecodeOptions options) { options_ = options; }
+
+ private:
+  DecodeOptions options_;
+  simdjson::ondemand::parser parser_;
+  json::PaddedBuffer buffer_;
+};
+
+}  // namespace aftk::actionstate

@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: Apache-2.0
+// ActionState <-> JSON exactly as upstream's ActionStateSerde writes and reads it.
+#include "aftk/actionstate/serde.h"
+
+#include <random>
+
+#include <fmt/format.h>
+
+#include "aftk/actionstate/ids.h"
+#include "aftk/json/base64.h"
+#include "aftk/json/writer.h"
+
+namespace aftk::actionstate {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+namespace {
+
+void append_opt_string(std::string& out, const std::optional<std::string>& s) {
+  if (s)
+    json::append_string(out, *s);
+  else
+    out.append("null");
+}
+
+void append_opt_bytes(std::string& out, const std::optional<std::string>& b) {
+  if (!b) {
+    out.append("null");
+    return;
+  }
+  out.push_back('"');
+  json::base64_append(out, *b);
+  out.push_back('"');
+}
+
+void encode_memory_update(const MemoryUpdate& m, std::string& out) {
+  out.append("{\"path\":");
+  json::append_string(out, m.path);
+  out.append(",\"value\":");
+  switch (m.value.kind) {
+    case MemoryValue::Kind::kNull:
+      out.append("null");
+      break;
+    case MemoryValue::Kind::kKryo:
+      out.append("{\"serde\":\"kryo\",\"version\":1,\"payload\":");
+      json::append_string(out, m.value.text);
+      out.push_back('}');
+      break;
+    case MemoryValue::Kind::kPlainJson:
+      out.append(m.value.text);
+      break;
+  }
+  out.push_back('}');
+}
+
+void encode_call_result(const CallResult& c, std::string& out) {
+  out.append("{\"functionId\":");
+  append_opt_string(out, c.function_id);
+  out.append(",\"argsDigest\":");
+  append_opt_string(out, c.args_digest);
+  out.append(",\"resultPayload\":");
+  append_opt_bytes(out, c.result_payload);
+  out.append(",\"exceptionPayload\":");
+  append_opt_bytes(out, c.exception_payload);
+  out.append(",\"status\":");
+  if (c.status) {
+    out.push_back('"');
+    out.append(call_status_name(*c.status));
+    out.push_back('"');
+  } else {
+    out.append("null");
+  }
+  out.push_back('}');
+}
+
+template <class T, class F>
+void encode_list(const std::vector<T>& items, std::string& out, F&& each) {
+  out.push_back('[');
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out.push_back(',');
+    each(items[i], out);
+  }
+  out.push_back(']');
+}
+
+}  // namespace
+
+void encode_event(const Event& e, std::string& out) {
+  out.append("{\"@class\":");
+  json::append_string(out, e.class_name);
+  out.append(",\"id\":");
+  json::append_string(out, e.id);
+  const bool type_last = e.writes_type_last();
+  if (!type_last) {
+    out.append(",\"type\":");
+    json::append_string(out, e.type);
+  }
+  out.append(",\"attributes\":");
+  out.append(e.attributes);
+  if (e.upstream_event_id) {
+    out.append(",\"upstreamEventId\":");
+    json::append_string(out, *e.upstream_event_id);
+  }
+  if (e.upstream_action_name) {
+    out.append(",\"upstreamActionName\":");
+    json::append_string(out, *e.upstream_action_name);
+  }
+  if (type_last) {
+    out.append(",\"type\":");
+    json::append_string(out, e.type);
+  }
+  out.push_back('}');
+}
+
+void encode(const ActionState& s, std::string& out) {
+  out.append("{\"taskEvent\":");
+  if (s.task_event)
+    encode_event(*s.task_event, out);
+  else
+    out.append("null");
+  out.append(",\"sensoryMemoryUpdates\":");
+  encode_list(s.sensory_memory_updates, out, encode_memory_update);
+  out.append(",\"shortTermMemoryUpdates\":");
+  encode_list(s.short_term_memory_updates, out, encode_memory_update);
+  out.append(",\"outputEvents\":");
+  encode_list(s.output_events, out, encode_event);
+  out.append(",\"callResults\":");
+  encode_list(s.call_results, out, encode_call_result);
+  out.append(s.completed ? ",\"completed\":true}" : ",\"completed\":false}");
+}
+
+std::string encode(const ActionState& state) {
+  std::string out;
+  out.reserve(256);
+  encode(state, out);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+namespace {
+
+struct Ctx {
+  const DecodeOptions& options;
+  std::vector<Deviation>* deviations;
+  std::string path;
+  std::string error;
+  bool strict() const { return options.mode == ReadMode::kStrict; }
+};
+
+// Appends a path segment for the lifetime of the object.
+class PathScope {
+ public:
+  PathScope(Ctx& c, std::string_view field) : c_(c), mark_(c.path.size()) {
+    if (!c.path.empty()) c.path.push_back('.');
+    c.path.append(field);
+  }
+  PathScope(Ctx& c, size_t index) : c_(c), mark_(c.path.size()) {
+    fmt::format_to(std::back_inserter(c.path), "[{}]", index);
+  }
+  ~PathScope() { c_.path.resize(mark_); }
+  PathScope(const PathScope&) = delete;
+  PathScope& operator=(const PathScope&) = delete;
+
+ private:
+  Ctx& c_;
+  size_t mark_;
+};
+
+bool fail_here(Ctx& c, std::string_view message) {
+  c.error = c.path.empty() ? std::string(message) : fmt::format("{}: {}", c.path, message);
+  return false;
+}
+
+// A deviation from the strict form: an error in strict mode, a note in lenient mode.
+bool deviate(Ctx& c, std::string_view message) {
+  if (c.strict()) return fail_here(c, message);
+  if (c.deviations) c.deviations->push_back({c.path, std::string(message)});
+  return true;
+}
+
+bool check(Ctx& c, error_code e) {
+  if (!e) return true;
+  return fail_here(c, simdjson::error_message(e));
+}
+
+std::string_view type_name(od::json_type t) {
+  switch (t) {
+    case od::json_type::array: return "an array";
+    case od::json_type::object: return "an object";
+    case od::json_type::number: return "a number";
+    case od::json_type::string: return "a string";
+    case od::json_type::boolean: return "a boolean";
+    case od::json_type::null: return "null";
+  }
+  return "a value";
+}
+
+bool wrong_type(Ctx& c, od::value& v, std::string_view expected) {
+  od::json_type t{};
+  if (v.type().get(t)) return fail_here(c, fmt::format("expected {}", expected));
+  return fail_here(c, fmt::format("expected {}, found {}", expected, type_name(t)));
+}
+
+bool is_null(od::value& v) {
+  bool n = false;
+  return !v.is_null().get(n) && n;
+}
+
+bool read_string(Ctx& c, od::value& v, std::string& out) {
+  std::string_view s;
+  if (v.get_string().get(s)) return wrong_type(c, v, "a string");
+  out.assign(s);
+  return true;
+}
+
+bool read_opt_string(Ctx& c, od::value& v, std::optional<std::string>& out) {
+  if (is_null(v)) {
+    out.reset();
+    return true;
+  }
+  std::string_view s;
+  if (v.get_string().get(s)) return wrong_type(c, v, "a string or null");
+  if (out)
+    out->assign(s);
+  else
+    out.emplace(s);
+  return true;
+}
+
+bool read_opt_bytes(Ctx& c, od::value& v, std::optional<std::string>& out) {
+  if (is_null(v)) {
+    out.reset();
+    return true;
+  }
+  std::string_view s;
+  if (v.get_string().get(s)) return wrong_type(c, v, "base64 text or null");
+  if (out)
+    out->clear();
+  else
+    out.emplace();
+  json::Base64Problem problem;
+  auto st = json::base64_decode_lenient(s, *out, problem);
+  if (!st) return fail_here(c, st.error().message);
+  if (problem.unpadded) return deviate(c, "base64 without '=' padding (Jackson rejects it)");
+  return true;
+}
+
+// Lower-cases a UUID as java.util.UUID.toString prints it; false if it is not UUID-shaped.
+bool canonical_uuid_text(std::string_view s, std::string& out) {
+  if (s.size() != 36) return false;
+  out.assign(s);
+  for (size_t i = 0; i < 36; ++i) {
+    char& ch = out[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (ch != '-') return false;
+      continue;
+    }
+    if (ch >= 'A' && ch <= 'F') ch = static_cast<char>(ch - 'A' + 'a');
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string random_uuid() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uint64_t hi = rng(), lo = rng();
+  hi = (hi & ~0xF000ull) | 0x4000ull;
+  lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;
+  std::string h = fmt::format("{:016x}{:016x}", hi, lo);
+  return fmt::format("{}-{}-{}-{}-{}", h.substr(0, 8), h.substr(8, 4), h.substr(12, 4),
+                     h.substr(16, 4), h.substr(20, 12));
+}
+
+template <class T>
+T& next_slot(std::vector<T>& v, size_t& used) {
+  if (used < v.size()) return v[used++];
+  ++used;
+  return v.emplace_back();
+}
+
+bool decode_event(Ctx& c, od::value& v, Event& e) {
+  od::object obj;
+  if (v.get_object().get(obj)) return wrong_type(c, v, "an event object");
+  bool has_class = false, has_type = false, has_id = false;
+  e.upstream_event_id.reset();
+  e.upstream_action_name.reset();
+  e.attributes.assign("{}");
+  for (auto fr : obj) {
+    od::field f;
+    if (!check(c, std::move(fr).get(f))) return false;
+    std::string_view key;
+    if (!check(c, f.unescaped_key().get(key))) return false;
+    od::value fv = f.value();
+    PathScope scope(c, key);
+    if (key == "@class") {
+      if (!read_string(c, fv, e.class_name)) return false;
+      has_class = true;
+    } else if (key == "id") {
+      std::string_view s;
+      if (fv.get_string().get(s)) return wrong_type(c, fv, "a UUID string");
+      if (!canonical_uuid_text(s, e.id)) {
+        e.id.assign(s);
+        if (!deviate(c, "not a UUID")) return false;
+      }
+      has_id = true;
+    } else if (key == "type") {
+      if (is_null(fv)) {
+        e.type.clear();
+      } else if (!read_string(c, fv, e.type)) {
+        return false;
+      }
+      has_type = !e.type.empty();
+    } else if (key == "attributes") {
+      e.attributes.clear();
+      if (is_null(fv)) {
+        e.attributes.assign("{}");
+        if (!deviate(c, "null attributes read as {}")) return false;
+        continue;
+      }
+      od::json_type t{};
+      if (!check(c, fv.type().get(t))) return false;
+      if (t != od::json_type::object) return wrong_type(c, fv, "an object");
+      if (!check(c, json::append_normalized(fv, e.attributes, {}))) return false;
+    } else if (key == "upstreamEventId" || key == "upstreamActionName") {
+      if (c.options.reject_lineage_fields &&
+          !deviate(c, "lineage field unknown to the 0.3.1 reader"))
+        return false;
+      if (!read_opt_string(c, fv, key == "upstreamEventId" ? e.upstream_event_id
+                                                            : e.upstream_action_name))
+        return false;
+    } else {
+      if (!deviate(c, "unknown field")) return false;
+    }
+  }
+  if (!has_class) {
+    e.class_name.assign(kEventClass);
+    if (!deviate(c, "missing \"@class\"")) return false;
+  }
+  if (!has_type && !deviate(c, "missing or empty \"type\"")) return false;
+  if (!has_id) e.id = random_uuid();  // as Jackson's default constructor does
+  return true;
+}
+
+bool decode_memory_value(Ctx& c, od::value& v, MemoryValue& m) {
+  if (is_null(v)) {
+    m.kind = MemoryValue::Kind::kNull;
+    m.text.clear();
+    return true;
+  }
+  od::json_type t{};
+  if (!check(c, v.type().get(t))) return false;
+  auto as_plain = [&](auto&& node) -> bool {
+    m.kind = MemoryValue::Kind::kPlainJson;
+    m.text.clear();
+    if (!check(c, json::append_normalized(node, m.text, {}))) return false;
+    return true;
+  };
+  if (t != od::json_type::object) {
+    if (!deviate(c, "a plain value, not the {\"serde\",\"version\",\"payload\"} envelope (0.3.0 form)"))
+      return false;
+    return as_plain(v);
+  }
+  od::object obj;
+  if (!check(c, v.get_object().get(obj))) return false;
+  bool serde_ok = false, version_ok = false, payload_ok = false, extra = false;
+  std::string why;
+  for (auto fr : obj) {
+    od::field f;
+    if (!check(c, std::move(fr).get(f))) return false;
+    std::string_view key;
+    if (!check(c, f.unescaped_key().get(key))) return false;
+    od::value fv = f.value();
+    if (key == "serde") {
+      std::string_view s;
+      serde_ok = !fv.get_string().get(s) && s == "kryo";
+      if (!serde_ok) why = "\"serde\" is not \"kryo\"";
+    } else if (key == "version") {
+      std::int64_t ver = 0;
+      version_ok = !fv.get_int64().get(ver) && ver == 1;
+      if (!version_ok) why = fmt::format("unsupported envelope version {}", ver);
+    } else if (key == "payload") {
+      std::string_view s;
+      if (!fv.get_string().get(s)) {
+        std::string scratch;
+        payload_ok = json::base64_decode(s, scratch).has_value();
+        if (payload_ok) m.text.assign(s);
+        else why = "payload is not padded base64";
+      } else {
+        why = "payload is not a string";
+      }
+    } else {
+      extra = true;
+      why = fmt::format("unknown envelope field \"{}\"", key);
+    }
+  }
+  if (serde_ok && version_ok && payload_ok && !extra) {
+    m.kind = MemoryValue::Kind::kKryo;
+    return true;
+  }
+  if (why.empty()) why = "incomplete envelope";
+  if (!deviate(c, why)) return false;
+  bool rewound = false;
+  if (!check(c, obj.reset().get(rewound))) return false;
+  m.kind = MemoryValue::Kind::kPlainJson;
+  m.text.clear();
+  return check(c, json::append_normalized(obj, m.text, {}));
+}
+
+bool decode_memory_update(Ctx& c, od::value& v, MemoryUpdate& m) {
+  od::object obj;
+  if (v.get_object().get(obj)) return wrong_type(c, v, "a memory update object");
+  m.path.clear();
+  m.value = MemoryValue{};
+  for (auto fr : obj) {
+    od::field f;
+    if (!check(c, std::move(fr).get(f))) return false;
+    std::string_view key;
+    if (!check(c, f.unescaped_key().get(key))) return false;
+    od::value fv = f.value();
+    PathScope scope(c, key);
+    if (key == "path") {
+      if (is_null(fv)) {
+        if (!deviate(c, "null path")) return false;
+      } else if (!read_string(c, fv, m.path)) {
+        return false;
+      }
+    } else if (key == "value") {
+      if (!decode_memory_value(c, fv, m.value)) return false;
+    } else if (!deviate(c, "unknown field")) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool decode_call_result(Ctx& c, od::value& v, CallResult& r) {
+  od::object obj;
+  if (v.get_object().get(obj)) return wrong_type(c, v, "a call result object");
+  r.function_id.reset();
+  r.args_digest.reset();
+  r.status.reset();
+  bool has_result = false, has_exception = false;
+  for (auto fr : obj) {
+    od::field f;
+    if (!check(c, std::move(fr).get(f))) return false;
+    std::string_view key;
+    if (!check(c, f.unescaped_key().get(key))) return false;
+    od::value fv = f.value();
+    PathScope scope(c, key);
+    if (key == "functionId") {
+      if (!read_opt_string(c, fv, r.function_id)) return false;
+    } else if (key == "argsDigest") {
+      if (!read_opt_string(c, fv, r.args_digest)) return false;
+    } else if (key == "resultPayload") {
+      if (!read_opt_bytes(c, fv, r.result_payload)) return false;
+      has_result = true;
+    } else if (key == "exceptionPayload") {
+      if (!read_opt_bytes(c, fv, r.exception_payload)) return false;
+      has_exception = true;
+    } else if (key == "status") {
+      if (is_null(fv)) continue;
+      std::string_view s;
+      if (fv.get_string().get(s)) return wrong_type(c, fv, "a status string or null");
+      if (s == "SUCCEEDED") r.status = CallStatus::kSucceeded;
+      else if (s == "FAILED") r.status = CallStatus::kFailed;
+      else if (s == "PENDING") r.status = CallStatus::kPending;
+      else if (!deviate(c, fmt::format("unknown status \"{}\"", s))) return false;
+    } else if (!deviate(c, "unknown field")) {
+      return false;
+    }
+  }
+  if (!has_result) r.result_payload.reset();
+  if (!has_exception) r.exception_payload.reset();
+  return true;
+}
+
+template <class T, class F>
+bool decode_list(Ctx& c, od::value& v, std::vector<T>& out, F&& each) {
+  size_t used = 0;
+  if (is_null(v)) {
+    out.clear();
+    return true;
+  }
+  od::array arr;
+  if (v.get_array().get(arr)) return wrong_type(c, v, "an array");
+  for (auto er : arr) {
+    od::value ev;
+    if (!check(c, std::move(er).get(ev))) return false;
+    PathScope scope(c, used);
+    T& slot = next_slot(out, used);
+    if (!each(c, ev, slot)) return false;
+  }
+  out.resize(used);
+  return true;
+}
+
+bool decode_state(Ctx& c, od::object& obj, ActionState& s) {
+  bool saw[6] = {};
+  for (auto fr : obj) {
+    od::field f;
+    if (!check(c, std::move(fr).get(f))) return false;
+    std::string_view key;
+    if (!check(c, f.unescaped_key().get(key))) return false;
+    od::value fv = f.value();
+    PathScope scope(c, key);
+    if (key == "taskEvent") {
+      saw[0] = true;
+      if (is_null(fv)) {
+        s.task_event.reset();
+      } else {
+        if (!s.task_event) s.task_event.emplace();
+        if (!decode_event(c, fv, *s.task_event)) return false;
+      }
+    } else if (key == "sensoryMemoryUpdates") {
+      saw[1] = true;
+      if (!decode_list(c, fv, s.sensory_memory_updates, decode_memory_update)) return false;
+    } else if (key == "shortTermMemoryUpdates") {
+      saw[2] = true;
+      if (!decode_list(c, fv, s.short_term_memory_updates, decode_memory_update)) return false;
+    } else if (key == "outputEvents") {
+      saw[3] = true;
+      if (!decode_list(c, fv, s.output_events, decode_event)) return false;
+    } else if (key == "callResults") {
+      saw[4] = true;
+      if (!decode_list(c, fv, s.call_results, decode_call_result)) return false;
+    } else if (key == "completed") {
+      saw[5] = true;
+      if (is_null(fv)) {
+        s.completed = false;
+      } else if (fv.get_bool().get(s.completed)) {
+        return wrong_type(c, fv, "a boolean");
+      }
+    } else if (!deviate(c, "unknown field")) {
+      return false;
+    }
+  }
+  // Absent fields take the constructor defaults.
+  if (!saw[0]) s.task_event.reset();
+  if (!saw[1]) s.sensory_memory_updates.clear();
+  if (!saw[2]) s.short_term_memory_updates.clear();
+  if (!saw[3]) s.output_events.clear();
+  if (!saw[4]) s.call_results.clear();
+  if (!saw[5]) s.completed = false;
+  return true;
+}
+
+}  // namespace
+
+Status Decoder::decode(std::string_view json, ActionState& out, std::vector<Deviation>* deviations) {
+  Ctx c{options_, deviations, {}, {}};
+  auto padded = buffer_.wrap(json);
+  od::document doc;
+  auto err = parser_.iterate(padded).get(doc);
+  if (err) return fail(Errc::kCorruptRecord, fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+  od::object obj;
+  err = doc.get_object().get(obj);
+  if (err) {
+    od::json_type t{};
+    if (doc.type().get(t)) return fail(Errc::kCorruptRecord, fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+    return fail(Errc::kCorruptRecord, fmt::format("expected an ActionState object, found {}", type_name(t)));
+  }
+  if (!decode_state(c, obj, out)) return fail(Errc::kCorruptRecord, c.error);
+  if (!doc.current_location().error())
+    return fail(Errc::kCorruptRecord, "trailing content after the ActionState object");
+  return {};
+}
+
+Result<ActionState> Decoder::decode(std::string_view json, std::vector<Deviation>* deviations) {
+  ActionState s;
+  AFTK_TRY(decode(json, s, deviations));
+  return s;
+}
+
+}  // namespace aftk::actionstate
