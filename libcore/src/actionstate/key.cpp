@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "aftk/actionstate/ids.h"
+#include "aftk/actionstate/model.h"
 #include "aftk/json/base64.h"
 #include "aftk/json/normalize.h"
 
@@ -174,6 +175,25 @@ Result<std::int32_t> partition_for_key(std::string_view key, std::int32_t num_pa
     hashed = parts[0];
   }
   return flink_murmur_hash(json::java_string_hash(hashed)) % num_partitions;
+}
+
+Result<StateKey> make_key_v03(std::string business_key, std::int64_t seq, const Event& trigger,
+                              std::string action_uuid) {
+  if (business_key.empty()) return fail(Errc::kInvalidArgument, "empty business key");
+  if (seq < 0) return fail(Errc::kInvalidArgument, fmt::format("negative sequence number {}", seq));
+  AFTK_TRY_ASSIGN(std::string ev, event_uuid(trigger.attributes));
+  return StateKey::v03(std::move(business_key), seq, std::move(ev), std::move(action_uuid));
+}
+
+Result<StateKey> make_key_v04(std::string_view key_serializer_bytes, std::int32_t key_hash,
+                              std::int32_t max_parallelism, std::int64_t seq, const Event& trigger,
+                              std::string_view action_name) {
+  if (max_parallelism < 1)
+    return fail(Errc::kInvalidArgument, fmt::format("invalid max parallelism {}", max_parallelism));
+  if (seq < 0) return fail(Errc::kInvalidArgument, fmt::format("negative sequence number {}", seq));
+  AFTK_TRY_ASSIGN(std::string ev, event_uuid(trigger.attributes));
+  return StateKey::v04(assign_to_key_group(key_hash, max_parallelism), seq, std::move(ev),
+                       action_uuid_from_name(action_name), business_key_id(key_serializer_bytes));
 }
 
 }  // namespace aftk::actionstate

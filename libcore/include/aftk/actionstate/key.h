@@ -61,6 +61,21 @@ Result<std::array<std::string, 4>> upstream_parse_key(std::string_view key);
 /// ("Key format is invalid", "First part of the key cannot be empty").
 Result<std::int32_t> partition_for_key(std::string_view key, std::int32_t num_partitions);
 
+struct Event;
+
+/// ActionStateUtil.generateKey of 0.3.x: the event UUID comes from the trigger event's
+/// attributes, the action UUID is given (action_uuid_legacy of a Python action's hash).
+/// Errors: INVALID_ARGUMENT for an empty business key or negative seq; CORRUPT_RECORD when the
+/// attributes are not JSON.
+Result<StateKey> make_key_v03(std::string business_key, std::int64_t seq, const Event& trigger,
+                              std::string action_uuid);
+
+/// The 0.4 key: key group of the key's hashCode, name-based action UUID, and the digest of the
+/// key-serializer bytes. Errors as make_key_v03, and for max_parallelism < 1.
+Result<StateKey> make_key_v04(std::string_view key_serializer_bytes, std::int32_t key_hash,
+                              std::int32_t max_parallelism, std::int64_t seq, const Event& trigger,
+                              std::string_view action_name);
+
 /// True for a canonical non-negative decimal long ("0", "17"; not "+1", "01", "-1").
 bool is_canonical_seq(std::string_view s, std::int64_t* value = nullptr);
 

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+// The action-state store: cache semantics shared by every backend, and the store interface.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "aftk/actionstate/key.h"
+#include "aftk/actionstate/marker.h"
+#include "aftk/actionstate/model.h"
+#include "aftk/actionstate/serde.h"
+#include "aftk/result.h"
+
+namespace aftk::actionstate {
+
+/// Where a record sits in its topic.
+struct RecordPosition {
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+};
+
+/// One record of a topic or dump as a reader sees it (views valid during the callback).
+struct TopicRecord {
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::int64_t timestamp = -1;  // milliseconds since the epoch; -1 when unknown
+  std::string_view key;
+  std::optional<std::string_view> value;  // nullopt: a tombstone
+};
+
+/// The live states a store holds in memory, keyed by record key, with the upstream cache rules
+/// (divergence and cleanup scoped to one business key, as newer upstream does).
+class StateCache {
+ public:
+  struct Entry {
+    StateKey key;
+    std::string value;  // the record value bytes, as stored
+    RecordPosition position;
+  };
+
+  /// Inserts or replaces the entry for `key`.
+  void put(const StateKey& key, std::string key_text, std::string value, RecordPosition position);
+  /// Removes the entry; true if there was one.
+  bool erase(std::string_view key_text);
+  /// The entry for a record key, or null.
+  const Entry* find(std::string_view key_text) const;
+
+  struct GetOutcome {
+    const Entry* entry = nullptr;   // the state asked for, or null
+    bool diverged = false;          // more than one state cached for this (business key, seq)
+    std::vector<Entry> removed;     // later sequences dropped because of a miss or divergence
+  };
+  /// Upstream's get: when the key is missing or its sequence diverged, every entry of the same
+  /// business key with a higher sequence number is dropped.
+  GetOutcome get(const StateKey& key);
+
+  /// Removes every entry of `identity` with seq <= `seq`; returns them.
+  std::vector<Entry> prune(std::string_view identity, std::int64_t seq);
+
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  void clear();
+
+  /// Visits entries ordered by business key identity, sequence number, record key.
+  void for_each(const std::function<void(const Entry&)>& visit) const;
+
+ private:
+  void unindex(const Entry& e, const std::string& key_text);
+  std::unordered_map<std::string, Entry> entries_;
+  // identity -> seq -> record keys
+  std::map<std::string, std::map<std::int64_t, std::vector<std::string>>, std::less<>> index_;
+};
+
+struct RebuildOptions {
+  /// Decode every value (strictly by default) and report those that do not decode.
+  bool validate = true;
+  DecodeOptions decode;
+  /// Called now and then with records read so far and the total to read (for progress).
+  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+};
+
+/// A record a rebuild could not take in as it is: an unparsable key or a value that does not
+/// decode. Values that do not decode are still cached (nothing is dropped silently).
+struct RecordProblem {
+  RecordPosition position;
+  std::string key;
+  Error error;
+};
+
+struct RebuildReport {
+  std::uint64_t records = 0;     // records read
+  std::uint64_t tombstones = 0;  // of which tombstones
+  std::uint64_t bytes = 0;       // key and value bytes read
+  size_t live = 0;               // live states afterwards
+  OffsetMap from;                // per partition, first offset asked for
+  OffsetMap to;                  // per partition, end offset captured before reading
+  std::vector<RecordProblem> problems;
+};
+
+struct PruneOptions {
+  /// Also write tombstones, each to the partition its record was seen in.
+  bool tombstones = false;
+};
+
+struct PruneResult {
+  std::vector<StateCache::Entry> evicted;
+  size_t tombstones_written = 0;
+};
+
+/// The action-state store interface (upstream's ActionStateStore).
+class ActionStateStore {
+ public:
+  virtual ~ActionStateStore() = default;
+
+  /// Writes `state` under `key` and caches it. Errors: the backend's write errors.
+  virtual Status put(const StateKey& key, const ActionState& state) = 0;
+  /// The cached state for `key`, or nullopt; applies the divergence cleanup. Errors:
+  /// CORRUPT_RECORD if the cached value does not decode.
+  virtual Result<std::optional<ActionState>> get(const StateKey& key) = 0;
+  /// Replaces the cache with the states written since the merged markers (an empty list is a
+  /// fresh start: nothing is read). Errors: CONFLICT for disagreeing markers, INVALID_ARGUMENT
+  /// for an offset outside a partition's range, and backend read errors.
+  virtual Result<RebuildReport> rebuild(std::span<const RecoveryMarker> markers,
+                                        const RebuildOptions& options = {}) = 0;
+  /// Evicts states of one business key up to `seq`, writing tombstones when asked.
+  virtual Result<PruneResult> prune(std::string_view identity, std::int64_t seq,
+                                    const PruneOptions& options = {}) = 0;
+  /// The end offsets of every partition now: a versioned marker when the backend knows its
+  /// topic id, else the legacy map.
+  virtual Result<RecoveryMarker> recovery_marker() = 0;
+  /// Makes every write durable. Errors: backend errors.
+  virtual Status flush() = 0;
+  /// The live states held now.
+  virtual const StateCache& cache() const = 0;
+};
+
+/// The store logic over any partitioned append-only log (memory, a dump file, a Kafka topic):
+/// backends implement append, offsets and scan; put/get/rebuild/prune are shared.
+class LogStore : public ActionStateStore {
+ public:
+  Status put(const StateKey& key, const ActionState& state) override;
+  Result<std::optional<ActionState>> get(const StateKey& key) override;
+  Result<RebuildReport> rebuild(std::span<const RecoveryMarker> markers,
+                                const RebuildOptions& options = {}) override;
+  Result<PruneResult> prune(std::string_view identity, std::int64_t seq,
+                            const PruneOptions& options = {}) override;
+  Result<RecoveryMarker> recovery_marker() override;
+  Status flush() override { return {}; }
+  const StateCache& cache() const override { return cache_; }
+
+  /// Loads every record from each partition's beginning (what an inspector wants).
+  Result<RebuildReport> load_all(const RebuildOptions& options = {});
+
+  std::int32_t num_partitions() const { return num_partitions_; }
+
+  /// Per partition: [first, end) offsets available now.
+  virtual Result<OffsetMap> begin_offsets() = 0;
+  virtual Result<OffsetMap> end_offsets() = 0;
+
+ protected:
+  explicit LogStore(std::int32_t num_partitions) : num_partitions_(num_partitions) {}
+
+  /// Appends one record (value null: a tombstone); returns where it landed.
+  virtual Result<RecordPosition> append(std::int32_t partition, std::string_view key,
+                                        const std::string* value) = 0;
+  /// Visits records with from[p] <= offset < to[p] of each listed partition, in offset order
+  /// within a partition. Stops and returns the sink's error if it fails.
+  virtual Status scan(const OffsetMap& from, const OffsetMap& to,
+                      const std::function<Status(const TopicRecord&)>& sink) = 0;
+  /// Topic and topic id for versioned markers; empty topic id means legacy markers.
+  virtual std::string topic() const { return {}; }
+  virtual std::string topic_id() const { return {}; }
+
+  Result<RebuildReport> replay(const OffsetMap& from, const RebuildOptions& options);
+
+  StateCache cache_;
+  std::int32_t num_partitions_;
+  std::string encode_buffer_;
+  Decoder decoder_;
+};
+
+/// A log held in memory: the same semantics as a topic, for tests and simulations.
+class MemoryStore : public LogStore {
+ public:
+  explicit MemoryStore(std::int32_t num_partitions = 64);
+  Result<OffsetMap> begin_offsets() override;
+  Result<OffsetMap> end_offsets() override;
+
+  struct Stored {
+    std::int64_t offset;
+    std::string key;
+    std::optional<std::string> value;
+  };
+  /// Every record ever appended to a partition (for tests).
+  const std::vector<Stored>& partition_log(std::int32_t p) const { return logs_.at(static_cast<size_t>(p)); }
+  /// Drops records below `offset` in a partition, as Kafka's delete-records does.
+  void delete_records_before(std::int32_t partition, std::int64_t offset);
+
+ protected:
+  Result<RecordPosition> append(std::int32_t partition, std::string_view key,
+                                const std::string* value) override;
+  Status scan(const OffsetMap& from, const OffsetMap& to,
+              const std::function<Status(const TopicRecord&)>& sink) override;
+
+ private:
+  std::vector<std::vector<Stored>> logs_;
+  std::vector<std::int64_t> begin_;
+};
+
+}  // namespace aftk::actionstate

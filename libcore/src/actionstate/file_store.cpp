@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+// The topic-dump file store and its line format.
+#include "aftk/actionstate/file_store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "aftk/json/writer.h"
+
+namespace aftk::actionstate {
+
+namespace od = simdjson::ondemand;
+
+void append_dump_line(std::string& out, const TopicRecord& r) {
+  fmt::format_to(std::back_inserter(out), "{{\"partition\":{},\"offset\":{},\"timestamp\":{},\"key\":",
+                 r.partition, r.offset, r.timestamp);
+  json::append_string(out, r.key, json::Escape::kRawUnicode);
+  out.append(",\"value\":");
+  if (r.value)
+    json::append_string(out, *r.value, json::Escape::kRawUnicode);
+  else
+    out.append("null");
+  out.append("}\n");
+}
+
+namespace {
+
+// Parses one dump line; the views point into the parser's buffers.
+std::string parse_line(od::parser& parser, const json::Line& line, TopicRecord& r) {
+  od::document doc;
+  if (auto e = parser.iterate(line.padded()).get(doc)) return simdjson::error_message(e);
+  od::object obj;
+  if (doc.get_object().get(obj)) return "not a JSON object";
+  bool has_p = false, has_o = false, has_k = false, has_v = false;
+  r.timestamp = -1;
+  for (auto fr : obj) {
+    od::field f;
+    if (auto e = std::move(fr).get(f)) return simdjson::error_message(e);
+    std::string_view key;
+    if (auto e = f.unescaped_key().get(key)) return simdjson::error_message(e);
+    od::value v = f.value();
+    if (key == "partition") {
+      std::int64_t p;
+      if (v.get_int64().get(p) || p < 0 || p > INT32_MAX) return "\"partition\" is not a non-negative int";
+      r.partition = static_cast<std::int32_t>(p);
+      has_p = true;
+    } else if (key == "offset") {
+      if (v.get_int64().get(r.offset) || r.offset < 0) return "\"offset\" is not a non-negative integer";
+      has_o = true;
+    } else if (key == "timestamp") {
+      if (v.get_int64().get(r.timestamp)) return "\"timestamp\" is not an integer";
+    } else if (key == "key") {
+      std::string_view k;
+      if (v.get_string().get(k)) return "\"key\" is not a string";
+      r.key = k;
+      has_k = true;
+    } else if (key == "value") {
+      bool null = false;
+      if (!v.is_null().get(null) && null) {
+        r.value.reset();
+      } else {
+        std::string_view s;
+        if (v.get_string().get(s)) return "\"value\" is neither a string nor null";
+        r.value = s;
+      }
+      has_v = true;
+    }
+    // Other fields (headers, metadata) are not part of the state; on-demand skips them.
+  }
+  if (!doc.current_location().error()) return "trailing content after the record";
+  if (!has_p) return "missing \"partition\"";
+  if (!has_o) return "missing \"offset\"";
+  if (!has_k) return "missing \"key\"";
+  if (!has_v) return "missing \"value\" (use null for a tombstone)";
+  return {};
+}
+
+}  // namespace
+
+Status read_dump(const std::string& path,
+                 const std::function<Status(const TopicRecord&, const json::Line&)>& sink,
+                 const std::function<void(const Error&)>& on_problem) {
+  AFTK_TRY_ASSIGN(auto reader, json::LineReader::open(path));
+  od::parser parser;
+  json::Line line;
+  TopicRecord r;
+  while (true) {
+    AFTK_TRY_ASSIGN(const bool more, reader.next(line));
+    if (!more) break;
+    if (line.text.empty()) continue;
+    const std::string why = parse_line(parser, line, r);
+    if (!why.empty()) {
+      on_problem(Error{Errc::kCorruptRecord,
+                       fmt::format("{}{}", line.terminated ? "" : "torn last line: ", why),
+                       fmt::format("{}:{}", path, line.number)});
+      continue;
+    }
+    AFTK_TRY(sink(r, line));
+  }
+  return {};
+}
+
+FileStore::FileStore(std::string path, FileStoreOptions options)
+    : LogStore(options.num_partitions), path_(std::move(path)), options_(std::move(options)) {}
+
+FileStore::~FileStore() {
+  if (out_) std::fclose(out_);
+}
+
+Result<std::unique_ptr<FileStore>> FileStore::open(const std::string& path, FileStoreOptions options) {
+  if (options.num_partitions <= 0)
+    return fail(Errc::kInvalidArgument, fmt::format("invalid partition count {}", options.num_partitions));
+  struct stat st {};
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (!exists && (!options.create || options.read_only))
+    return fail(Errc::kIo, fmt::format("cannot open store '{}': {}", path, std::strerror(ENOENT)));
+  std::unique_ptr<FileStore> s(new FileStore(path, options));
+  s->begin_.assign(static_cast<size_t>(options.num_partitions), -1);
+  s->end_.assign(static_cast<size_t>(options.num_partitions), 0);
+  if (exists) {
+    AFTK_TRY(read_dump(
+        path,
+        [&](const TopicRecord& r, const json::Line& line) -> Status {
+          if (r.partition >= s->num_partitions_) {
+            s->num_partitions_ = r.partition + 1;
+            s->begin_.resize(static_cast<size_t>(s->num_partitions_), -1);
+            s->end_.resize(static_cast<size_t>(s->num_partitions_), 0);
+          }
+          auto& b = s->begin_[static_cast<size_t>(r.partition)];
+          auto& e = s->end_[static_cast<size_t>(r.partition)];
+          if (b >= 0 && r.offset < e)
+            s->problems_.push_back(Error{Errc::kCorruptRecord,
+                                         fmt::format("offset {} of partition {} is not above the previous one ({})",
+                                                     r.offset, r.partition, e - 1),
+                                         fmt::format("{}:{}", path, line.number)});
+          if (b < 0) b = r.offset;
+          e = std::max(e, r.offset + 1);
+          return {};
+        },
+        [&](const Error& e) { s->problems_.push_back(e); }));
+  }
+  for (size_t p = 0; p < s->begin_.size(); ++p)
+    if (s->begin_[p] < 0) s->begin_[p] = s->end_[p];
+  if (!options.read_only) {
+    s->out_ = std::fopen(path.c_str(), "ab");
+    if (!s->out_) return fail(Errc::kIo, fmt::format("cannot open store '{}' for appending: {}", path, std::strerror(errno)));
+  }
+  return s;
+}
+
+Result<OffsetMap> FileStore::begin_offsets() {
+  OffsetMap m;
+  for (size_t p = 0; p < begin_.size(); ++p) m[static_cast<std::int32_t>(p)] = begin_[p];
+  return m;
+}
+
+Result<OffsetMap> FileStore::end_offsets() {
+  OffsetMap m;
+  for (size_t p = 0; p < end_.size(); ++p) m[static_cast<std::int32_t>(p)] = end_[p];
+  return m;
+}
+
+Status FileStore::flush() {
+  if (!out_) return {};
+  if (std::fflush(out_) != 0 || ::fsync(fileno(out_)) != 0)
+    return fail(Errc::kIo, fmt::format("cannot flush store '{}': {}", path_, std::strerror(errno)));
+  return {};
+}
+
+Result<RecordPosition> FileStore::append(std::int32_t partition, std::string_view key,
+                                         const std::string* value) {
+  if (!out_) return fail(Errc::kInvalidArgument, fmt::format("store '{}' is open read-only", path_));
+  if (partition < 0 || partition >= num_partitions_)
+    return fail(Errc::kInvalidArgument, fmt::format("no partition {} in store '{}'", partition, path_));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  const std::int64_t offset = end_[static_cast<size_t>(partition)];
+  line_.clear();
+  append_dump_line(line_, TopicRecord{partition, offset, ms, key,
+                                      value ? std::optional<std::string_view>(*value) : std::nullopt});
+  if (std::fwrite(line_.data(), 1, line_.size(), out_) != line_.size() || std::fflush(out_) != 0)
+    return fail(Errc::kIo, fmt::format("cannot append to store '{}': {}", path_, std::strerror(errno)));
+  end_[static_cast<size_t>(partition)] = offset + 1;
+  return RecordPosition{partition, offset};
+}
+
+Status FileStore::scan(const OffsetMap& from, const OffsetMap& to,
+                       const std::function<Status(const TopicRecord&)>& sink) {
+  if (out_) std::fflush(out_);
+  return read_dump(
+      path_,
+      [&](const TopicRecord& r, const json::Line&) -> Status {
+        auto f = from.find(r.partition);
+        if (f == from.end() || r.offset < f->second) return {};
+        auto t = to.find(r.partition);
+        if (t != to.end() && r.offset >= t->second) return {};
+        return sink(r);
+      },
+      [](const Error&) {});  // reported once, by open()
+}
+
+}  // namespace aftk::actionstate

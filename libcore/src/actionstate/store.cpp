@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: Apache-2.0
+// StateCache, the shared LogStore logic, and the in-memory log.
+#include "aftk/actionstate/store.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "aftk/json/base64.h"
+
+namespace aftk::actionstate {
+
+// ---------------------------------------------------------------------------------------------
+// StateCache
+
+void StateCache::put(const StateKey& key, std::string key_text, std::string value,
+                     RecordPosition position) {
+  auto [it, inserted] = entries_.try_emplace(std::move(key_text));
+  it->second.value = std::move(value);
+  it->second.position = position;
+  if (inserted) {
+    it->second.key = key;
+    auto& keys = index_[std::string(key.identity())][key.seq];
+    keys.push_back(it->first);
+  }
+}
+
+void StateCache::unindex(const Entry& e, const std::string& key_text) {
+  auto id = index_.find(e.key.identity());
+  if (id == index_.end()) return;
+  auto seq = id->second.find(e.key.seq);
+  if (seq != id->second.end()) {
+    auto& keys = seq->second;
+    keys.erase(std::remove(keys.begin(), keys.end(), key_text), keys.end());
+    if (keys.empty()) id->second.erase(seq);
+  }
+  if (id->second.empty()) index_.erase(id);
+}
+
+bool StateCache::erase(std::string_view key_text) {
+  auto it = entries_.find(std::string(key_text));
+  if (it == entries_.end()) return false;
+  unindex(it->second, it->first);
+  entries_.erase(it);
+  return true;
+}
+
+const StateCache::Entry* StateCache::find(std::string_view key_text) const {
+  auto it = entries_.find(std::string(key_text));
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+StateCache::GetOutcome StateCache::get(const StateKey& key) {
+  GetOutcome out;
+  const std::string text = key.to_string();
+  auto it = entries_.find(text);
+  auto id = index_.find(key.identity());
+  if (id != index_.end()) {
+    auto seq = id->second.find(key.seq);
+    out.diverged = seq != id->second.end() && seq->second.size() > 1;
+    if (it == entries_.end() || out.diverged) {
+      // Later sequences of this business key were computed on a path that no longer holds.
+      for (auto s = id->second.upper_bound(key.seq); s != id->second.end(); ++s) {
+        for (const auto& k : s->second) {
+          auto e = entries_.find(k);
+          if (e == entries_.end()) continue;
+          out.removed.push_back(std::move(e->second));
+          entries_.erase(e);
+        }
+      }
+      id->second.erase(id->second.upper_bound(key.seq), id->second.end());
+      if (id->second.empty()) index_.erase(id);
+    }
+  }
+  out.entry = it == entries_.end() ? nullptr : &it->second;
+  return out;
+}
+
+std::vector<StateCache::Entry> StateCache::prune(std::string_view identity, std::int64_t seq) {
+  std::vector<Entry> removed;
+  auto id = index_.find(identity);
+  if (id == index_.end()) return removed;
+  auto stop = id->second.upper_bound(seq);
+  for (auto s = id->second.begin(); s != stop; ++s) {
+    for (const auto& k : s->second) {
+      auto e = entries_.find(k);
+      if (e == entries_.end()) continue;
+      removed.push_back(std::move(e->second));
+      entries_.erase(e);
+    }
+  }
+  id->second.erase(id->second.begin(), stop);
+  if (id->second.empty()) index_.erase(id);
+  return removed;
+}
+
+void StateCache::clear() {
+  entries_.clear();
+  index_.clear();
+}
+
+void StateCache::for_each(const std::function<void(const Entry&)>& visit) const {
+  for (const auto& [identity, seqs] : index_) {
+    for (const auto& [seq, keys] : seqs) {
+      std::vector<const std::string*> sorted;
+      for (const auto& k : keys) sorted.push_back(&k);
+      std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return *a < *b; });
+      for (auto* k : sorted) {
+        auto e = entries_.find(*k);
+        if (e != entries_.end()) visit(e->second);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LogStore
+
+namespace {
+std::string where(RecordPosition p) { return fmt::format("partition {} offset {}", p.partition, p.offset); }
+}  // namespace
+
+Status LogStore::put(const StateKey& key, const ActionState& state) {
+  std::string text = key.to_string();
+  AFTK_TRY_ASSIGN(const std::int32_t partition, partition_for_key(text, num_partitions_));
+  std::string value;
+  value.reserve(encode_buffer_.capacity());
+  encode(state, value);
+  AFTK_TRY_ASSIGN(const RecordPosition pos, append(partition, text, &value));
+  if (value.capacity() > encode_buffer_.capacity()) encode_buffer_.reserve(value.capacity());
+  cache_.put(key, std::move(text), std::move(value), pos);
+  return {};
+}
+
+Result<std::optional<ActionState>> LogStore::get(const StateKey& key) {
+  auto outcome = cache_.get(key);
+  if (!outcome.entry) return std::optional<ActionState>{};
+  auto state = decoder_.decode(outcome.entry->value);
+  if (!state) {
+    auto e = state.error();
+    e.where = where(outcome.entry->position);
+    return fail(std::move(e));
+  }
+  return std::optional<ActionState>(std::move(*state));
+}
+
+Result<RebuildReport> LogStore::replay(const OffsetMap& from, const RebuildOptions& options) {
+  RebuildReport report;
+  AFTK_TRY_ASSIGN(report.to, end_offsets());  // captured first: read exactly up to these
+  report.from = from;
+  std::uint64_t total = 0;
+  for (const auto& [p, f] : from) {
+    auto it = report.to.find(p);
+    if (it != report.to.end() && it->second > f) total += static_cast<std::uint64_t>(it->second - f);
+  }
+  cache_.clear();
+  Decoder validator(options.decode);
+  ActionState scratch;
+  AFTK_TRY(scan(from, report.to, [&](const TopicRecord& r) -> Status {
+    ++report.records;
+    report.bytes += r.key.size() + (r.value ? r.value->size() : 0);
+    if (options.progress && (report.records & 0xFFFF) == 0) options.progress(report.records, total);
+    const RecordPosition pos{r.partition, r.offset};
+    auto key = parse_key(r.key);
+    if (!key) {
+      report.problems.push_back({pos, std::string(r.key), key.error()});
+      report.problems.back().error.where = where(pos);
+      if (!r.value) ++report.tombstones;
+      return {};
+    }
+    if (!r.value) {
+      ++report.tombstones;
+      cache_.erase(r.key);
+      return {};
+    }
+    if (options.validate) {
+      auto st = validator.decode(*r.value, scratch);
+      if (!st) {
+        report.problems.push_back({pos, std::string(r.key), st.error()});
+        report.problems.back().error.where = where(pos);
+      }
+    }
+    cache_.put(*key, std::string(r.key), std::string(*r.value), pos);
+    return {};
+  }));
+  if (options.progress) options.progress(report.records, total);
+  report.live = cache_.size();
+  return report;
+}
+
+Result<RebuildReport> LogStore::rebuild(std::span<const RecoveryMarker> markers,
+                                        const RebuildOptions& options) {
+  if (markers.empty()) {  // a fresh start: nothing to restore
+    cache_.clear();
+    return RebuildReport{};
+  }
+  AFTK_TRY_ASSIGN(const RecoveryMarker merged, merge_markers(markers));
+  AFTK_TRY_ASSIGN(const OffsetMap begin, begin_offsets());
+  AFTK_TRY_ASSIGN(const OffsetMap end, end_offsets());
+  if (merged.versioned()) {
+    if (merged.topic != topic())
+      return fail(Errc::kConflict, fmt::format("recovery markers are for topic '{}', not '{}'", merged.topic, topic()));
+    if (json::normalize_topic_id(merged.topic_id) != json::normalize_topic_id(topic_id()))
+      return fail(Errc::kConflict, fmt::format("recovery markers carry topic id {} but the topic's id is {}: was the topic recreated?", merged.topic_id, topic_id()));
+    if (merged.offsets.size() != end.size())
+      return fail(Errc::kConflict, fmt::format("recovery markers cover {} partitions, the topic has {}", merged.offsets.size(), end.size()));
+  }
+  for (const auto& [p, o] : merged.offsets) {
+    auto e = end.find(p);
+    if (e == end.end())
+      return fail(Errc::kInvalidArgument, fmt::format("recovery marker names partition {}, which does not exist", p));
+    const auto b = begin.count(p) ? begin.at(p) : 0;
+    if (o < b || o > e->second)
+      return fail(Errc::kInvalidArgument,
+                  fmt::format("cannot restore partition {} from offset {}: outside the available range [{}, {}]", p, o, b, e->second));
+  }
+  return replay(merged.offsets, options);
+}
+
+Result<RebuildReport> LogStore::load_all(const RebuildOptions& options) {
+  AFTK_TRY_ASSIGN(const OffsetMap begin, begin_offsets());
+  return replay(begin, options);
+}
+
+Result<PruneResult> LogStore::prune(std::string_view identity, std::int64_t seq,
+                                    const PruneOptions& options) {
+  PruneResult result;
+  result.evicted = cache_.prune(identity, seq);
+  if (!options.tombstones) return result;
+  for (const auto& e : result.evicted) {
+    // The exact original key, to the partition the record was seen in: the partitioner has
+    // changed between versions, so recomputing it could miss.
+    auto pos = append(e.position.partition, e.key.to_string(), nullptr);
+    if (!pos) {
+      auto err = pos.error();
+      err.message = fmt::format("{} ({} of {} tombstones written)", err.message,
+                                result.tombstones_written, result.evicted.size());
+      return fail(std::move(err));
+    }
+    ++result.tombstones_written;
+  }
+  return result;
+}
+
+Result<RecoveryMarker> LogStore::recovery_marker() {
+  AFTK_TRY_ASSIGN(OffsetMap end, end_offsets());
+  const std::string id = topic_id();
+  if (id.empty()) return RecoveryMarker::legacy(std::move(end));
+  return RecoveryMarker{1, topic(), id, std::move(end)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// MemoryStore
+
+MemoryStore::MemoryStore(std::int32_t num_partitions)
+    : LogStore(num_partitions),
+      logs_(static_cast<size_t>(num_partitions)),
+      begin_(static_cast<size_t>(num_partitions), 0) {}
+
+Result<OffsetMap> MemoryStore::begin_offsets() {
+  OffsetMap m;
+  for (std::int32_t p = 0; p < num_partitions_; ++p) m[p] = begin_[static_cast<size_t>(p)];
+  return m;
+}
+
+Result<OffsetMap> MemoryStore::end_offsets() {
+  OffsetMap m;
+  for (std::int32_t p = 0; p < num_partitions_; ++p) {
+    const auto& log = logs_[static_cast<size_t>(p)];
+    m[p] = log.empty() ? begin_[static_cast<size_t>(p)] : log.back().offset + 1;
+  }
+  return m;
+}
+
+Result<RecordPosition> MemoryStore::append(std::int32_t partition, std::string_view key,
+                                           const std::string* value) {
+  if (partition < 0 || partition >= num_partitions_)
+    return fail(Errc::kInvalidArgument, fmt::format("no partition {}", partition));
+  auto& log = logs_[static_cast<size_t>(partition)];
+  const std::int64_t offset = log.empty() ? begin_[static_cast<size_t>(partition)] : log.back().offset + 1;
+  log.push_back({offset, std::string(key), value ? std::optional<std::string>(*value) : std::nullopt});
+  return RecordPosition{partition, offset};
+}
+
+void MemoryStore::delete_records_before(std::int32_t partition, std::int64_t offset) {
+  auto& log = logs_[static_cast<size_t>(partition)];
+  auto& b = begin_[static_cast<size_t>(partition)];
+  const std::int64_t end = log.empty() ? b : log.back().offset + 1;
+  b = std::max(b, std::min(offset, end));
+  log.erase(std::remove_if(log.begin(), log.end(), [&](const Stored& s) { return s.offset < b; }), log.end());
+}
+
+Status MemoryStore::scan(const OffsetMap& from, const OffsetMap& to,
+                         const std::function<Status(const TopicRecord&)>& sink) {
+  for (const auto& [p, f] : from) {
+    if (p < 0 || p >= num_partitions_) continue;
+    const auto stop = to.count(p) ? to.at(p) : f;
+    for (const auto& s : logs_[static_cast<size_t>(p)]) {
+      if (s.offset < f || s.offset >= stop) continue;
+      TopicRecord r{p, s.offset, -1, s.key,
+                    s.value ? std::optional<std::string_view>(*s.value) : std::nullopt};
+      AFTK_TRY(sink(r));
+    }
+  }
+  return {};
+}
+
+}  // namespace aftk::actionstate

@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: Apache-2.0
+// The action-state model, serde, keys, partitioner, markers and stores: upstream's scenarios
+// (spec section 7) and bad input.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "aftk/actionstate/file_store.h"
+#include "aftk/actionstate/ids.h"
+#include "aftk/actionstate/key.h"
+#include "aftk/actionstate/marker.h"
+#include "aftk/actionstate/serde.h"
+#include "aftk/actionstate/store.h"
+
+using namespace aftk;
+using namespace aftk::actionstate;
+
+namespace {
+
+Event input_event(std::string attributes, std::string id = "11111111-2222-3333-4444-555555555555") {
+  Event e;
+  e.class_name = std::string(kInputEventClass);
+  e.id = std::move(id);
+  e.type = "_input_event";
+  e.attributes = json::normalize(attributes).value();
+  return e;
+}
+
+const std::string kAction = action_uuid_legacy(
+    python_action_hash({"process", "my_module", "MyAgent.process", {"_input_event"}}));
+const std::string kOtherAction = action_uuid_from_name("other-action");
+
+StateKey key_for(const std::string& bk, std::int64_t seq, const std::string& action = kAction,
+                 const std::string& input = "hello") {
+  return make_key_v03(bk, seq, input_event("{\"input\":\"" + input + "\"}"), action).value();
+}
+
+std::string temp_path(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("aftk-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto p = dir / name;
+  std::filesystem::remove(p);
+  return p.string();
+}
+
+ActionState roundtrip(const ActionState& s) {
+  Decoder d;
+  auto r = d.decode(encode(s));
+  REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+  return *r;
+}
+
+}  // namespace
+
+// ---- ActionStateUtilTest ---------------------------------------------------------------------
+
+TEST_CASE("ActionStateUtil.equal input data gives equal keys even when event ids differ") {
+  auto a = make_key_v03("k", 1, input_event("{\"input\":\"x\"}", "aaaaaaaa-0000-4000-8000-000000000000"), kAction);
+  auto b = make_key_v03("k", 1, input_event("{\"input\":\"x\"}", "bbbbbbbb-0000-4000-8000-000000000000"), kAction);
+  CHECK(a->to_string() == b->to_string());
+  auto c = make_key_v03("k", 1, input_event("{\"input\":\"y\"}"), kAction);
+  CHECK(a->to_string() != c->to_string());
+}
+
+TEST_CASE("ActionStateUtil.missing parts are errors, not crashes") {
+  CHECK_FALSE(make_key_v03("", 1, input_event("{}"), kAction).has_value());
+  CHECK_FALSE(make_key_v03("k", -1, input_event("{}"), kAction).has_value());
+  Event broken = input_event("{}");
+  broken.attributes = "{not json";
+  CHECK_FALSE(make_key_v03("k", 1, broken, kAction).has_value());
+}
+
+TEST_CASE("ActionStateUtil.parseKey parity and our right-to-left parse") {
+  const std::string key = key_for("user", 3).to_string();
+  auto up = upstream_parse_key(key);
+  REQUIRE(up.has_value());
+  CHECK((*up)[0] == "user");
+  CHECK((*up)[1] == "3");
+  for (const char* bad : {"only_three_parts", "", "a_b_c_d_e_f"}) {
+    CAPTURE(bad);
+    auto r = upstream_parse_key(bad);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message == "Invalid key format.");
+  }
+  CHECK_FALSE(parse_key("only_three_parts").has_value());
+  CHECK_FALSE(parse_key("").has_value());
+  // Upstream cannot parse a business key with '_'; we can.
+  auto k = key_for("acct_7_x", 0);
+  CHECK_FALSE(upstream_parse_key(k.to_string()).has_value());
+  auto parsed = parse_key(k.to_string());
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->business_key == "acct_7_x");
+  CHECK(*parsed == k);
+}
+
+TEST_CASE("ActionStateUtil.'@' and '#' in the key are fine; UUID segments do not depend on the key") {
+  auto a = key_for("key@with#chars", 1);
+  auto b = key_for("other", 1);
+  CHECK(parse_key(a.to_string())->business_key == "key@with#chars");
+  CHECK(a.event_uuid == b.event_uuid);
+  CHECK(a.action_uuid == b.action_uuid);
+}
+
+TEST_CASE("StateKey.malformed fields are named") {
+  const std::string uuid = "22bf7b3d-f5c0-3314-93e2-9385c03e03b1";
+  struct Case {
+    std::string key;
+    std::string needle;
+  } cases[] = {
+      {"k_01_" + uuid + "_" + uuid, "sequence number '01'"},
+      {"k_-1_" + uuid + "_" + uuid, "sequence number '-1'"},
+      {"k_x_" + uuid + "_" + uuid, "sequence number 'x'"},
+      {"k_99999999999999999999_" + uuid + "_" + uuid, "sequence number"},
+      {"k_1_not-a-uuid_" + uuid, "event UUID 'not-a-uuid'"},
+      {"k_1_" + uuid + "_22BF7B3D-F5C0-3314-93E2-9385C03E03B1", "action UUID"},
+      {"_1_" + uuid + "_" + uuid, "empty business key"},
+      {"5_1_" + uuid + "_" + uuid + "_" + std::string(42, 'A') + "==", "business key id"},
+      {"x_1_" + uuid + "_" + uuid + "_a1QTcyaxJ3uXEIgXAYyTXNRtkvgx0E1HyxQc/N1w0JM=", "key group 'x'"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.key);
+    auto r = parse_key(c.key);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == Errc::kInvalidArgument);
+    CHECK(r.error().message.find(c.needle) != std::string::npos);
+  }
+}
+
+TEST_CASE("StateKey.0.4 five-field keys (from the spec; no golden file exists yet)") {
+  // The 0.4 format is read from unpinned upstream sources (spec section 10); these vectors are
+  // the spec's, cross-checked there in Java.
+  Event e = input_event("{\"input\":\"hello\"}");
+  auto k = make_key_v04(flink_string_serializer_bytes("A"), json::java_string_hash("A"), 128, 7, e,
+                        "test-action");
+  REQUIRE(k.has_value());
+  CHECK(k->format == KeyFormat::kV04);
+  CHECK(k->key_group == 104);
+  CHECK(k->action_uuid == "30e6b546-354f-3cf6-a60e-7956be205a13");
+  CHECK(k->business_key_id == "a1QTcyaxJ3uXEIgXAYyTXNRtkvgx0E1HyxQc/N1w0JM=");
+  const std::string text = k->to_string();
+  CHECK(text == "104_7_b6dc5e36-12ea-3bb2-8ca3-e0ea9865efcf_30e6b546-354f-3cf6-a60e-7956be205a13_"
+                "a1QTcyaxJ3uXEIgXAYyTXNRtkvgx0E1HyxQc/N1w0JM=");
+  auto parsed = parse_key(text);
+  REQUIRE(parsed.has_value());
+  CHECK(*parsed == *k);
+  CHECK(parsed->identity() == "a1QTcyaxJ3uXEIgXAYyTXNRtkvgx0E1HyxQc/N1w0JM=");
+  // The 0.4 partitioner hashes the digest: "dGVuYW50X3VzZXI=" -> 2 of 3 per the spec vector,
+  // checked through java_string_hash on the same rule.
+  CHECK(flink_murmur_hash(json::java_string_hash("dGVuYW50X3VzZXI=")) % 3 == 2);
+  CHECK(partition_for_key(text, 64).value() ==
+        flink_murmur_hash(json::java_string_hash(k->business_key_id)) % 64);
+  // Long keys: key group 86 at 128 for Long 1.
+  auto kl = make_key_v04(flink_long_serializer_bytes(1), java_long_hash(1), 128, 0, e, "action");
+  CHECK(kl->key_group == 86);
+  CHECK(kl->action_uuid == "418c5509-e217-3d55-b0ae-e5c2ea4442b5");
+}
+
+// ---- ActionStateKeyPartitionerTest ----------------------------------------------------------
+
+TEST_CASE("Partitioner.in range, stable by first segment, exact errors, spread") {
+  const std::string uuid = "22bf7b3d-f5c0-3314-93e2-9385c03e03b1";
+  auto p1 = partition_for_key("abc_1_" + uuid + "_" + uuid, 3);
+  auto p2 = partition_for_key("abc_2_x_y", 3);
+  REQUIRE(p1.has_value());
+  CHECK(*p1 >= 0);
+  CHECK(*p1 < 3);
+  CHECK(*p1 == *p2);
+  CHECK(partition_for_key("only_three_parts", 3).error().message == "Key format is invalid");
+  CHECK(partition_for_key("_1_a_b", 3).error().message == "First part of the key cannot be empty");
+  CHECK(partition_for_key("a_b_c_d_e_f", 3).has_value());
+  std::map<int, int> spread;
+  for (int i = 0; i < 100; ++i) spread[partition_for_key("key" + std::to_string(i) + "_1_a_b", 3).value()]++;
+  CHECK(spread.size() >= 2);
+  for (auto [p, n] : spread) CHECK(n <= 80);
+  CHECK(partition_for_key("abc_1_a_b", 1).value() == 0);
+  CHECK_FALSE(partition_for_key("abc_1_a_b", 0).has_value());
+}
+
+// ---- ActionStateSerdeTest ---------------------------------------------------------------------
+
+TEST_CASE("Serde.round trips preserve events, memory, call results and completion") {
+  ActionState s(input_event("{\"input\":\"hi\",\"extra\":{\"n\":42,\"l\":[1,2.5,null,true]}}"));
+  Event out;
+  out.class_name = std::string(kOutputEventClass);
+  out.id = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+  out.type = "_output_event";
+  out.attributes = "{\"output\":42}";
+  out.upstream_event_id = "11111111-2222-3333-4444-555555555555";
+  out.upstream_action_name = "process";
+  s.output_events.push_back(out);
+  Event chat;
+  chat.class_name = "org.apache.flink.agents.api.event.ChatRequestEvent";
+  chat.id = "cccccccc-bbbb-cccc-dddd-eeeeeeeeeeee";
+  chat.type = "_chat_request_event";
+  chat.attributes = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+  s.output_events.push_back(chat);
+  s.sensory_memory_updates.push_back({"sm.k", MemoryValue::null()});
+  s.short_term_memory_updates.push_back({"stm.k", MemoryValue::kryo("S1JZTzp2")});
+  s.call_results.push_back(CallResult::success("mod.f", "0123456789abcdef", std::string("\"ok\"")));
+  s.call_results.push_back(CallResult::pending("mod.h", "fedcba9876543210"));
+  s.call_results.push_back(CallResult::success("mod.n", "", std::nullopt));
+  CHECK(roundtrip(s) == s);
+  CHECK(roundtrip(s).call_results[2].is_success());
+
+  ActionState empty;
+  CHECK(roundtrip(empty) == empty);
+  CHECK(encode(empty) ==
+        "{\"taskEvent\":null,\"sensoryMemoryUpdates\":[],\"shortTermMemoryUpdates\":[],"
+        "\"outputEvents\":[],\"callResults\":[],\"completed\":false}");
+
+  ActionState done = s;
+  done.mark_completed();
+  CHECK(roundtrip(done) == done);
+  CHECK(roundtrip(done).call_results.empty());
+}
+
+TEST_CASE("Serde.the spec's verified example encodes to the exact bytes") {
+  ActionState s(input_event("{\"input\":\"hello\"}"));
+  s.sensory_memory_updates.push_back({"sm.k", MemoryValue::null()});
+  s.short_term_memory_updates.push_back({"stm.k", MemoryValue::kryo("S1JZTzp2")});
+  Event out;
+  out.class_name = std::string(kOutputEventClass);
+  out.id = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+  out.type = "_output_event";
+  out.attributes = "{\"output\":42}";
+  out.upstream_event_id = "11111111-2222-3333-4444-555555555555";
+  out.upstream_action_name = "process";
+  s.output_events.push_back(out);
+  s.call_results.push_back(CallResult::success("mod.f", "0123456789abcdef", std::string("\"ok\"")));
+  s.call_results.push_back(CallResult::pending("mod.h", "fedcba9876543210"));
+  CHECK(encode(s) ==
+        R"({"taskEvent":{"@class":"org.apache.flink.agents.api.InputEvent","id":"11111111-2222-3333-4444-555555555555","attributes":{"input":"hello"},"type":"_input_event"},)"
+        R"("sensoryMemoryUpdates":[{"path":"sm.k","value":null}],)"
+        R"("shortTermMemoryUpdates":[{"path":"stm.k","value":{"serde":"kryo","version":1,"payload":"S1JZTzp2"}}],)"
+        R"("outputEvents":[{"@class":"org.apache.flink.agents.api.OutputEvent","id":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee","attributes":{"output":42},"upstreamEventId":"11111111-2222-3333-4444-555555555555","upstreamActionName":"process","type":"_output_event"}],)"
+        R"("callResults":[{"functionId":"mod.f","argsDigest":"0123456789abcdef","resultPayload":"Im9rIg==","exceptionPayload":null,"status":"SUCCEEDED"},)"
+        R"({"functionId":"mod.h","argsDigest":"fedcba9876543210","resultPayload":null,"exceptionPayload":null,"status":"PENDING"}],)"
+        R"("completed":false})");
+}
+
+TEST_CASE("Serde.legacy call results without status infer success or failure") {
+  Decoder d;
+  auto s = d.decode(R"({"callResults":[{"functionId":"f","argsDigest":"d","resultPayload":"AQID","exceptionPayload":null},)"
+                    R"({"functionId":"g","argsDigest":"d","resultPayload":null,"exceptionPayload":"AQID"}]})");
+  REQUIRE(s.has_value());
+  CHECK_FALSE(s->call_results[0].status.has_value());
+  CHECK(s->call_results[0].is_success());
+  CHECK(s->call_results[1].is_failure());
+  CHECK(*s->call_results[0].result_payload == "\x01\x02\x03");
+  // Missing fields take the constructor defaults.
+  CHECK(s->task_event == std::nullopt);
+  CHECK_FALSE(s->completed);
+}
+
+TEST_CASE("Serde.memory values: envelope kept verbatim; bare values and version 2 rejected") {
+  Decoder strict;
+  auto base = [](const std::string& value) {
+    return R"({"sensoryMemoryUpdates":[{"path":"p","value":)" + value + "}]}";
+  };
+  auto ok = strict.decode(base(R"({"serde":"kryo","version":1,"payload":"RkFLRS1LUllPOmphdmEubGFuZy5TdHJpbmc6dg=="})"));
+  REQUIRE(ok.has_value());
+  CHECK(ok->sensory_memory_updates[0].value == MemoryValue::kryo("RkFLRS1LUllPOmphdmEubGFuZy5TdHJpbmc6dg=="));
+  for (const char* bad : {"42", "\"plain\"", R"({"a":1})", R"({"serde":"kryo","version":2,"payload":"AQID"})",
+                          R"({"serde":"kryo","version":1,"payload":"AQI"})",
+                          R"({"serde":"json","version":1,"payload":"AQID"})"}) {
+    CAPTURE(bad);
+    auto r = strict.decode(base(bad));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message.find("sensoryMemoryUpdates[0].value") != std::string::npos);
+  }
+  // Lenient mode keeps a 0.3.0-style plain value and says so.
+  Decoder lenient({ReadMode::kLenient, false});
+  std::vector<Deviation> devs;
+  auto plain = lenient.decode(base(R"({"b":1.50,"a":"x"})"), &devs);
+  REQUIRE(plain.has_value());
+  CHECK(plain->sensory_memory_updates[0].value.kind == MemoryValue::Kind::kPlainJson);
+  CHECK(plain->sensory_memory_updates[0].value.text == R"({"b":1.5,"a":"x"})");
+  REQUIRE(devs.size() == 1);
+  CHECK(devs[0].path == "sensoryMemoryUpdates[0].value");
+}
+
+TEST_CASE("Serde.byte[] attributes read back as base64 strings; numbers keep int vs double") {
+  Decoder d;
+  auto s = d.decode(R"({"taskEvent":{"@class":"org.apache.flink.agents.api.Event","id":"11111111-2222-3333-4444-555555555555","type":"t","attributes":{"b":"AQID","n":42,"m":{"x":42,"y":4.2e1}}}})");
+  REQUIRE(s.has_value());
+  CHECK(s->task_event->attributes == R"({"b":"AQID","n":42,"m":{"x":42,"y":42.0}})");
+}
+
+TEST_CASE("Serde.strict rejects what upstream rejects; lenient reads it and reports each deviation") {
+  const std::string ev = R"("@class":"org.apache.flink.agents.api.Event","id":"11111111-2222-3333-4444-555555555555","type":"t","attributes":{})";
+  struct Case {
+    std::string json;
+    std::string path;
+  } cases[] = {
+      {R"({"bogus":1})", "bogus"},
+      {R"({"taskEvent":{)" + ev + R"(,"bogus":1}})", "taskEvent.bogus"},
+      {R"({"taskEvent":{"id":"11111111-2222-3333-4444-555555555555","type":"t","attributes":{}}})", "taskEvent"},
+      {R"({"taskEvent":{"@class":"org.apache.flink.agents.api.Event","id":"11111111-2222-3333-4444-555555555555","type":"","attributes":{}}})", "taskEvent"},
+      {R"({"callResults":[{"functionId":"f","argsDigest":"d","resultPayload":"AQI","exceptionPayload":null,"status":"SUCCEEDED"}]})", "callResults[0].resultPayload"},
+      {R"({"callResults":[{"functionId":"f","argsDigest":"d","resultPayload":null,"exceptionPayload":null,"status":"DONE"}]})", "callResults[0].status"},
+      {R"({"callResults":[{"functionId":"f","bogus":true}]})", "callResults[0].bogus"},
+      {R"({"outputEvents":[{)" + ev + R"(},{)" + ev + R"(,"x":null}]})", "outputEvents[1].x"},
+  };
+  Decoder strict;
+  Decoder lenient({ReadMode::kLenient, false});
+  for (const auto& c : cases) {
+    CAPTURE(c.json);
+    auto r = strict.decode(c.json);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == Errc::kCorruptRecord);
+    CHECK(r.error().message.rfind(c.path, 0) == 0);
+    std::vector<Deviation> devs;
+    auto l = lenient.decode(c.json, &devs);
+    CHECK_MESSAGE(l.has_value(), (l.has_value() ? "" : l.error().to_string()));
+    REQUIRE(devs.size() == 1);
+    CHECK(devs[0].path == c.path);
+  }
+  // The 0.3.1 reader does not know the lineage fields.
+  Decoder v031({ReadMode::kStrict, true});
+  CHECK_FALSE(v031.decode(R"({"taskEvent":{)" + ev + R"(,"upstreamEventId":"x"}})").has_value());
+  CHECK(strict.decode(R"({"taskEvent":{)" + ev + R"(,"upstreamEventId":"x"}})").has_value());
+}
+
+TEST_CASE("Serde.bad input is an error with a reason, never a crash") {
+  Decoder d;
+  const char* bad[] = {
+      "", "{", R"({"completed":tru)", "[]", "null", "42", R"({"completed":"yes"})",
+      R"({"callResults":{}})", R"({"taskEvent":[]})", "{\"taskEvent\":{\"@class\":\"\xff\"}}",
+      R"({"completed":false} {"completed":true})", R"({"callResults":[{"resultPayload":5}]})",
+      R"({"taskEvent":{"@class":"E","id":"not-a-uuid","type":"t","attributes":{}}})",
+      R"({"taskEvent":{"@class":"E","id":"11111111-2222-3333-4444-555555555555","type":"t","attributes":[1]}})",
+  };
+  for (const char* b : bad) {
+    CAPTURE(b);
+    auto r = d.decode(b);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == Errc::kCorruptRecord);
+    CHECK_FALSE(r.error().message.empty());
+  }
+}
+
+TEST_CASE("Serde.a 100 MB value decodes, and a truncated one fails cleanly") {
+  std::string big = R"({"taskEvent":{"@class":"org.apache.flink.agents.api.Event","id":"11111111-2222-3333-4444-555555555555","type":"t","attributes":{"blob":")";
+  big.append(100u << 20, 'x');
+  big.append(R"("}},"completed":true})");
+  Decoder d;
+  auto s = d.decode(big);
+  REQUIRE(s.has_value());
+  CHECK(s->task_event->attributes.size() == (100u << 20) + 11);
+  CHECK(encode(*s) == R"({"taskEvent":{"@class":"org.apache.flink.agents.api.Event","id":"11111111-2222-3333-4444-555555555555","type":"t","attributes":{"blob":")" +
+                          std::string(100u << 20, 'x') +
+                          R"("}},"sensoryMemoryUpdates":[],"shortTermMemoryUpdates":[],"outputEvents":[],"callResults":[],"completed":true})");
+  big.resize(big.size() / 2);
+  CHECK_FALSE(d.decode(big).has_value());
+}
+
+// ---- CallResultTest / ActionStateTest -------------------------------------------------------
+
+TEST_CASE("CallResult.constructors, inference, matching, equality, text") {
+  auto ok = CallResult::success("f", "d", std::string("abc"));
+  auto bad = CallResult::failure("f", "d", "boom");
+  auto pend = CallResult::pending("f", "d");
+  CHECK(ok.is_success());
+  CHECK(bad.is_failure());
+  CHECK(pend.is_pending());
+  CHECK_FALSE(pend.result_payload.has_value());
+  CallResult legacy{"f", "d", std::nullopt, std::string("x"), std::nullopt};
+  CHECK(legacy.is_failure());
+  legacy.exception_payload.reset();
+  CHECK(legacy.is_success());
+  CallResult nulls{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+  CHECK(nulls.matches(std::nullopt, std::nullopt));
+  CHECK_FALSE(nulls.matches("f", std::nullopt));
+  CHECK(ok.matches("f", "d"));
+  CHECK_FALSE(ok.matches("f", "e"));
+  CHECK(ok == CallResult::success("f", "d", std::string("abc")));
+  CHECK_FALSE(ok == CallResult::success("f", "d", std::string("abd")));
+  CallResult ok_pending = ok;
+  ok_pending.status = CallStatus::kPending;
+  CHECK_FALSE(ok == ok_pending);
+  const auto text = ok.to_string();
+  CHECK(text.find("bytes") != std::string::npos);
+  CHECK(text.find("null") != std::string::npos);
+  CHECK(text.find("SUCCEEDED") != std::string::npos);
+}
+
+TEST_CASE("ActionState.mark_completed, clear_call_results_from, equality") {
+  ActionState s(input_event("{}"));
+  s.short_term_memory_updates.push_back({"p", MemoryValue::null()});
+  s.output_events.push_back(input_event("{}"));
+  s.call_results = {CallResult::success("a", "", std::nullopt), CallResult::success("b", "", std::nullopt),
+                    CallResult::pending("c", "")};
+  CHECK(s.pending_calls() == 1);
+  ActionState t = s;
+  t.clear_call_results_from(-1);
+  t.clear_call_results_from(3);
+  CHECK(t.call_results.size() == 3);
+  t.clear_call_results_from(1);
+  CHECK(t.call_results.size() == 1);
+  s.mark_completed();
+  CHECK(s.completed);
+  CHECK(s.call_results.empty());
+  CHECK(s.short_term_memory_updates.size() == 1);
+  CHECK(s.output_events.size() == 1);
+  ActionState u = s;
+  CHECK(u == s);
+  u.completed = false;
+  CHECK_FALSE(u == s);
+}
+
+// ---- Markers --------------------------------------------------------------------------------
+
+TEST_CASE("Marker.legacy and versioned forms parse, print and merge by minimum") {
+  auto legacy = parse_marker(R"({"0":5,"1":3})");
+  REQUIRE(legacy.has_value());
+  CHECK_FALSE(legacy->versioned());
+  CHECK(legacy->offsets == OffsetMap{{0, 5}, {1, 3}});
+  CHECK(to_json(*legacy) == R"({"0":5,"1":3})");
+  CHECK(parse_marker("{}")->offsets.empty());
+  auto v = parse_marker(R"({"schemaVersion":1,"topic":"t","topicId":"AAECAwQFBgcICQoLDA0ODw","offsets":{"0":10,"1":25}})");
+  REQUIRE(v.has_value());
+  CHECK(v->versioned());
+  CHECK(to_json(*v) == R"({"schemaVersion":1,"topic":"t","topicId":"AAECAwQFBgcICQoLDA0ODw","offsets":{"0":10,"1":25}})");
+  auto w = parse_marker(R"({"schemaVersion":1,"topic":"t","topicId":"AAECAwQFBgcICQoLDA0ODw","offsets":{"0":15,"1":20}})");
+  std::vector<RecoveryMarker> both{*v, *w};
+  CHECK(merge_markers(both)->offsets == OffsetMap{{0, 10}, {1, 20}});
+  std::vector<RecoveryMarker> mixed{*v, *legacy};
+  CHECK(merge_markers(mixed).error().code == Errc::kConflict);
+  auto other_id = *w;
+  other_id.topic_id = "AAECAwQFBgcICQoLDA0OEA";
+  std::vector<RecoveryMarker> ids{*v, other_id};
+  CHECK(merge_markers(ids).error().message.find("topic ids") != std::string::npos);
+  auto list = parse_markers(R"([{"0":5},{"0":2,"1":9}])");
+  REQUIRE(list.has_value());
+  CHECK(merge_markers(*list)->offsets == OffsetMap{{0, 2}, {1, 9}});
+  for (const char* bad : {R"({"0":-1})", R"({"+0":1})", R"({"00":1})", R"({"0":1.5})",
+                          R"({"schemaVersion":2,"topic":"t","topicId":"x","offsets":{"0":1}})",
+                          R"({"schemaVersion":1,"topic":" ","topicId":"x","offsets":{"0":1}})",
+                          R"({"schemaVersion":1,"topic":"t","topicId":"x","offsets":{}})", "[1]", "{"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_marker(bad).has_value());
+  }
+}
+
+// ---- Stores (KafkaActionStateStoreTest scenarios on the memory and file stores) ---------------
+
+namespace {
+
+std::unique_ptr<LogStore> make_store(bool file, std::int32_t partitions, const std::string& name) {
+  if (!file) return std::make_unique<MemoryStore>(partitions);
+  FileStoreOptions o;
+  o.num_partitions = partitions;
+  return FileStore::open(temp_path(name), o).value();
+}
+
+}  // namespace
+
+TEST_CASE("Store.upstream scenarios on the memory and the file store") {
+  for (bool file : {false, true}) {
+    CAPTURE(file);
+    SUBCASE("put writes one record whose key starts with the business key and seq") {
+      auto store = make_store(file, 2, "put.jsonl");
+      ActionState s(input_event("{\"input\":\"hello\"}"));
+      const auto k = key_for("test-key", 1);
+      REQUIRE(store->put(k, s).has_value());
+      CHECK(store->cache().size() == 1);
+      CHECK(k.to_string().rfind("test-key_1_", 0) == 0);
+      CHECK(store->get(k).value() == s);
+      auto end = store->end_offsets().value();
+      CHECK(end[0] + end[1] == 1);
+      // Putting the same key twice produces two records.
+      REQUIRE(store->put(k, s).has_value());
+      end = store->end_offsets().value();
+      CHECK(end[0] + end[1] == 2);
+      CHECK(store->cache().size() == 1);
+    }
+    SUBCASE("a miss drops later sequences of that business key only") {
+      auto store = make_store(file, 2, "miss.jsonl");
+      for (int seq = 1; seq <= 4; ++seq) REQUIRE(store->put(key_for("test-key", seq), ActionState()).has_value());
+      for (int seq = 1; seq <= 4; ++seq) REQUIRE(store->put(key_for("bystander", seq), ActionState()).has_value());
+      CHECK_FALSE(store->get(key_for("test-key", 2, kOtherAction)).value().has_value());
+      CHECK(store->get(key_for("test-key", 1)).value().has_value());
+      CHECK(store->get(key_for("test-key", 2)).value().has_value());
+      CHECK_FALSE(store->get(key_for("test-key", 3)).value().has_value());
+      CHECK_FALSE(store->get(key_for("test-key", 4)).value().has_value());
+      // Upstream at 8ad3a32 dropped these too (PR #628 review); newer upstream and we do not.
+      for (int seq = 1; seq <= 4; ++seq) CHECK(store->get(key_for("bystander", seq)).value().has_value());
+    }
+    SUBCASE("divergence at a sequence drops later sequences and keeps the state asked for") {
+      auto store = make_store(file, 2, "diverge.jsonl");
+      for (int seq = 1; seq <= 4; ++seq) REQUIRE(store->put(key_for("test-key", seq), ActionState()).has_value());
+      REQUIRE(store->put(key_for("test-key", 2, kOtherAction), ActionState()).has_value());
+      auto got = store->get(key_for("test-key", 2));
+      REQUIRE(got.has_value());
+      CHECK(got->has_value());
+      CHECK(store->cache().size() == 3);  // seq 1, both seq 2 states
+      CHECK_FALSE(store->get(key_for("test-key", 3)).value().has_value());
+      CHECK(store->get(key_for("test-key", 1)).value().has_value());
+    }
+    SUBCASE("recovery marker holds each partition's end offset") {
+      auto store = make_store(file, 2, "marker.jsonl");
+      CHECK(store->recovery_marker()->offsets == OffsetMap{{0, 0}, {1, 0}});
+      for (int seq = 1; seq <= 3; ++seq) REQUIRE(store->put(key_for("test-key", seq), ActionState()).has_value());
+      const auto p = partition_for_key(key_for("test-key", 1).to_string(), 2).value();
+      auto m = store->recovery_marker().value();
+      CHECK_FALSE(m.versioned());
+      CHECK(m.offsets[p] == 3);
+      CHECK(m.offsets[1 - p] == 0);
+    }
+    SUBCASE("prune evicts up to the sequence and keeps later ones") {
+      auto store = make_store(file, 2, "prune.jsonl");
+      for (int seq = 1; seq <= 3; ++seq) REQUIRE(store->put(key_for("test_key", seq), ActionState()).has_value());
+      auto pruned = store->prune("test_key", 2);
+      REQUIRE(pruned.has_value());
+      CHECK(pruned->evicted.size() == 2);
+      CHECK(pruned->tombstones_written == 0);
+      CHECK(store->cache().size() == 1);
+      CHECK(store->get(key_for("test_key", 3)).value().has_value());
+    }
+    SUBCASE("rebuild from markers {0:0,1:0} restores every state; tombstones delete") {
+      auto store = make_store(file, 2, "rebuild.jsonl");
+      ActionState a(input_event("{\"input\":\"a\"}"));
+      for (int seq = 1; seq <= 3; ++seq) REQUIRE(store->put(key_for("test-key", seq), a).has_value());
+      std::vector<RecoveryMarker> markers{RecoveryMarker::legacy({{0, 0}, {1, 0}})};
+      auto report = store->rebuild(markers);
+      REQUIRE(report.has_value());
+      CHECK(report->records == 3);
+      CHECK(report->live == 3);
+      CHECK(report->problems.empty());
+      CHECK(store->get(key_for("test-key", 2)).value() == a);
+      // Prune with tombstones, then a rebuild from the start no longer sees the pruned states.
+      auto pruned = store->prune("test-key", 2, PruneOptions{true});
+      CHECK(pruned->tombstones_written == 2);
+      report = store->rebuild(markers);
+      CHECK(report->records == 5);
+      CHECK(report->tombstones == 2);
+      CHECK(report->live == 1);
+      // A marker taken now replays nothing.
+      std::vector<RecoveryMarker> now{store->recovery_marker().value()};
+      CHECK(store->rebuild(now)->records == 0);
+      // No markers: a fresh start.
+      CHECK(store->rebuild({})->live == 0);
+      // Offsets beyond the end are refused.
+      std::vector<RecoveryMarker> beyond{RecoveryMarker::legacy({{0, 999}})};
+      auto bad = store->rebuild(beyond);
+      REQUIRE_FALSE(bad.has_value());
+      CHECK(bad.error().message.find("outside the available range") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("Store.rebuild reports undecodable values and unparsable keys with their position") {
+  MemoryStore store(1);
+  const auto k = key_for("k", 1);
+  REQUIRE(store.put(k, ActionState()).has_value());
+  // Write garbage through a second store sharing nothing: use the file store to control bytes.
+  const std::string path = temp_path("problems.jsonl");
+  {
+    std::ofstream out(path);
+    out << R"({"partition":0,"offset":0,"timestamp":1,"key":")" << k.to_string() << R"(","value":"{\"completed\":true}"})" << "\n";
+    out << R"({"partition":0,"offset":1,"timestamp":1,"key":"no-uuids_1_a_b","value":"{}"})" << "\n";
+    out << R"({"partition":0,"offset":2,"timestamp":1,"key":")" << key_for("k", 2).to_string() << R"(","value":"{\"bogus\":1}"})" << "\n";
+    out << "this is not json\n";
+    out << R"({"partition":0,"offset":4,"timestamp":1,"key":")" << key_for("k", 3).to_string() << R"(","value":"{}"})" << "\n";
+    out << R"({"partition":0,"offset":5,"timest)";
+  }
+  FileStoreOptions o;
+  o.num_partitions = 1;
+  o.create = false;
+  auto fs = FileStore::open(path, o);
+  REQUIRE(fs.has_value());
+  REQUIRE((*fs)->problems().size() == 2);
+  CHECK((*fs)->problems()[0].where == path + ":4");
+  CHECK((*fs)->problems()[1].where == path + ":6");
+  CHECK((*fs)->problems()[1].message.find("torn") != std::string::npos);
+  auto report = (*fs)->load_all();
+  REQUIRE(report.has_value());
+  CHECK(report->records == 4);
+  CHECK(report->live == 3);  // the undecodable value is kept, the unparsable key is not
+  REQUIRE(report->problems.size() == 2);
+  CHECK(report->problems[0].error.where == "partition 0 offset 1");
+  CHECK(report->problems[1].error.where == "partition 0 offset 2");
+  CHECK(report->problems[1].error.message.find("bogus") != std::string::npos);
+  // get() of the undecodable state is an error naming where it is.
+  auto g = (*fs)->get(key_for("k", 2));
+  REQUIRE_FALSE(g.has_value());
+  CHECK(g.error().where == "partition 0 offset 2");
+}
+
+TEST_CASE("Store.golden records through the file store: last value wins, tombstones delete") {
+  const char* env = std::getenv("AFTK_TESTDATA");
+  const std::string dir = std::string(env ? env : "tests/data") + "/golden/flink-agents-main-8ad3a32";
+  const std::string path = temp_path("golden.jsonl");
+  {
+    std::ifstream in(dir + "/action-state.jsonl");
+    REQUIRE(in.good());
+    std::string out, line;
+    std::map<std::int64_t, std::int64_t> next;
+    simdjson::dom::parser p;
+    while (std::getline(in, line)) {
+      simdjson::dom::element e = p.parse(line);
+      std::int64_t part = e["partition"];
+      std::string_view key = e["key"];
+      std::optional<std::string_view> value;
+      if (!e["value"].is_null()) value = std::string_view(e["value"]);
+      append_dump_line(out, TopicRecord{static_cast<std::int32_t>(part), next[part]++, 0, key, value});
+    }
+    std::ofstream(path) << out;
+  }
+  auto fs = FileStore::open(path);
+  REQUIRE(fs.has_value());
+  CHECK((*fs)->problems().empty());
+  auto report = (*fs)->load_all();
+  REQUIRE(report.has_value());
+  CHECK(report->records == 38);
+  CHECK(report->tombstones == 2);
+  CHECK(report->live == 10);
+  CHECK(report->problems.empty());
+  // The underscore business key is indexed and prunable.
+  auto pruned = (*fs)->prune("acct_7_x", 0);
+  CHECK(pruned->evicted.size() == 1);
+}
