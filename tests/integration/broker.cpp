@@ -38,7 +38,7 @@ struct Delivery {
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__IN_PROGRESS;
   std::int64_t offset = -1;
 };
-extern "C" void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+void test_on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
   auto* d = static_cast<Delivery*>(m->_private);
   d->err = m->err;
   d->offset = m->offset;
@@ -50,7 +50,7 @@ std::vector<std::int64_t> produce(const std::string& topic, const std::vector<Ra
   kafka::Overrides o = {{"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "5"}};
   o.insert(o.end(), extra.begin(), extra.end());
   auto rk = kafka::make_producer(broker_config(), o, [](rd_kafka_conf_t* c) {
-    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    rd_kafka_conf_set_dr_msg_cb(c, test_on_delivery);
   });
   REQUIRE(rk);
   std::vector<Delivery> d(records.size());

@@ -155,3 +155,274 @@ TEST_CASE("KafkaClient.read_exact names the partition when an offset is out of r
   REQUIRE_FALSE(st);
   CHECK(st.error().where.find("partition 0") != std::string::npos);
 }
+
+// ---------------------------------------------------------------------------------------------
+// KafkaActionStateStore (upstream's KafkaActionStateStoreTest scenarios, on a real broker)
+
+#include "aftk/actionstate/ids.h"
+#include "aftk/actionstate/serde.h"
+#include "aftk/kafka/store.h"
+
+namespace {
+
+using actionstate::ActionState;
+using actionstate::StateKey;
+
+const std::string kAction = actionstate::name_uuid_from_bytes("process");
+const std::string kOtherAction = actionstate::name_uuid_from_bytes("other");
+
+StateKey key_for(const std::string& business_key, std::int64_t seq, const std::string& action = kAction) {
+  return StateKey::v03(business_key, seq,
+                       actionstate::name_uuid_from_bytes(fmt::format("{{\"input\":\"{}-{}\"}}", business_key, seq)),
+                       action);
+}
+
+ActionState state_for(const std::string& input, int calls = 0, bool completed = false) {
+  actionstate::Event e;
+  e.class_name = std::string(actionstate::kInputEventClass);
+  e.id = actionstate::name_uuid_from_bytes("id-" + input);
+  e.type = "_input_event";
+  e.attributes = fmt::format("{{\"input\":\"{}\"}}", input);
+  ActionState s(e);
+  for (int i = 0; i < calls; ++i) {
+    s.call_results.push_back(actionstate::CallResult::success(fmt::format("mod.f{}", i), "0123456789abcdef",
+                                                              std::string("\x01\x02result", 8)));
+  }
+  s.completed = completed;
+  return s;
+}
+
+std::unique_ptr<kafka::KafkaActionStateStore> open_store(const std::string& topic, int partitions = 2,
+                                                         bool create = true) {
+  kafka::StoreOptions o;
+  o.topic = topic;
+  o.num_partitions = partitions;
+  o.create_topic = create;
+  o.timeout = 20s;
+  auto s = kafka::KafkaActionStateStore::open(broker_config(), o);
+  REQUIRE_MESSAGE(s, (s ? "" : s.error().to_string()));
+  return std::move(*s);
+}
+
+// All entries of a cache as key -> value bytes.
+std::map<std::string, std::string> contents(const actionstate::StateCache& cache) {
+  std::map<std::string, std::string> out;
+  cache.for_each([&](const actionstate::StateCache::Entry& e) { out[e.key.to_string()] = e.value; });
+  return out;
+}
+
+std::vector<Seen> read_topic(const std::string& topic, int partitions) {
+  auto rk = kafka::make_reader(broker_config());
+  REQUIRE(rk);
+  auto w = kafka::watermarks(rk->get(), topic, partitions, 10s);
+  REQUIRE_MESSAGE(w, (w ? "" : w.error().to_string()));
+  std::vector<kafka::ReadRange> ranges;
+  for (int p = 0; p < partitions; ++p) ranges.push_back({p, w->low[static_cast<size_t>(p)], w->high[static_cast<size_t>(p)]});
+  return read_all(topic, ranges);
+}
+
+}  // namespace
+
+TEST_CASE("KafkaStore.put writes one record with upstream's key, value and partition") {
+  auto topic = testing::unique_topic("put");
+  auto store = open_store(topic, 64);
+  CHECK(store->num_partitions() == 64);
+  CHECK(store->cleanup_policy() == "compact");
+  const auto key = key_for("test-key", 1);
+  const auto state = state_for("hello", 1);
+  REQUIRE(store->put(key, state));
+  auto seen = read_topic(topic, 64);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].key.rfind("test-key_1_", 0) == 0);
+  CHECK(seen[0].key == key.to_string());
+  CHECK(seen[0].value == actionstate::encode(state));
+  CHECK(seen[0].partition == 55);  // the spec's verified partition of "test-key" at 64
+  auto got = store->get(key);
+  REQUIRE(got);
+  REQUIRE(got->has_value());
+  CHECK(**got == state);
+}
+
+TEST_CASE("KafkaStore.get misses for another action and drops later sequences of that key only") {
+  auto topic = testing::unique_topic("get");
+  auto store = open_store(topic);
+  for (int seq = 1; seq <= 4; ++seq) REQUIRE(store->put(key_for("test-key", seq), state_for(fmt::format("s{}", seq))));
+  REQUIRE(store->put(key_for("other_key", 3), state_for("o3")));
+  auto miss = store->get(key_for("test-key", 2, kOtherAction));
+  REQUIRE(miss);
+  CHECK_FALSE(miss->has_value());
+  for (int seq = 1; seq <= 4; ++seq) {
+    auto got = store->get(key_for("test-key", seq));
+    REQUIRE(got);
+    CHECK(got->has_value() == (seq <= 2));
+  }
+  // Scoped to one business key (newer upstream), unlike 0.3.x which dropped every key's seq > n.
+  auto other = store->get(key_for("other_key", 3));
+  REQUIRE(other);
+  CHECK(other->has_value());
+}
+
+TEST_CASE("KafkaStore.get with a diverged sequence drops later sequences") {
+  auto topic = testing::unique_topic("diverge");
+  auto store = open_store(topic);
+  for (int seq = 1; seq <= 4; ++seq) REQUIRE(store->put(key_for("test-key", seq), state_for(fmt::format("s{}", seq))));
+  REQUIRE(store->put(key_for("test-key", 2, kOtherAction), state_for("s2-other")));
+  auto got = store->get(key_for("test-key", 2));
+  REQUIRE(got);
+  CHECK(got->has_value());
+  CHECK(store->cache().find(key_for("test-key", 1).to_string()) != nullptr);
+  CHECK(store->cache().find(key_for("test-key", 2).to_string()) != nullptr);
+  CHECK(store->cache().find(key_for("test-key", 3).to_string()) == nullptr);
+  CHECK(store->cache().find(key_for("test-key", 4).to_string()) == nullptr);
+}
+
+TEST_CASE("KafkaStore.recovery marker holds every partition's end offset") {
+  auto topic = testing::unique_topic("marker");
+  testing::create(topic, 2);
+  std::vector<testing::RawRecord> recs;
+  for (int i = 0; i < 5; ++i) recs.push_back({0, fmt::format("a{}", i), "x"});
+  for (int i = 0; i < 3; ++i) recs.push_back({1, fmt::format("b{}", i), "x"});
+  testing::produce(topic, recs);
+  auto store = open_store(topic, 2, false);
+  auto m = store->recovery_marker();
+  REQUIRE(m);
+  CHECK_FALSE(m->versioned());  // librdkafka 2.0.2 cannot read topic ids
+  CHECK(m->offsets == actionstate::OffsetMap{{0, 5}, {1, 3}});
+  CHECK(actionstate::to_json(*m) == R"({"0":5,"1":3})");
+}
+
+TEST_CASE("KafkaStore.prune evicts up to a sequence and writes tombstones when asked") {
+  auto topic = testing::unique_topic("prune");
+  auto store = open_store(topic, 8);
+  for (int seq = 1; seq <= 3; ++seq) REQUIRE(store->put(key_for("a_b", seq), state_for(fmt::format("s{}", seq))));
+  REQUIRE(store->put(key_for("a", 1), state_for("other")));
+  SUBCASE("cache only") {
+    auto r = store->prune("a_b", 2);
+    REQUIRE(r);
+    CHECK(r->evicted.size() == 2);
+    CHECK(r->tombstones_written == 0);
+    CHECK(store->cache().size() == 2);
+    CHECK(read_topic(topic, 8).size() == 4);
+  }
+  SUBCASE("with tombstones, which a rebuild applies") {
+    auto marker = actionstate::RecoveryMarker::legacy({});
+    for (int p = 0; p < 8; ++p) marker.offsets[p] = 0;
+    auto r = store->prune("a_b", 2, {.tombstones = true});
+    REQUIRE(r);
+    CHECK(r->tombstones_written == 2);
+    auto seen = read_topic(topic, 8);
+    CHECK(seen.size() == 6);
+    int tombs = 0;
+    for (const auto& s : seen) {
+      if (!s.value) {
+        ++tombs;
+        auto p = actionstate::partition_for_key(s.key, 8);
+        REQUIRE(p);
+        CHECK(*p == s.partition);
+      }
+    }
+    CHECK(tombs == 2);
+    auto fresh = open_store(topic, 8, false);
+    std::vector<actionstate::RecoveryMarker> markers{marker};
+    auto rep = fresh->rebuild(markers);
+    REQUIRE(rep);
+    CHECK(rep->records == 6);
+    CHECK(rep->tombstones == 2);
+    CHECK(contents(fresh->cache()) == contents(store->cache()));
+    CHECK(fresh->cache().size() == 2);
+  }
+}
+
+TEST_CASE("KafkaStore.putting the same key twice writes two records; rebuild keeps the last") {
+  auto topic = testing::unique_topic("twice");
+  auto store = open_store(topic);
+  const auto key = key_for("test-key", 1);
+  REQUIRE(store->put(key, state_for("v1", 1)));
+  REQUIRE(store->put(key, state_for("v1", 0, true)));
+  CHECK(read_topic(topic, 2).size() == 2);
+  auto fresh = open_store(topic, 2, false);
+  std::vector<actionstate::RecoveryMarker> markers{actionstate::RecoveryMarker::legacy({{0, 0}, {1, 0}})};
+  auto rep = fresh->rebuild(markers);
+  REQUIRE(rep);
+  CHECK(rep->records == 2);
+  CHECK(rep->live == 1);
+  auto got = fresh->get(key);
+  REQUIRE(got);
+  REQUIRE(got->has_value());
+  CHECK((*got)->completed);
+}
+
+TEST_CASE("KafkaStore.rebuild from {0:0,1:0} restores every state written") {
+  auto topic = testing::unique_topic("rebuild");
+  auto store = open_store(topic);
+  REQUIRE(store->put(key_for("k1", 1), state_for("a")));
+  REQUIRE(store->put(key_for("k2", 1), state_for("b", 2)));
+  REQUIRE(store->put(key_for("k3", 1), state_for("c", 0, true)));
+  auto fresh = open_store(topic, 2, false);
+  std::vector<actionstate::RecoveryMarker> markers{actionstate::RecoveryMarker::legacy({{0, 0}, {1, 0}})};
+  auto rep = fresh->rebuild(markers);
+  REQUIRE(rep);
+  CHECK(rep->problems.empty());
+  CHECK(rep->records == 3);
+  CHECK(contents(fresh->cache()) == contents(store->cache()));
+  SUBCASE("an empty marker list is a fresh start") {
+    auto none = fresh->rebuild({});
+    REQUIRE(none);
+    CHECK(fresh->cache().empty());
+  }
+  SUBCASE("markers merge by the minimum offset per partition") {
+    auto offsets = fresh->end_offsets();
+    REQUIRE(offsets);
+    std::vector<actionstate::RecoveryMarker> two{actionstate::RecoveryMarker::legacy({{0, 0}, {1, 0}}),
+                                                 actionstate::RecoveryMarker::legacy({{0, 0}, {1, 0}})};
+    two[0].offsets[1] = (*offsets)[1];
+    two[1].offsets[0] = (*offsets)[0];
+    auto r = fresh->rebuild(two);
+    REQUIRE(r);
+    CHECK(r->records == 3);
+  }
+  SUBCASE("an offset past the end is refused") {
+    std::vector<actionstate::RecoveryMarker> bad{actionstate::RecoveryMarker::legacy({{0, 1000}, {1, 0}})};
+    auto r = fresh->rebuild(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::kInvalidArgument);
+  }
+  SUBCASE("versioned markers are refused without a topic id to check") {
+    actionstate::RecoveryMarker v{1, topic, "AAAAAAAAAAAAAAAAAAAAAA", {{0, 0}, {1, 0}}};
+    std::vector<actionstate::RecoveryMarker> vs{v};
+    auto r = fresh->rebuild(vs);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::kUnsupported);
+  }
+}
+
+TEST_CASE("KafkaStore.refuses a topic that is not compacted") {
+  auto topic = testing::unique_topic("delete");
+  testing::create(topic, 2, {{"cleanup.policy", "delete"}});
+  kafka::StoreOptions o;
+  o.topic = topic;
+  o.num_partitions = 2;
+  auto s = kafka::KafkaActionStateStore::open(broker_config(), o);
+  REQUIRE_FALSE(s);
+  CHECK(s.error().code == Errc::kConflict);
+  CHECK(s.error().message.find("not compacted") != std::string::npos);
+  o.require_compaction = false;
+  auto lenient = kafka::KafkaActionStateStore::open(broker_config(), o);
+  REQUIRE(lenient);
+  CHECK_FALSE((*lenient)->notes().empty());
+}
+
+TEST_CASE("KafkaStore.uses the partition count the topic has") {
+  auto topic = testing::unique_topic("parts");
+  testing::create(topic, 3);
+  kafka::StoreOptions o;
+  o.topic = topic;  // asks for the default 64
+  auto s = kafka::KafkaActionStateStore::open(broker_config(), o);
+  REQUIRE(s);
+  CHECK((*s)->num_partitions() == 3);
+  CHECK_FALSE((*s)->notes().empty());
+  REQUIRE((*s)->put(key_for("test-key", 1), state_for("x")));
+  auto seen = read_topic(topic, 3);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].partition == *actionstate::partition_for_key(seen[0].key, 3));
+}

@@ -210,29 +210,68 @@ Result<std::map<std::string, std::string>> topic_configs(rd_kafka_s* rk, const s
   return out;
 }
 
+bool is_retriable(int rd_err) {
+  switch (static_cast<rd_kafka_resp_err_t>(rd_err)) {
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:  // metadata lagging a creation
+    case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_NOT_CONTROLLER:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Result<Watermarks> watermarks(rd_kafka_s* rk, const std::string& topic, std::int32_t partitions,
                               std::chrono::milliseconds timeout) {
   Watermarks w;
   w.low.resize(static_cast<size_t>(partitions));
   w.high.resize(static_cast<size_t>(partitions));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   // ListOffsets by logical timestamp: -2 earliest, -1 latest; one batched request per leader.
+  // Retriable errors (a leader moving, a topic just created) are retried until the deadline.
   for (int pass = 0; pass < 2; ++pass) {
-    PartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
-    for (std::int32_t p = 0; p < partitions; ++p) {
-      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = pass == 0 ? -2 : -1;
-    }
-    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, list.get(), ms(timeout));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return fail(kafka_error(err, fmt::format("cannot list offsets of topic '{}'", topic), {},
-                              err == RD_KAFKA_RESP_ERR__TIMED_OUT));
-    }
-    for (int i = 0; i < list->cnt; ++i) {
-      const auto& e = list->elems[i];
-      if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return fail(kafka_error(e.err, fmt::format("cannot list offsets of topic '{}'", topic),
-                                fmt::format("partition {}", e.partition)));
+    for (int attempt = 0;; ++attempt) {
+      PartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
+      for (std::int32_t p = 0; p < partitions; ++p) {
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = pass == 0 ? -2 : -1;
       }
-      (pass == 0 ? w.low : w.high)[static_cast<size_t>(e.partition)] = e.offset;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      std::optional<Error> error;
+      rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, list.get(), std::max(1, ms(left)));
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        error = kafka_error(err, fmt::format("cannot list offsets of topic '{}'", topic), {},
+                            is_retriable(err) || err == RD_KAFKA_RESP_ERR__TIMED_OUT);
+      } else {
+        for (int i = 0; i < list->cnt && !error; ++i) {
+          const auto& e = list->elems[i];
+          if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            error = kafka_error(e.err, fmt::format("cannot list offsets of topic '{}'", topic),
+                                fmt::format("partition {}", e.partition), is_retriable(e.err));
+          } else {
+            (pass == 0 ? w.low : w.high)[static_cast<size_t>(e.partition)] = e.offset;
+          }
+        }
+      }
+      if (!error) break;
+      if (!error->retriable || std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >= deadline) {
+        if (attempt > 0) error->message += fmt::format(" (after {} retries)", attempt);
+        return fail(std::move(*error));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 * (attempt + 1), 1000)));
     }
   }
   return w;

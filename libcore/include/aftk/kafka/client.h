@@ -24,6 +24,9 @@ namespace aftk::kafka {
 /// `retriable` is set from librdkafka's classification where it has one.
 Error kafka_error(int rd_err, std::string_view what, std::string where = {}, bool retriable = false);
 
+/// True for librdkafka errors that a retry can cure (leader moves, metadata lag, transport).
+bool is_retriable(int rd_err);
+
 struct HandleDeleter {
   void operator()(rd_kafka_s* rk) const noexcept;
 };
@@ -62,7 +65,8 @@ Result<std::map<std::string, std::string>> topic_configs(rd_kafka_s* rk, const s
                                                          std::chrono::milliseconds timeout);
 
 /// Log start offset and end offset (high watermark, the next offset to be written) of each
-/// partition 0..n-1, index = partition. Errors: KAFKA naming the partition, TIMEOUT.
+/// partition 0..n-1, index = partition. Retriable errors are retried until `timeout`.
+/// Errors: KAFKA naming the partition, TIMEOUT.
 struct Watermarks {
   std::vector<std::int64_t> low;
   std::vector<std::int64_t> high;
