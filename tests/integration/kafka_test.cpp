@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 
@@ -425,4 +426,129 @@ TEST_CASE("KafkaStore.uses the partition count the topic has") {
   auto seen = read_topic(topic, 3);
   REQUIRE(seen.size() == 1);
   CHECK(seen[0].partition == *actionstate::partition_for_key(seen[0].key, 3));
+}
+
+TEST_CASE("KafkaStore.rebuild agrees with the model before and after real compaction") {
+  auto topic = testing::unique_topic("compact");
+  // Segments roll every 100 ms once a record arrives, and the cleaner takes any dirty segment.
+  testing::create(topic, 2, {{"cleanup.policy", "compact"}, {"segment.ms", "100"},
+                             {"min.cleanable.dirty.ratio", "0.001"}, {"min.compaction.lag.ms", "0"},
+                             {"delete.retention.ms", "0"}, {"file.delete.delay.ms", "0"}});
+  auto store = open_store(topic, 2, false);
+  size_t written = 0;
+  for (int round = 0; round < 5; ++round) {
+    for (int k = 0; k < 10; ++k) {
+      REQUIRE(store->put(key_for(fmt::format("k_{}", k), 1), state_for(fmt::format("k{}-v{}", k, round), round)));
+      ++written;
+    }
+    std::this_thread::sleep_for(150ms);
+  }
+  for (int k = 0; k < 3; ++k) {
+    auto r = store->prune(fmt::format("k_{}", k), 1, {.tombstones = true});
+    REQUIRE(r);
+    written += r->tombstones_written;
+  }
+  std::this_thread::sleep_for(150ms);
+  REQUIRE(store->put(key_for("filler", 1), state_for("roll the segment")));  // rolls the segment
+  ++written;
+  const auto model = contents(store->cache());
+  REQUIRE(model.size() == 8);
+  const std::vector<actionstate::RecoveryMarker> from_start{actionstate::RecoveryMarker::legacy({{0, 0}, {1, 0}})};
+
+  auto before = open_store(topic, 2, false);
+  auto r1 = before->rebuild(from_start);
+  REQUIRE(r1);
+  CHECK(r1->records <= written);  // the cleaner may already have run
+  CHECK(contents(before->cache()) == model);
+
+  // Wait for the cleaner: fewer records than written, and offsets with holes.
+  std::vector<Seen> seen;
+  bool compacted = false;
+  for (int i = 0; i < 120 && !compacted; ++i) {
+    std::this_thread::sleep_for(500ms);
+    seen = read_topic(topic, 2);
+    compacted = seen.size() < written - 20;
+  }
+  REQUIRE_MESSAGE(compacted, "the broker did not compact within 60 s");
+  // The log still starts at offset 0, so any record not at the previous offset + 1 sits after a
+  // hole left by the cleaner.
+  std::map<int, std::int64_t> last{{0, -1}, {1, -1}};
+  bool gap = false;
+  for (const auto& s : seen) {
+    if (s.offset != last[s.partition] + 1) gap = true;
+    last[s.partition] = s.offset;
+  }
+  CHECK(gap);
+  auto after = open_store(topic, 2, false);
+  auto r2 = after->rebuild(from_start);
+  REQUIRE(r2);
+  CHECK(r2->records < written);
+  CHECK(contents(after->cache()) == model);
+  // A marker taken now still rebuilds nothing new, and reads end although the tail has holes.
+  auto m = after->recovery_marker();
+  REQUIRE(m);
+  std::vector<actionstate::RecoveryMarker> now{*m};
+  auto r3 = after->rebuild(now);
+  REQUIRE(r3);
+  CHECK(r3->records == 0);
+}
+
+TEST_CASE("KafkaStore.64 partitions, business keys with '_', markers taken mid-stream") {
+  auto topic = testing::unique_topic("p64");
+  kafka::StoreOptions o;
+  o.topic = topic;
+  o.read_workers = 4;
+  auto opened = kafka::KafkaActionStateStore::open(broker_config(), o);
+  REQUIRE(opened);
+  auto& store = *opened;
+  REQUIRE(store->num_partitions() == 64);
+  const std::vector<std::string> keys = {"tenant_a",  "tenant_b_c", "user-42", "x__y",
+                                         "\xc3\xbc_\xd0\xba", "a_1",     "plain",   "1"};
+  std::optional<actionstate::RecoveryMarker> mid, later;
+  for (int seq = 0; seq < 6; ++seq) {
+    for (const auto& k : keys) {
+      REQUIRE(store->put(key_for(k, seq), state_for(fmt::format("{}-{}", k, seq), seq % 3)));
+      REQUIRE(store->put(key_for(k, seq, kOtherAction), state_for(fmt::format("{}-{}-b", k, seq), 0, true)));
+    }
+    if (seq == 2) {
+      auto m = store->recovery_marker();
+      REQUIRE(m);
+      mid = *m;
+    }
+    if (seq == 4) {
+      auto m = store->recovery_marker();
+      REQUIRE(m);
+      later = *m;
+    }
+  }
+  REQUIRE(mid->offsets.size() == 64);
+  // Expected: what was written at or after the marker's offset in its partition.
+  std::map<std::string, std::string> expected;
+  std::set<std::int32_t> partitions_used;
+  store->cache().for_each([&](const actionstate::StateCache::Entry& e) {
+    partitions_used.insert(e.position.partition);
+    CHECK(e.position.partition == *actionstate::partition_for_key(e.key.to_string(), 64));
+    if (e.position.offset >= mid->offsets.at(e.position.partition)) expected[e.key.to_string()] = e.value;
+  });
+  CHECK(partitions_used.size() > 3);
+  REQUIRE(expected.size() == keys.size() * 2 * 3);
+  auto fresh = open_store(topic, 64, false);
+  SUBCASE("one marker") {
+    std::vector<actionstate::RecoveryMarker> ms{*mid};
+    auto r = fresh->rebuild(ms);
+    REQUIRE(r);
+    CHECK(r->problems.empty());
+    CHECK(contents(fresh->cache()) == expected);
+  }
+  SUBCASE("two subtasks' markers merge to the older") {
+    std::vector<actionstate::RecoveryMarker> ms{*later, *mid};
+    auto r = fresh->rebuild(ms);
+    REQUIRE(r);
+    CHECK(contents(fresh->cache()) == expected);
+    // And get works on keys whose business key contains '_'.
+    auto got = fresh->get(key_for("tenant_b_c", 4));
+    REQUIRE(got);
+    REQUIRE(got->has_value());
+    CHECK((*got)->task_event->attributes == R"({"input":"tenant_b_c-4"})");
+  }
 }
