@@ -10,6 +10,7 @@
 
 #include "aftk/actionstate/file_store.h"
 #include "aftk/actionstate/inspect.h"
+#include "aftk/cli/state_listing.h"
 #include "aftk/cli/store_source.h"
 #include "aftk/json/writer.h"
 
@@ -123,7 +124,6 @@ int main(int argc, const char* const* argv, cli::Io& io) {
       cli::note(io, fmt::format("wrote {} live states to '{}'", entries.size(), o.out));
     }
 
-    const auto format = cli::resolve_format(o.output, io);
     if (o.summary_only) {
       fmt::print(io.out, "{{\"from\":{},\"to\":{},\"records\":{},\"tombstones\":{},\"bytes\":{},\"live\":{},\"problems\":{}}}\n",
                  offsets_json(report->from), offsets_json(report->to), report->records,
@@ -131,28 +131,10 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     } else if (o.out.empty()) {
       InspectOptions io_opts;
       io_opts.decode = ro.decode;
-      std::string line;
-      cli::Table table;
-      if (format == cli::Format::kTable) {
-        for (const char* h : {"BUSINESS KEY", "SEQ", "ACTION", "P", "OFFSET", "DONE", "CALLS", "PENDING"}) table.add_column(h);
-      }
-      inspect_cache(s.cache(), io_opts, [&](const InspectedState& st) {
-        if (format == cli::Format::kTable) {
-          const auto& k = st.entry->key;
-          table.add_row({k.format == KeyFormat::kV03 ? k.business_key : "#" + k.business_key_id,
-                         std::to_string(k.seq), k.action_uuid.substr(0, 8),
-                         std::to_string(st.entry->position.partition), std::to_string(st.entry->position.offset),
-                         st.state ? (st.state->completed ? "yes" : "no") : "CORRUPT",
-                         st.state ? std::to_string(st.state->call_results.size()) : "",
-                         st.state ? std::to_string(st.state->pending_calls()) : ""});
-        } else {
-          line.clear();
-          append_state_json(line, st);
-          line.push_back('\n');
-          std::fwrite(line.data(), 1, line.size(), io.out);
-        }
-      });
-      if (format == cli::Format::kTable) table.print(io.out, cli::resolve_color(o.output, io));
+      cli::StateListing listing(io, {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io),
+                                     false, true});
+      inspect_cache(s.cache(), io_opts, [&](const InspectedState& st) { listing.add(st); });
+      listing.finish();
     }
     for (const auto& p : report->problems) cli::warning(io, fmt::format("{}: {}", p.error.where, p.error.message));
     std::int64_t span = 0;
