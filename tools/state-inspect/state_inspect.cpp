@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "aftk/actionstate/inspect.h"
+#include "aftk/cli/state_listing.h"
 
 namespace aftk::tools::state_inspect {
 
@@ -55,8 +56,6 @@ void configure(CLI::App& app, Options& o) {
 See state-inspect(1).)");
 }
 
-std::string shorten(const std::string& uuid, bool wide) { return wide ? uuid : uuid.substr(0, 8); }
-
 }  // namespace
 
 int main(int argc, const char* const* argv, cli::Io& io) {
@@ -75,60 +74,18 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     opts.only_pending = o.pending;
     opts.only_incomplete = o.incomplete;
 
-    const auto format = cli::resolve_format(o.output, io);
-    const bool color = cli::resolve_color(o.output, io);
-    cli::Table table;
-    if (format == cli::Format::kTable) {
-      table.add_column("BUSINESS KEY");
-      table.add_column("SEQ", cli::Table::Align::kRight);
-      table.add_column("EVENT");
-      table.add_column("ACTION");
-      table.add_column("P", cli::Table::Align::kRight);
-      table.add_column("OFFSET", cli::Table::Align::kRight);
-      table.add_column("DONE");
-      table.add_column("CALLS", cli::Table::Align::kRight);
-      table.add_column("PENDING", cli::Table::Align::kRight);
-    }
-    std::string line;
+    cli::StateListing listing(io, {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io),
+                                   o.wide, !o.no_state});
     cli::Progress progress(io, "reading");
     auto summary = inspect_dump(
         o.file, opts,
         [&](const InspectedState& s) {
-          if (o.summary_only) return;
-          if (format == cli::Format::kTable) {
-            const auto& k = s.entry->key;
-            const auto paint = [&](std::string text, const char* code) {
-              return color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
-            };
-            std::string done, calls, pending;
-            if (s.state) {
-              done = s.state->completed ? paint("yes", "32") : "no";
-              calls = std::to_string(s.state->call_results.size());
-              const auto n = s.state->pending_calls();
-              pending = n ? paint(std::to_string(n), "33") : "0";
-            } else {
-              done = paint("CORRUPT", "31");
-            }
-            table.add_row({k.format == KeyFormat::kV03 ? k.business_key : "#" + k.business_key_id,
-                           std::to_string(k.seq), shorten(k.event_uuid, o.wide),
-                           shorten(k.action_uuid, o.wide), std::to_string(s.entry->position.partition),
-                           std::to_string(s.entry->position.offset), done, calls, pending});
-          } else {
-            line.clear();
-            append_state_json(line, s, !o.no_state);
-            if (format == cli::Format::kPrettyJson) {
-              auto pretty = json::normalize(line);  // compact; pretty printing is jq's job
-              fmt::print(io.out, "{}\n", pretty ? *pretty : line);
-            } else {
-              line.push_back('\n');
-              std::fwrite(line.data(), 1, line.size(), io.out);
-            }
-          }
+          if (!o.summary_only) listing.add(s);
         },
         [&](std::uint64_t bytes, std::uint64_t total) { progress.update(bytes, total, "bytes"); });
     progress.finish();
     if (!summary) return cli::report_error(io, summary.error());
-    if (format == cli::Format::kTable && !o.summary_only) table.print(io.out, color);
+    if (!o.summary_only) listing.finish();
 
     // Problems go to stderr, each with its location, after the data.
     for (const auto& p : summary->problems) cli::warning(io, fmt::format("{}: {}", p.where, p.message));

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+// Thin, Result-returning helpers over librdkafka: handles, topic admin, offsets, exact reads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aftk/kafka/config.h"
+#include "aftk/result.h"
+
+struct rd_kafka_s;
+
+namespace aftk::kafka {
+
+/// An Error with code KAFKA carrying librdkafka's error name and text, e.g.
+/// "cannot list offsets of 'x': Broker: Not leader for partition (NOT_LEADER_FOR_PARTITION)".
+/// `retriable` is set from librdkafka's classification where it has one.
+Error kafka_error(int rd_err, std::string_view what, std::string where = {}, bool retriable = false);
+
+/// True for librdkafka errors that a retry can cure (leader moves, metadata lag, transport).
+bool is_retriable(int rd_err);
+
+struct HandleDeleter {
+  void operator()(rd_kafka_s* rk) const noexcept;
+};
+/// An owned rd_kafka_t.
+using Handle = std::unique_ptr<rd_kafka_s, HandleDeleter>;
+
+/// Settings a handle needs on top of the user's; these win over the user's.
+using Overrides = std::vector<std::pair<std::string, std::string>>;
+
+/// A producer from `config` plus `overrides`. Errors: INVALID_ARGUMENT (bad setting), KAFKA.
+/// The delivery-report callback, when wanted, is set through `on_conf`.
+Result<Handle> make_producer(const ClientConfig& config, const Overrides& overrides,
+                             const std::function<void(struct rd_kafka_conf_s*)>& on_conf = {});
+/// A consumer that never joins a group and never commits (the legacy per-partition API).
+Result<Handle> make_reader(const ClientConfig& config, const Overrides& overrides = {});
+
+struct TopicInfo {
+  std::string name;
+  std::int32_t partitions = 0;
+};
+
+/// The partition count of `topic`, or NOT_FOUND if the broker does not know it.
+/// Errors: KAFKA, TIMEOUT.
+Result<TopicInfo> describe_topic(rd_kafka_s* rk, const std::string& topic,
+                                 std::chrono::milliseconds timeout);
+
+/// Creates `topic` with the given configs. An existing topic (a concurrent creator) is fine.
+/// Errors: KAFKA naming the topic.
+Status create_topic(rd_kafka_s* rk, const std::string& topic, std::int32_t partitions,
+                    std::int32_t replication_factor,
+                    const std::vector<std::pair<std::string, std::string>>& configs,
+                    std::chrono::milliseconds timeout);
+
+/// The topic's dynamic and default configs (DescribeConfigs). Errors: KAFKA, UNSUPPORTED.
+Result<std::map<std::string, std::string>> topic_configs(rd_kafka_s* rk, const std::string& topic,
+                                                         std::chrono::milliseconds timeout);
+
+/// Log start offset and end offset (high watermark, the next offset to be written) of each
+/// partition 0..n-1, index = partition. Retriable errors are retried until `timeout`.
+/// Errors: KAFKA naming the partition, TIMEOUT.
+struct Watermarks {
+  std::vector<std::int64_t> low;
+  std::vector<std::int64_t> high;
+};
+Result<Watermarks> watermarks(rd_kafka_s* rk, const std::string& topic, std::int32_t partitions,
+                              std::chrono::milliseconds timeout);
+
+/// One record as read; `value` is null for a tombstone.
+struct RecordView {
+  std::int32_t partition;
+  std::int64_t offset;
+  std::int64_t timestamp_ms;  // -1 when the broker gave none
+  std::string_view key;
+  const char* value;  // nullptr: tombstone
+  size_t value_size;
+};
+
+struct ReadRange {
+  std::int32_t partition;
+  std::int64_t start;  // first offset to read
+  std::int64_t end;    // stop before this offset (an end offset captured beforehand)
+};
+
+struct ReadOptions {
+  /// Worker threads; partitions are spread over them by partition % workers, so each
+  /// partition's records arrive in offset order on one thread.
+  unsigned workers = 2;
+  /// Give up when no partition advanced for this long (broker down, partition offline).
+  std::chrono::milliseconds idle_timeout{30000};
+  /// Checked between batches; returning true stops the read with INTERRUPTED.
+  std::function<bool()> should_stop;
+};
+
+/// Reads every range exactly from start to end: records at offsets >= end are not delivered, and
+/// a partition ends at its end offset even when compaction or transaction markers left the last
+/// offsets empty. `on_record(worker, record)` runs on the worker threads; an error it returns
+/// stops the read. Never joins a group, never commits. Errors: KAFKA with partition and offset
+/// (offset out of range, topic gone), TIMEOUT naming the partitions that made no progress,
+/// INTERRUPTED, or on_record's error.
+Status read_exact(const ClientConfig& config, const std::string& topic,
+                  const std::vector<ReadRange>& ranges, const ReadOptions& options,
+                  const std::function<Status(unsigned worker, const RecordView&)>& on_record);
+
+}  // namespace aftk::kafka

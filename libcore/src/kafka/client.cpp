@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: Apache-2.0
+// librdkafka helpers: handles, topic admin, offsets and exact per-partition reads.
+#include "aftk/kafka/client.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace aftk::kafka {
+namespace {
+
+int ms(std::chrono::milliseconds d) {
+  return static_cast<int>(std::clamp<std::int64_t>(d.count(), 0, 1 << 30));
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* q) const noexcept { rd_kafka_queue_destroy(q); }
+};
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* e) const noexcept { rd_kafka_event_destroy(e); }
+};
+using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
+struct OptionsDeleter {
+  void operator()(rd_kafka_AdminOptions_t* o) const noexcept { rd_kafka_AdminOptions_destroy(o); }
+};
+using AdminOptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter>;
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const noexcept {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+struct TopicDeleter {
+  void operator()(rd_kafka_topic_t* t) const noexcept { rd_kafka_topic_destroy(t); }
+};
+using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
+
+Result<Handle> make_handle(rd_kafka_type_t type, const ClientConfig& config,
+                           const Overrides& overrides,
+                           const std::function<void(rd_kafka_conf_t*)>& on_conf) {
+  AFTK_TRY_ASSIGN(rd_kafka_conf_t * raw, config.to_rdkafka());
+  ConfPtr conf(raw);
+  for (const auto& [k, v] : overrides) AFTK_TRY(set_property(conf.get(), k, v, "aftk"));
+  if (on_conf) on_conf(conf.get());
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), errstr, sizeof errstr);
+  if (rk == nullptr) {
+    return fail(Errc::kKafka, fmt::format("cannot create Kafka {}: {}",
+                                          type == RD_KAFKA_PRODUCER ? "producer" : "consumer",
+                                          errstr));
+  }
+  (void)conf.release();  // rd_kafka_new took it
+  return Handle(rk);
+}
+
+AdminOptionsPtr admin_options(rd_kafka_t* rk, rd_kafka_admin_op_t op,
+                              std::chrono::milliseconds timeout) {
+  AdminOptionsPtr o(rd_kafka_AdminOptions_new(rk, op));
+  char errstr[256];
+  rd_kafka_AdminOptions_set_request_timeout(o.get(), ms(timeout), errstr, sizeof errstr);
+  if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS) {
+    rd_kafka_AdminOptions_set_operation_timeout(o.get(), ms(timeout), errstr, sizeof errstr);
+  }
+  return o;
+}
+
+// Waits for the admin result event of one request on `q`.
+Result<EventPtr> admin_wait(rd_kafka_queue_t* q, std::chrono::milliseconds timeout,
+                            std::string_view what) {
+  EventPtr ev(rd_kafka_queue_poll(q, ms(timeout) + 1000));
+  if (!ev) return fail(Errc::kTimeout, fmt::format("{}: no answer within {} ms", what, timeout.count()));
+  if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    Error e = kafka_error(rd_kafka_event_error(ev.get()), what);
+    e.message += fmt::format(" ({})", rd_kafka_event_error_string(ev.get()));
+    return fail(std::move(e));
+  }
+  return ev;
+}
+
+}  // namespace
+
+Error kafka_error(int rd_err, std::string_view what, std::string where, bool retriable) {
+  auto err = static_cast<rd_kafka_resp_err_t>(rd_err);
+  Error e;
+  e.code = err == RD_KAFKA_RESP_ERR__TIMED_OUT ? Errc::kTimeout : Errc::kKafka;
+  e.message = fmt::format("{}: {} ({})", what, rd_kafka_err2str(err), rd_kafka_err2name(err));
+  e.where = std::move(where);
+  e.retriable = retriable;
+  return e;
+}
+
+void HandleDeleter::operator()(rd_kafka_s* rk) const noexcept {
+  if (rk != nullptr) rd_kafka_destroy(rk);
+}
+
+Result<Handle> make_producer(const ClientConfig& config, const Overrides& overrides,
+                             const std::function<void(rd_kafka_conf_s*)>& on_conf) {
+  return make_handle(RD_KAFKA_PRODUCER, config, overrides, on_conf);
+}
+
+Result<Handle> make_reader(const ClientConfig& config, const Overrides& overrides) {
+  Overrides all = {
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "true"},
+      {"allow.auto.create.topics", "false"},
+      // Upstream reads with Java's default read_uncommitted; read_committed would also stall at
+      // the last stable offset when a writer left a transaction open.
+      {"isolation.level", "read_uncommitted"},
+      {"auto.offset.reset", "error"},
+  };
+  all.insert(all.end(), overrides.begin(), overrides.end());
+  return make_handle(RD_KAFKA_CONSUMER, config, all, {});
+}
+
+Result<TopicInfo> describe_topic(rd_kafka_s* rk, const std::string& topic,
+                                 std::chrono::milliseconds timeout) {
+  TopicPtr rkt(rd_kafka_topic_new(rk, topic.c_str(), nullptr));
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt.get(), &md, ms(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return fail(kafka_error(err, fmt::format("cannot read metadata of topic '{}'", topic), {},
+                            err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__TIMED_OUT));
+  }
+  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> guard(
+      md, rd_kafka_metadata_destroy);
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (topic != t.topic) continue;
+    if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || t.err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+      return fail(Errc::kNotFound, fmt::format("topic '{}' does not exist", topic));
+    }
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return fail(kafka_error(t.err, fmt::format("cannot read metadata of topic '{}'", topic)));
+    }
+    return TopicInfo{topic, t.partition_cnt};
+  }
+  return fail(Errc::kNotFound, fmt::format("topic '{}' does not exist", topic));
+}
+
+Status create_topic(rd_kafka_s* rk, const std::string& topic, std::int32_t partitions,
+                    std::int32_t replication_factor,
+                    const std::vector<std::pair<std::string, std::string>>& configs,
+                    std::chrono::milliseconds timeout) {
+  char errstr[512];
+  rd_kafka_NewTopic_t* nt =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, errstr, sizeof errstr);
+  if (nt == nullptr) {
+    return fail(Errc::kInvalidArgument, fmt::format("cannot create topic '{}': {}", topic, errstr));
+  }
+  std::unique_ptr<rd_kafka_NewTopic_t, void (*)(rd_kafka_NewTopic_t*)> guard(nt, rd_kafka_NewTopic_destroy);
+  for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+  QueuePtr q(rd_kafka_queue_new(rk));
+  auto opts = admin_options(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);
+  rd_kafka_CreateTopics(rk, &nt, 1, opts.get(), q.get());
+  std::string what = fmt::format("cannot create topic '{}'", topic);
+  AFTK_TRY_ASSIGN(EventPtr ev, admin_wait(q.get(), timeout, what));
+  const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev.get());
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(res, &n);
+  for (size_t i = 0; i < n; ++i) {
+    rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
+    Error e = kafka_error(err, what);
+    if (const char* s = rd_kafka_topic_result_error_string(results[i]); s != nullptr && *s) {
+      e.message += fmt::format(": {}", s);
+    }
+    return fail(std::move(e));
+  }
+  return {};
+}
+
+Result<std::map<std::string, std::string>> topic_configs(rd_kafka_s* rk, const std::string& topic,
+                                                         std::chrono::milliseconds timeout) {
+  rd_kafka_ConfigResource_t* cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  std::unique_ptr<rd_kafka_ConfigResource_t, void (*)(rd_kafka_ConfigResource_t*)> guard(
+      cr, rd_kafka_ConfigResource_destroy);
+  QueuePtr q(rd_kafka_queue_new(rk));
+  auto opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
+  rd_kafka_DescribeConfigs(rk, &cr, 1, opts.get(), q.get());
+  std::string what = fmt::format("cannot describe the configuration of topic '{}'", topic);
+  AFTK_TRY_ASSIGN(EventPtr ev, admin_wait(q.get(), timeout, what));
+  const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev.get());
+  size_t n = 0;
+  const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(res, &n);
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    if (rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(rs[i]); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return fail(kafka_error(err, what));
+    }
+    size_t cnt = 0;
+    const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &cnt);
+    for (size_t j = 0; j < cnt; ++j) {
+      const char* v = rd_kafka_ConfigEntry_value(entries[j]);
+      out[rd_kafka_ConfigEntry_name(entries[j])] = v != nullptr ? v : "";
+    }
+  }
+  return out;
+}
+
+bool is_retriable(int rd_err) {
+  switch (static_cast<rd_kafka_resp_err_t>(rd_err)) {
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:  // metadata lagging a creation
+    case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_NOT_CONTROLLER:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Result<Watermarks> watermarks(rd_kafka_s* rk, const std::string& topic, std::int32_t partitions,
+                              std::chrono::milliseconds timeout) {
+  Watermarks w;
+  w.low.resize(static_cast<size_t>(partitions));
+  w.high.resize(static_cast<size_t>(partitions));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // ListOffsets by logical timestamp: -2 earliest, -1 latest; one batched request per leader.
+  // Retriable errors (a leader moving, a topic just created) are retried until the deadline.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int attempt = 0;; ++attempt) {
+      PartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
+      for (std::int32_t p = 0; p < partitions; ++p) {
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = pass == 0 ? -2 : -1;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      std::optional<Error> error;
+      rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, list.get(), std::max(1, ms(left)));
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        error = kafka_error(err, fmt::format("cannot list offsets of topic '{}'", topic), {},
+                            is_retriable(err) || err == RD_KAFKA_RESP_ERR__TIMED_OUT);
+      } else {
+        for (int i = 0; i < list->cnt && !error; ++i) {
+          const auto& e = list->elems[i];
+          if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            error = kafka_error(e.err, fmt::format("cannot list offsets of topic '{}'", topic),
+                                fmt::format("partition {}", e.partition), is_retriable(e.err));
+          } else {
+            (pass == 0 ? w.low : w.high)[static_cast<size_t>(e.partition)] = e.offset;
+          }
+        }
+      }
+      if (!error) break;
+      if (!error->retriable || std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >= deadline) {
+        if (attempt > 0) error->message += fmt::format(" (after {} retries)", attempt);
+        return fail(std::move(*error));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 * (attempt + 1), 1000)));
+    }
+  }
+  return w;
+}
+
+Status read_exact(const ClientConfig& config, const std::string& topic,
+                  const std::vector<ReadRange>& ranges, const ReadOptions& options,
+                  const std::function<Status(unsigned, const RecordView&)>& on_record) {
+  std::vector<ReadRange> todo;
+  for (const auto& r : ranges) {
+    if (r.start < r.end) todo.push_back(r);
+  }
+  if (todo.empty()) return {};
+  AFTK_TRY_ASSIGN(Handle rk, make_reader(config));
+  TopicPtr rkt(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr));
+  if (!rkt) return fail(kafka_error(rd_kafka_last_error(), fmt::format("cannot open topic '{}'", topic)));
+
+  const unsigned workers = std::max(1u, std::min<unsigned>(options.workers, static_cast<unsigned>(todo.size())));
+  std::vector<QueuePtr> queues;
+  for (unsigned w = 0; w < workers; ++w) queues.emplace_back(rd_kafka_queue_new(rk.get()));
+
+  // Per partition: end offset, done flag, last offset seen (for the timeout message).
+  std::int32_t max_p = 0;
+  for (const auto& r : todo) max_p = std::max(max_p, r.partition);
+  std::vector<std::int64_t> end(static_cast<size_t>(max_p) + 1, -1);
+  std::vector<std::int64_t> next(static_cast<size_t>(max_p) + 1, -1);
+  std::vector<unsigned> worker_of(static_cast<size_t>(max_p) + 1, 0);
+  std::vector<std::vector<std::int32_t>> parts_of(workers);
+  for (size_t i = 0; i < todo.size(); ++i) {
+    const auto& r = todo[i];
+    unsigned w = static_cast<unsigned>(i % workers);
+    end[static_cast<size_t>(r.partition)] = r.end;
+    next[static_cast<size_t>(r.partition)] = r.start;
+    worker_of[static_cast<size_t>(r.partition)] = w;
+    parts_of[w].push_back(r.partition);
+  }
+  std::vector<std::int32_t> started;
+  for (const auto& r : todo) {
+    if (rd_kafka_consume_start_queue(rkt.get(), r.partition, r.start,
+                                     queues[worker_of[static_cast<size_t>(r.partition)]].get()) != 0) {
+      Error e = kafka_error(rd_kafka_last_error(), fmt::format("cannot start reading topic '{}'", topic),
+                            fmt::format("partition {} offset {}", r.partition, r.start));
+      for (auto p : started) rd_kafka_consume_stop(rkt.get(), p);
+      return fail(std::move(e));
+    }
+    started.push_back(r.partition);
+  }
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> last_progress{now_ns()};
+  std::mutex err_mu;
+  std::optional<Error> first_error;
+  auto set_error = [&](Error e) {
+    std::lock_guard lock(err_mu);
+    if (!first_error) first_error = std::move(e);
+    stop = true;
+  };
+
+  auto work = [&](unsigned w) {
+    size_t remaining = parts_of[w].size();
+    std::vector<rd_kafka_message_t*> batch(1024);
+    std::vector<char> done(end.size(), 0);
+    while (remaining > 0 && !stop.load(std::memory_order_relaxed)) {
+      if (options.should_stop && options.should_stop()) {
+        set_error(Error{Errc::kInterrupted, "interrupted while reading the topic", {}, false});
+        break;
+      }
+      ssize_t n = rd_kafka_consume_batch_queue(queues[w].get(), 100, batch.data(), batch.size());
+      if (n < 0) {
+        set_error(kafka_error(rd_kafka_last_error(), fmt::format("cannot read topic '{}'", topic)));
+        break;
+      }
+      bool progressed = false;
+      for (ssize_t i = 0; i < n; ++i) {
+        rd_kafka_message_t* m = batch[static_cast<size_t>(i)];
+        const auto p = static_cast<size_t>(m->partition);
+        const bool known = m->partition >= 0 && p < end.size() && end[p] >= 0;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          // The reader is at the log end; a partition whose captured end lies behind it is done
+          // even if compaction or transaction markers left its last offsets empty.
+          if (known && !done[p] && m->offset >= end[p]) {
+            done[p] = 1;
+            --remaining;
+            progressed = true;
+          }
+        } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          switch (m->err) {
+            case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
+            case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+            case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+            case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+            case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+            case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+            case RD_KAFKA_RESP_ERR__FATAL: {
+              Error e = kafka_error(m->err, fmt::format("cannot read topic '{}'", topic),
+                                    fmt::format("partition {} offset {}", m->partition,
+                                                known ? next[p] : m->offset));
+              if (m->payload != nullptr && m->len > 0) {
+                e.message += fmt::format(": {}", std::string_view(static_cast<const char*>(m->payload), m->len));
+              }
+              set_error(std::move(e));
+              break;
+            }
+            default:
+              break;  // transient (transport, leader change): librdkafka retries; idle_timeout bounds it
+          }
+        } else if (known && !done[p]) {
+          if (m->offset < end[p]) {
+            RecordView rv;
+            rv.partition = m->partition;
+            rv.offset = m->offset;
+            rd_kafka_timestamp_type_t tstype;
+            rv.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+            rv.key = m->key != nullptr ? std::string_view(static_cast<const char*>(m->key), m->key_len)
+                                       : std::string_view();
+            rv.value = static_cast<const char*>(m->payload);
+            rv.value_size = m->len;
+            if (Status st = on_record(w, rv); !st) set_error(std::move(st).error());
+            next[p] = m->offset + 1;
+          }
+          if (m->offset + 1 >= end[p]) {
+            done[p] = 1;
+            --remaining;
+          }
+          progressed = true;
+        }
+        rd_kafka_message_destroy(m);
+      }
+      const std::int64_t t = now_ns();
+      if (progressed) {
+        last_progress.store(t, std::memory_order_relaxed);
+      } else if (t - last_progress.load(std::memory_order_relaxed) >
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(options.idle_timeout).count()) {
+        std::string which;
+        size_t listed = 0;
+        for (auto part : parts_of[w]) {
+          if (done[static_cast<size_t>(part)]) continue;
+          if (listed++ < 8) {
+            which += fmt::format("{}{} (at {} of {})", which.empty() ? "" : ", ", part,
+                                 next[static_cast<size_t>(part)], end[static_cast<size_t>(part)]);
+          }
+        }
+        if (listed > 8) which += fmt::format(" and {} more", listed - 8);
+        set_error(Error{Errc::kTimeout,
+                        fmt::format("reading topic '{}' made no progress for {} ms", topic,
+                                    options.idle_timeout.count()),
+                        "partitions " + which, true});
+      }
+    }
+  };
+
+  std::vector<std::thread> threads;
+  for (unsigned w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  work(0);
+  for (auto& t : threads) t.join();
+  for (auto p : started) rd_kafka_consume_stop(rkt.get(), p);
+  if (first_error) return fail(std::move(*first_error));
+  return {};
+}
+
+}  // namespace aftk::kafka

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+// Kafka client settings: properties files, -b/-X flags, environment, secret redaction.
+#include "aftk/kafka/config.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+namespace aftk::kafka {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::string canonical_key(std::string key) {
+  if (key == "metadata.broker.list") return "bootstrap.servers";
+  return key;
+}
+
+// Hides a secret's value wherever librdkafka quoted it back in an error message.
+std::string redact(std::string message, std::string_view key, std::string_view value) {
+  if (!is_secret(key) || value.empty()) return message;
+  for (size_t pos; (pos = message.find(value)) != std::string::npos;) {
+    message.replace(pos, value.size(), "***");
+  }
+  return message;
+}
+
+}  // namespace
+
+bool is_secret(std::string_view key) noexcept {
+  static constexpr std::array<std::string_view, 5> kExact = {
+      "sasl.jaas.config", "sasl.oauthbearer.config", "ssl.key.pem", "ssl_key", "ssl.keystore.key"};
+  for (auto k : kExact) {
+    if (key == k) return true;
+  }
+  return key.find("password") != std::string_view::npos ||
+         key.find("secret") != std::string_view::npos ||
+         key.find("token") != std::string_view::npos;
+}
+
+void ClientConfig::set(std::string key, std::string value, std::string origin) {
+  key = canonical_key(std::move(key));
+  for (auto& s : settings_) {
+    if (s.key == key) {
+      s.value = std::move(value);
+      s.origin = std::move(origin);
+      return;
+    }
+  }
+  settings_.push_back(Setting{std::move(key), std::move(value), std::move(origin)});
+}
+
+std::optional<std::string> ClientConfig::get(std::string_view key) const {
+  std::string k = canonical_key(std::string(key));
+  for (const auto& s : settings_) {
+    if (s.key == k) return s.value;
+  }
+  return std::nullopt;
+}
+
+Status ClientConfig::merge_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return fail(Errc::kIo, fmt::format("cannot read Kafka config '{}': {}", path,
+                                       std::strerror(errno)));
+  }
+  std::string line;
+  for (int lineno = 1; std::getline(in, line); ++lineno) {
+    std::string_view l = trim(line);
+    if (l.empty() || l.front() == '#' || l.front() == '!') continue;
+    size_t sep = l.find_first_of("=:");
+    if (sep == std::string_view::npos || trim(l.substr(0, sep)).empty()) {
+      return fail(Errc::kInvalidArgument,
+                  fmt::format("cannot read Kafka config '{}': expected key=value", path),
+                  fmt::format("{}:{}", path, lineno));
+    }
+    set(std::string(trim(l.substr(0, sep))), std::string(trim(l.substr(sep + 1))),
+        fmt::format("{}:{}", path, lineno));
+  }
+  if (in.bad()) {
+    return fail(Errc::kIo, fmt::format("cannot read Kafka config '{}': {}", path,
+                                       std::strerror(errno)));
+  }
+  return {};
+}
+
+std::vector<std::string> ClientConfig::describe() const {
+  std::vector<std::string> out;
+  out.reserve(settings_.size());
+  for (const auto& s : settings_) {
+    std::string v = is_secret(s.key) ? std::string("***") : s.value;
+    out.push_back(s.origin.empty() ? fmt::format("{}={}", s.key, v)
+                                   : fmt::format("{}={} ({})", s.key, v, s.origin));
+  }
+  return out;
+}
+
+void ConfDeleter::operator()(rd_kafka_conf_s* conf) const noexcept {
+  if (conf != nullptr) rd_kafka_conf_destroy(conf);
+}
+
+Status set_property(rd_kafka_conf_s* conf, std::string_view key, std::string_view value,
+                    std::string_view origin) {
+  char errstr[512];
+  std::string k(key), v(value);
+  if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+    return fail(Errc::kInvalidArgument,
+                fmt::format("invalid Kafka setting '{}': {}", k, redact(errstr, key, value)),
+                std::string(origin));
+  }
+  return {};
+}
+
+Result<rd_kafka_conf_s*> ClientConfig::to_rdkafka() const {
+  ConfPtr conf(rd_kafka_conf_new());
+  for (const auto& s : settings_) {
+    AFTK_TRY(set_property(conf.get(), s.key, s.value, s.origin));
+  }
+  return conf.release();
+}
+
+Sources sources_from_environment() {
+  Sources src;
+  if (const char* f = std::getenv("AFTK_KAFKA_CONFIG"); f != nullptr && *f != '\0') {
+    src.default_file = f;
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    std::string p = std::string(home) + "/.config/aftk/kafka.properties";
+    std::error_code ec;
+    if (std::filesystem::exists(p, ec)) src.default_file = p;
+  }
+  if (const char* b = std::getenv("AFTK_BROKERS"); b != nullptr) src.brokers = b;
+  return src;
+}
+
+Result<ClientConfig> resolve(const Sources& sources) {
+  ClientConfig cfg;
+  // Defaults for a tool that reads or writes a few records and exits.
+  cfg.set("client.id", "aftk", "default");
+  cfg.set("socket.connection.setup.timeout.ms", "10000", "default");
+  if (sources.default_file && !sources.default_file->empty()) {
+    AFTK_TRY(cfg.merge_file(*sources.default_file));
+  }
+  for (const auto& f : sources.files) AFTK_TRY(cfg.merge_file(f));
+  if (!sources.brokers.empty()) cfg.set("bootstrap.servers", sources.brokers, "brokers");
+  for (const auto& x : sources.overrides) {
+    size_t eq = x.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return fail(Errc::kInvalidArgument,
+                  fmt::format("-X expects key=value (or 'list'), got '{}'",
+                              is_secret(x) ? std::string("***") : x));
+    }
+    cfg.set(x.substr(0, eq), x.substr(eq + 1), "-X");
+  }
+  return cfg;
+}
+
+void list_properties(std::FILE* out) { rd_kafka_conf_properties_show(out); }
+
+}  // namespace aftk::kafka
