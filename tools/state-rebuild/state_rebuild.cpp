@@ -53,7 +53,8 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   app.description(kDescription);
   app.set_version_flag("--version", "");
   cli::add_store_source(app, o.source);
-  app.add_option("-m,--marker", o.markers, "Recovery marker file; repeatable (merged by minimum)");
+  app.add_option("-m,--marker", o.markers, "Recovery marker file; repeatable (merged by minimum)")
+      ->allow_extra_args(false);
   app.add_flag("--from-beginning", o.from_beginning, "Read every partition from its first offset");
   app.add_option("--out", o.out, "Write the rebuilt live states to this new topic-dump file");
   app.add_flag("--force", o.force, "With --out, replace an existing file");
@@ -63,6 +64,11 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   app.footer("Exit status: 0 rebuilt; 1 the store or a marker cannot be read, or markers conflict;\n"
              "2 usage error; 3 rebuilt, with problem records. See state-rebuild(1).");
   if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
+  if (const int rc = kafka::handle_list(o.source.kafka, io); rc >= 0) return rc;
+  if (const auto why = cli::check_store_source(o.source); !why.empty()) {
+    cli::error(io, why);
+    return cli::kExitUsage;
+  }
   io.quiet = o.output.quiet;
   if (o.markers.empty() == !o.from_beginning) {
     cli::error(io, "give recovery markers (-m) or --from-beginning, not both and not neither");
