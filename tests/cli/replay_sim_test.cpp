@@ -148,6 +148,25 @@ TEST_CASE("replay-sim.replay: divergence against a crashed store, --strict, exit
   CHECK(table.out.find("arguments changed") != std::string::npos);
 }
 
+TEST_CASE("replay-sim.replay --event-log: which logged action executions replay skips or runs") {
+  const std::string golden = aftk::test::data_dir() + "/golden/flink-agents-main-8ad3a32/eventlog/";
+  const std::string log =
+      golden + "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log";
+  const std::string dump = aftk::test::data_dir() + "/dumps/golden-main-8ad3a32.jsonl";
+  auto r = sim({"replay", dump, "--event-log", log, "--json"});
+  CHECK(r.rc == 0);
+  CHECK(lines(r.out) == 2);
+  CHECK(r.out.find(R"("action":"process")") != std::string::npos);
+  CHECK(r.out.find(R"("status":"completed","seq":0,"stateKey":"user-42_0_b6dc5e36)") !=
+        std::string::npos);
+  CHECK(r.out.find(R"("action":"summarize")") != std::string::npos);
+  CHECK(r.out.find(R"("status":"no-state")") != std::string::npos);
+  CHECK(r.err.find("no call-level divergence") != std::string::npos);
+  CHECK(sim({"replay", dump, "--event-log", log, "--trace", "t"}).rc == 2);
+  CHECK(sim({"replay", dump}).rc == 2);
+  CHECK(sim({"replay", dump, "--event-log", "/nonexistent.log"}).rc == 1);
+}
+
 TEST_CASE("replay-sim.usage and input errors have their exit codes") {
   CHECK(sim({}).rc == 2);
   CHECK(sim({"simulate"}).rc == 2);  // neither --store nor --memory

@@ -1029,3 +1029,47 @@ TEST_CASE("ReplayChecker.finds the state by key, seq and action; completed and m
   t.action = "act";
   CHECK(checker.check(t).status == ReplayCheck::Status::kNoState);
 }
+
+// ---- Event-log input --------------------------------------------------------------------------
+
+#include <cstdlib>
+
+#include "aftk/durable/logged.h"
+
+TEST_CASE("LoggedExecution.derived from the golden event log and found in the golden store") {
+  const char* data = std::getenv("AFTK_TESTDATA");
+  const std::string root = data ? data : "tests/data";
+  const std::string log = root +
+                          "/golden/flink-agents-main-8ad3a32/eventlog/"
+                          "events-3f2a6c1e9b8d47a0a1b2c3d4e5f60718-action-execute-operator-0.log";
+  std::vector<std::string> problems;
+  auto executions = derive_executions({log}, &problems);
+  REQUIRE_MESSAGE(executions.has_value(), error_text(executions));
+  CHECK(problems.empty());
+  REQUIRE(executions->size() == 2);
+  const auto& process = (*executions)[0];
+  CHECK(process.action == "process");
+  CHECK(process.trigger_type == std::optional<std::string>("_input_event"));
+  // The spec's verified vector: {"input":"hello"} -> b6dc5e36-...
+  CHECK(process.event_uuid == std::optional<std::string>("b6dc5e36-12ea-3bb2-8ca3-e0ea9865efcf"));
+  CHECK(process.events_sent == 2);
+  CHECK((*executions)[1].action == "summarize");
+
+  FileStoreOptions ro;
+  ro.read_only = true;
+  auto store = FileStore::open(root + "/dumps/golden-main-8ad3a32.jsonl", ro);
+  REQUIRE(store.has_value());
+  REQUIRE((*store)->load_all().has_value());
+  LoggedChecker checker(**store);
+  auto c = checker.check(process);
+  CHECK(c.status == LoggedCheck::Status::kCompleted);
+  REQUIRE(c.entry != nullptr);
+  CHECK(c.entry->key.business_key == "user-42");
+  CHECK(c.by_event_only);  // a 0.3-style key hashes the Python action: matched by event alone
+  CHECK(checker.check((*executions)[1]).status == LoggedCheck::Status::kNoState);
+  LoggedExecution orphan;
+  orphan.action = "x";
+  orphan.trigger_id = "not-in-the-log";
+  CHECK(checker.check(orphan).status == LoggedCheck::Status::kUnknown);
+  CHECK_FALSE(derive_executions({"/nonexistent.log"}).has_value());
+}

@@ -8,9 +8,12 @@
 #include <memory>
 
 #include "aftk/actionstate/file_store.h"
+#include "aftk/cli/store_source.h"
 #include "aftk/durable/divergence.h"
+#include "aftk/durable/logged.h"
 #include "aftk/durable/simulate.h"
 #include "aftk/json/writer.h"
+#include "aftk/kafka/options.h"
 
 namespace aftk::tools::replay_sim {
 
@@ -34,6 +37,8 @@ Examples:
         which recorded actions new code would replay, and where it diverges
   replay-sim replay --strict --json state.jsonl --trace new-calls.jsonl
         stop at the first divergence (exit 3)
+  replay-sim replay state.jsonl --event-log events-job-op-0.log
+        which logged action executions replay would skip, re-run or run anew
 
 Run 'replay-sim simulate --help' or 'replay-sim replay --help' for each command's options.)";
 
@@ -56,8 +61,9 @@ struct SimulateOptions {
 };
 
 struct ReplayOptions {
-  std::string state;
+  cli::StoreSource source;
   std::string trace;
+  std::vector<std::string> event_logs;
   bool strict = false;
   bool lenient = false;
 };
@@ -348,19 +354,21 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
   return cli::kExitOk;
 }
 
+int run_event_logs(const ReplayOptions& o, LogStore& store, const cli::OutputOptions& output,
+                   cli::Io& io);
+
 int run_replay(const ReplayOptions& o, const cli::OutputOptions& output, cli::Io& io) {
-  FileStoreOptions fo;
-  fo.read_only = true;
-  fo.create = false;
-  auto store = FileStore::open(o.state, fo);
+  auto store = cli::open_store(o.source, true);
   if (!store) return cli::report_error(io, store.error());
-  for (const auto& p : (*store)->problems())
-    cli::warning(io, fmt::format("{}: {}", p.where, p.message));
+  if (auto* file = dynamic_cast<FileStore*>(store->get()))
+    for (const auto& p : file->problems())
+      cli::warning(io, fmt::format("{}: {}", p.where, p.message));
   RebuildOptions ro;
   ro.validate = false;
   auto loaded = (*store)->load_all(ro);
   if (!loaded) return cli::report_error(io, loaded.error());
   for (const auto& p : loaded->problems) cli::warning(io, p.error.to_string());
+  if (!o.event_logs.empty()) return run_event_logs(o, **store, output, io);
 
   DecodeOptions decode;
   decode.mode = o.lenient ? ReadMode::kLenient : ReadMode::kStrict;
@@ -439,9 +447,82 @@ int run_replay(const ReplayOptions& o, const cli::OutputOptions& output, cli::Io
   if (format == cli::Format::kTable) table.print(io.out, color);
   if (!st && !stopped) return cli::report_error(io, st.error());
   if (stopped) cli::note(io, "--strict: stopped at the first divergence");
-  cli::note(io, fmt::format("{} trace entries, {} diverge, {} live states in '{}'", entries,
-                            diverged, (*store)->cache().size(), o.state));
+  cli::note(io, fmt::format("{} trace entries, {} diverge, {} live states in {}", entries, diverged,
+                            (*store)->cache().size(), o.source.describe()));
   return diverged > 0 || problems > 0 ? cli::kExitProblems : cli::kExitOk;
+}
+
+// Event logs name no durable calls: what they give is which actions ran on which events, so
+// the report says per action execution what replay would do with its recorded state.
+int run_event_logs(const ReplayOptions& o, LogStore& store, const cli::OutputOptions& output,
+                   cli::Io& io) {
+  std::vector<std::string> problems;
+  auto executions = derive_executions(o.event_logs, &problems);
+  if (!executions) return cli::report_error(io, executions.error());
+  for (const auto& p : problems) cli::warning(io, p);
+  LoggedChecker checker(store);
+  const auto format = cli::resolve_format(output, io);
+  const bool color = cli::resolve_color(output, io);
+  cli::Table table;
+  if (format == cli::Format::kTable) {
+    using A = cli::Table::Align;
+    for (const auto& [name, align] : std::vector<std::pair<const char*, A>>{{"ACTION", A::kLeft},
+                                                                            {"TRIGGER", A::kLeft},
+                                                                            {"TYPE", A::kLeft},
+                                                                            {"KEY", A::kLeft},
+                                                                            {"SEQ", A::kRight},
+                                                                            {"STATUS", A::kLeft},
+                                                                            {"CALLS", A::kRight},
+                                                                            {"PENDING", A::kRight},
+                                                                            {"OUTPUTS", A::kRight}})
+      table.add_column(name, align);
+  }
+  std::map<std::string, size_t> counts;
+  size_t corrupt = 0;
+  std::string line;
+  for (const auto& e : *executions) {
+    const LoggedCheck c = checker.check(e);
+    ++counts[std::string(logged_status_name(c.status))];
+    if (c.status == LoggedCheck::Status::kCorrupt) ++corrupt;
+    std::string key = c.entry ? std::string(c.entry->key.identity()) : e.business_key.value_or("");
+    if (format == cli::Format::kTable) {
+      table.add_row({e.action, e.trigger_id.substr(0, 8), e.trigger_type.value_or("?"), key,
+                     c.entry ? std::to_string(c.entry->key.seq) : "-",
+                     std::string(logged_status_name(c.status)), std::to_string(c.calls),
+                     std::to_string(c.pending), std::to_string(c.outputs)});
+      continue;
+    }
+    line = "{";
+    append_kv(line, "action", e.action);
+    append_kv(line, "triggerEventId", e.trigger_id);
+    if (e.trigger_type) append_kv(line, "triggerType", *e.trigger_type);
+    if (e.event_uuid) append_kv(line, "eventUuid", *e.event_uuid);
+    if (!key.empty()) append_kv(line, "key", key);
+    append_kv(line, "status", logged_status_name(c.status));
+    if (c.entry) {
+      append_kn(line, "seq", c.entry->key.seq);
+      append_kv(line, "stateKey", c.entry->key.to_string());
+      append_kn(line, "partition", c.entry->position.partition);
+      append_kn(line, "offset", c.entry->position.offset);
+      if (c.by_event_only) line.append(",\"matchedByEventOnly\":true");
+    }
+    append_kn(line, "calls", static_cast<std::int64_t>(c.calls));
+    append_kn(line, "pending", static_cast<std::int64_t>(c.pending));
+    append_kn(line, "outputs", static_cast<std::int64_t>(c.outputs));
+    append_kn(line, "eventsSent", static_cast<std::int64_t>(e.events_sent));
+    append_kv(line, "where", e.where);
+    line.push_back('}');
+    emit(io, line);
+  }
+  if (format == cli::Format::kTable) table.print(io.out, color);
+  std::string summary;
+  for (const auto& [name, n] : counts)
+    summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n, name);
+  cli::note(io,
+            fmt::format("{} action executions in the event log{}{}; event logs carry no durable "
+                        "call ids, so no call-level divergence is derived",
+                        executions->size(), summary.empty() ? "" : ": ", summary));
+  return corrupt > 0 ? cli::kExitProblems : cli::kExitOk;
 }
 
 }  // namespace
@@ -520,16 +601,20 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   rep->footer(R"(Examples:
   replay-sim replay state.jsonl --trace new-calls.jsonl
   replay-sim replay --strict --json state.jsonl --trace new-calls.jsonl
+  replay-sim replay -t action-state -b localhost:9092 --trace new-calls.jsonl
+  replay-sim replay state.jsonl --event-log events-job-op-0.log
 
 The trace holds one JSON object per action execution of the new code:
   {"key":"user-42","seq":0,"action":"process","calls":[{"functionId":"m.f","argsDigest":"0123456789abcdef"}]}
 with optional "actionUuid" (default: the name-based UUID of "action") and "eventUuid".)");
-  rep->add_option("STATE", ro.state,
-                  "Topic-dump file with the recorded states ('-' for standard input)")
-      ->required();
-  rep->add_option("-t,--trace", ro.trace,
-                  "Trace of the calls new code makes (JSON Lines; '-' for standard input)")
-      ->required();
+  cli::add_store_source(*rep, ro.source);
+  auto* trace_opt =
+      rep->add_option("--trace", ro.trace,
+                      "Trace of the calls new code makes (JSON Lines; '-' for standard input)");
+  rep->add_option("--event-log", ro.event_logs,
+                  "Event-log file(s) instead of a trace: which logged action executions "
+                  "replay would skip, re-run or run anew (repeatable)")
+      ->excludes(trace_opt);
   rep->add_flag("--strict", ro.strict, "Stop at the first divergence");
   rep->add_flag("--lenient", ro.lenient, "Read state values the upstream reader rejects");
   cli::add_output_options(*rep, output);
@@ -538,8 +623,17 @@ with optional "actionUuid" (default: the name-based UUID of "action") and "event
   io.quiet = output.quiet;
   return cli::guarded(io, [&]() -> int {
     if (sim->parsed()) return run_simulate(so, output, io);
-    if (ro.state == "-" && ro.trace == "-") {
-      cli::error(io, "STATE and --trace cannot both be standard input");
+    if (const int rc = kafka::handle_list(ro.source.kafka, io); rc >= 0) return rc;
+    if (const auto why = cli::check_store_source(ro.source); !why.empty()) {
+      cli::error(io, why);
+      return cli::kExitUsage;
+    }
+    if (ro.trace.empty() && ro.event_logs.empty()) {
+      cli::error(io, "give --trace FILE or --event-log FILE");
+      return cli::kExitUsage;
+    }
+    if (ro.source.file == "-" && ro.trace == "-") {
+      cli::error(io, "FILE and --trace cannot both be standard input");
       return cli::kExitUsage;
     }
     return run_replay(ro, output, io);
