@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@
 #include "aftk/actionstate/key.h"
 #include "aftk/durable/context.h"
 #include "aftk/durable/simulate.h"
+#include "aftk/kafka/options.h"
+#include "aftk/kafka/store.h"
 
 using namespace aftk;
 using namespace aftk::actionstate;
@@ -176,6 +179,61 @@ void bench_simulate() {
              file_s / mem_s, static_cast<double>(bytes) / 1e6, f->persists);
 }
 
+// With AFTK_BROKERS set (tests/kafka/broker run -- ...): the same simulation on a real topic,
+// every put acknowledged (acks=all) before the next, a new client per recovery.
+void bench_kafka() {
+  const char* brokers = std::getenv("AFTK_BROKERS");
+  if (!brokers || !*brokers) {
+    fmt::print(
+        "simulate, kafka: skipped (AFTK_BROKERS not set; run under tests/kafka/broker run --)\n");
+    return;
+  }
+  kafka::Options ko;
+  ko.brokers = brokers;
+  auto config = kafka::resolve(ko);
+  if (!config) {
+    fmt::print("simulate, kafka: {}\n", config.error().to_string());
+    return;
+  }
+  const std::string topic = fmt::format("durable-bench-{}", ::getpid());
+  const auto open = [&]() -> Result<std::unique_ptr<LogStore>> {
+    kafka::StoreOptions so;
+    so.topic = topic;
+    so.num_partitions = 8;
+    AFTK_TRY_ASSIGN(auto s, kafka::KafkaActionStateStore::open(*config, so));
+    return std::unique_ptr<LogStore>(std::move(s));
+  };
+  auto first = open();
+  if (!first) {
+    fmt::print("simulate, kafka: {}\n", first.error().to_string());
+    return;
+  }
+  SimulationOptions o;
+  o.seed = 7;
+  o.keys = 10;
+  o.inputs = 10;
+  o.crash_rate = 0.005;
+  o.keep_crash_log = false;
+  o.cleanup = StateCache::CleanupRule::kOnMiss;
+  std::unique_ptr<LogStore> current;
+  const auto t0 = Clock::now();
+  auto r = simulate(o, **first, [&]() -> Result<LogStore*> {
+    AFTK_TRY_ASSIGN(current, open());
+    return current.get();
+  });
+  const double s = seconds_since(t0);
+  if (!r) {
+    fmt::print("simulate, kafka: {}\n", r.error().to_string());
+    return;
+  }
+  fmt::print(
+      "simulate, {:<30} {:>8.0f} inputs/s {:>9.0f} calls/s {:>8.0f} records/s  ({} crashes, {:.2f} "
+      "s, ok={})\n",
+      "kafka (8 partitions, acks=all)", static_cast<double>(r->inputs_processed) / s,
+      static_cast<double>(r->calls_executed + r->calls_replayed) / s,
+      static_cast<double>(r->persists) / s, r->crashes, s, r->ok());
+}
+
 void bench_memory() {
   constexpr int kStates = 100000;
   Event trigger;
@@ -216,6 +274,7 @@ int main() {
   fmt::print("durable_bench (one core; short runs)\n");
   bench_replay();
   bench_simulate();
+  bench_kafka();
   bench_memory();
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "aftk/durable/simulate.h"
 #include "aftk/json/writer.h"
 #include "aftk/kafka/options.h"
+#include "aftk/kafka/store.h"
 
 namespace aftk::tools::replay_sim {
 
@@ -50,6 +51,8 @@ replay: a divergence, an ambiguous or corrupt state). See replay-sim(1).)";
 struct SimulateOptions {
   SimulationOptions sim;
   std::string store;
+  std::string topic;
+  kafka::Options kafka;
   bool memory = false;
   bool append = false;
   std::int32_t partitions = 64;
@@ -137,29 +140,56 @@ int run_simulate(SimulateOptions& o, const cli::OutputOptions& output, cli::Io& 
                                          : StateCache::CleanupRule::kUpstream;
   o.sim.record_traces = !o.trace_out.empty();
   o.sim.keep_crash_log = true;
-  if (o.memory == !o.store.empty()) {
-    cli::error(io, "give either --store FILE (a topic dump) or --memory");
+  if (int(o.memory) + int(!o.store.empty()) + int(!o.topic.empty()) != 1) {
+    cli::error(io, "give one of --store FILE (a topic dump), -t TOPIC (Kafka) or --memory");
     return cli::kExitUsage;
   }
 
   std::unique_ptr<LogStore> first, current;
   ReopenStore reopen;
+  std::optional<kafka::ClientConfig> kafka_config;
+  const auto open_kafka = [&]() -> Result<std::unique_ptr<LogStore>> {
+    kafka::StoreOptions ko;
+    ko.topic = o.topic;
+    ko.num_partitions = o.partitions;
+    ko.should_stop = [] { return cli::interrupted(); };
+    AFTK_TRY_ASSIGN(auto store, kafka::KafkaActionStateStore::open(*kafka_config, std::move(ko)));
+    return std::unique_ptr<LogStore>(std::move(store));
+  };
+  const auto refuse_used = [&](LogStore& store, const std::string& what) -> int {
+    auto end = store.end_offsets();
+    if (!end) return cli::report_error(io, end.error());
+    std::int64_t records = 0;
+    for (const auto& [p, off] : *end) records += off;
+    if (records > 0 && !o.append) {
+      cli::error(io, fmt::format("{} already holds {} records; remove it or pass --append", what,
+                                 records));
+      return cli::kExitFailure;
+    }
+    return -1;
+  };
   if (o.memory) {
     first = std::make_unique<MemoryStore>(o.partitions);
+  } else if (!o.topic.empty()) {
+    auto config = kafka::resolve(o.kafka);
+    if (!config) return cli::report_error(io, config.error());
+    kafka_config = std::move(*config);
+    auto opened = open_kafka();
+    if (!opened) return cli::report_error(io, opened.error());
+    first = std::move(*opened);
+    if (const int rc = refuse_used(*first, fmt::format("topic '{}'", o.topic)); rc >= 0) return rc;
+    // A crashed process connects again: what the topic holds is all that survives.
+    reopen = [&]() -> Result<LogStore*> {
+      AFTK_TRY_ASSIGN(current, open_kafka());
+      return current.get();
+    };
   } else {
     FileStoreOptions fo;
     fo.num_partitions = o.partitions;
     auto opened = FileStore::open(o.store, fo);
     if (!opened) return cli::report_error(io, opened.error());
-    auto end = (*opened)->end_offsets();
-    if (!end) return cli::report_error(io, end.error());
-    std::int64_t records = 0;
-    for (const auto& [p, off] : *end) records += off;
-    if (records > 0 && !o.append) {
-      cli::error(io, fmt::format("store '{}' already holds {} records; remove it or pass --append",
-                                 o.store, records));
-      return cli::kExitFailure;
-    }
+    if (const int rc = refuse_used(**opened, fmt::format("store '{}'", o.store)); rc >= 0)
+      return rc;
     first = std::move(*opened);
     // A crashed process reopens the file; the dump on disk is all that survives.
     reopen = [&]() -> Result<LogStore*> {
@@ -546,6 +576,9 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   sim->add_option("--store", so.store,
                   "Topic-dump file to run against (created; must be empty unless --append)");
   sim->add_flag("--memory", so.memory, "Run against an in-memory log instead of a file");
+  sim->add_option("-t,--topic", so.topic,
+                  "Run against a Kafka topic (created if missing; must be empty unless --append)");
+  kafka::add_options(*sim, so.kafka);
   sim->add_flag("--append", so.append, "Allow a store that already holds records");
   sim->add_option("--partitions", so.partitions, "Partitions of the store's topic")
       ->default_val(64)
@@ -622,7 +655,10 @@ with optional "actionUuid" (default: the name-based UUID of "action") and "event
   if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
   io.quiet = output.quiet;
   return cli::guarded(io, [&]() -> int {
-    if (sim->parsed()) return run_simulate(so, output, io);
+    if (sim->parsed()) {
+      if (const int rc = kafka::handle_list(so.kafka, io); rc >= 0) return rc;
+      return run_simulate(so, output, io);
+    }
     if (const int rc = kafka::handle_list(ro.source.kafka, io); rc >= 0) return rc;
     if (const auto why = cli::check_store_source(ro.source); !why.empty()) {
       cli::error(io, why);
