@@ -231,6 +231,7 @@ Status KafkaActionStateStore::scan(const OffsetMap& from, const OffsetMap& to,
   ro.workers = options_.read_workers != 0 ? options_.read_workers
                                           : std::max(1u, std::thread::hardware_concurrency());
   ro.idle_timeout = options_.timeout;
+  ro.prefetch_budget_kb = options_.prefetch_budget_kb;
   ro.should_stop = options_.should_stop;
   // The sink updates one cache: fetching runs in parallel, the sink one record at a time.
   std::mutex mu;

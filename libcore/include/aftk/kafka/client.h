@@ -96,6 +96,11 @@ struct ReadOptions {
   unsigned workers = 2;
   /// Give up when no partition advanced for this long (broker down, partition offline).
   std::chrono::milliseconds idle_timeout{30000};
+  /// Prefetch budget over all partitions, in KiB: librdkafka queues up to
+  /// queued.max.messages.kbytes *per partition* for this reader (64 MiB by default), which for a
+  /// 64-partition topic could hold the whole topic in memory. 0 leaves librdkafka's settings.
+  /// A user's own queued.max.messages.kbytes always wins.
+  std::int64_t prefetch_budget_kb = 128 * 1024;
   /// Checked between batches; returning true stops the read with INTERRUPTED.
   std::function<bool()> should_stop;
 };

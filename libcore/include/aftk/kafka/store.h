@@ -36,6 +36,8 @@ struct StoreOptions {
   /// Deadline of each admin request, of each put's delivery, and the no-progress limit of a read.
   std::chrono::milliseconds timeout{30000};
   unsigned read_workers = 0;             // threads reading partitions; 0: hardware threads
+  /// Prefetch budget of a rebuild over all partitions, in KiB (see ReadOptions).
+  std::int64_t prefetch_budget_kb = ReadOptions{}.prefetch_budget_kb;
   std::function<bool()> should_stop;     // checked while reading (e.g. cli::interrupted)
 };
 
