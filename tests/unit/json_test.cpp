@@ -124,3 +124,18 @@ TEST_CASE("Ids.action UUIDs and business key digests") {
   CHECK(actionstate::is_canonical_uuid("22bf7b3d-f5c0-3314-93e2-9385c03e03b1"));
   CHECK_FALSE(actionstate::is_canonical_uuid("22BF7b3d-f5c0-3314-93e2-9385c03e03b1"));
 }
+
+TEST_CASE("Normalize.one-pass re-escaping agrees with unescape-then-escape") {
+  // Keys and values with escapes Jackson writes as they are, escapes it rewrites, a key ending
+  // in an escaped backslash, and non-BMP characters raw and escaped.
+  const char* in =
+      R"({"key \"q\" \\":"v","a\/b":"\u00e9\u0041\/\u001f\u000B","\ud83d\ude00":"\uD83D\uDE00 )"
+      "\xF0\x9F\x98\x80" R"(","n":"\b\t\n\f\r\"\\"})";
+  CHECK(json::normalize(in).value() ==
+        "{\"key \\\"q\\\" \\\\\":\"v\",\"a/b\":\"\xc3\xa9" "A/\\u001F\\u000B\",\"\\uD83D\\uDE00\":"
+        "\"\\uD83D\\uDE00 \\uD83D\\uDE00\",\"n\":\"\\b\\t\\n\\f\\r\\\"\\\\\"}");
+  CHECK(json::normalize(in, {json::Escape::kRawUnicode, false}).value() ==
+        "{\"key \\\"q\\\" \\\\\":\"v\",\"a/b\":\"\xc3\xa9" "A/\\u001F\\u000B\",\"\xF0\x9F\x98\x80\":"
+        "\"\xF0\x9F\x98\x80 \xF0\x9F\x98\x80\",\"n\":\"\\b\\t\\n\\f\\r\\\"\\\\\"}");
+  CHECK_FALSE(json::normalize(R"({"a":"\ud83d"})").has_value());  // a lone surrogate
+}

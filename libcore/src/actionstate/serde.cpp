@@ -145,42 +145,54 @@ std::string encode(const ActionState& state) {
 
 namespace {
 
+struct PathSegment {
+  std::string_view field;  // empty for an array index
+  size_t index = 0;
+};
+
 struct Ctx {
   const DecodeOptions& options;
   std::vector<Deviation>* deviations;
-  std::string path;
+  std::vector<std::string>* pool;  // spare strings, so null/non-null flips do not allocate
+  std::vector<PathSegment> path;  // rendered only when an error or deviation needs it
   std::string error;
   bool strict() const { return options.mode == ReadMode::kStrict; }
+  std::string path_text() const {
+    std::string out;
+    for (const auto& s : path) {
+      if (s.field.empty()) {
+        fmt::format_to(std::back_inserter(out), "[{}]", s.index);
+      } else {
+        if (!out.empty()) out.push_back('.');
+        out.append(s.field);
+      }
+    }
+    return out;
+  }
 };
 
-// Appends a path segment for the lifetime of the object.
+// Pushes a path segment for the lifetime of the object.
 class PathScope {
  public:
-  PathScope(Ctx& c, std::string_view field) : c_(c), mark_(c.path.size()) {
-    if (!c.path.empty()) c.path.push_back('.');
-    c.path.append(field);
-  }
-  PathScope(Ctx& c, size_t index) : c_(c), mark_(c.path.size()) {
-    fmt::format_to(std::back_inserter(c.path), "[{}]", index);
-  }
-  ~PathScope() { c_.path.resize(mark_); }
+  PathScope(Ctx& c, std::string_view field) : c_(c) { c.path.push_back({field, 0}); }
+  PathScope(Ctx& c, size_t index) : c_(c) { c.path.push_back({{}, index}); }
+  ~PathScope() { c_.path.pop_back(); }
   PathScope(const PathScope&) = delete;
   PathScope& operator=(const PathScope&) = delete;
 
  private:
   Ctx& c_;
-  size_t mark_;
 };
 
 bool fail_here(Ctx& c, std::string_view message) {
-  c.error = c.path.empty() ? std::string(message) : fmt::format("{}: {}", c.path, message);
+  c.error = c.path.empty() ? std::string(message) : fmt::format("{}: {}", c.path_text(), message);
   return false;
 }
 
 // A deviation from the strict form: an error in strict mode, a note in lenient mode.
 bool deviate(Ctx& c, std::string_view message) {
   if (c.strict()) return fail_here(c, message);
-  if (c.deviations) c.deviations->push_back({c.path, std::string(message)});
+  if (c.deviations) c.deviations->push_back({c.path_text(), std::string(message)});
   return true;
 }
 
@@ -219,33 +231,45 @@ bool read_string(Ctx& c, od::value& v, std::string& out) {
   return true;
 }
 
+void release(Ctx& c, std::optional<std::string>& out) {
+  if (!out) return;
+  if (c.pool->size() < 64) c.pool->push_back(std::move(*out));
+  out.reset();
+}
+
+std::string& acquire(Ctx& c, std::optional<std::string>& out) {
+  if (out) {
+    out->clear();
+  } else if (!c.pool->empty()) {
+    out.emplace(std::move(c.pool->back()));
+    c.pool->pop_back();
+    out->clear();
+  } else {
+    out.emplace();
+  }
+  return *out;
+}
+
 bool read_opt_string(Ctx& c, od::value& v, std::optional<std::string>& out) {
   if (is_null(v)) {
-    out.reset();
+    release(c, out);
     return true;
   }
   std::string_view s;
   if (v.get_string().get(s)) return wrong_type(c, v, "a string or null");
-  if (out)
-    out->assign(s);
-  else
-    out.emplace(s);
+  acquire(c, out).assign(s);
   return true;
 }
 
 bool read_opt_bytes(Ctx& c, od::value& v, std::optional<std::string>& out) {
   if (is_null(v)) {
-    out.reset();
+    release(c, out);
     return true;
   }
   std::string_view s;
   if (v.get_string().get(s)) return wrong_type(c, v, "base64 text or null");
-  if (out)
-    out->clear();
-  else
-    out.emplace();
   json::Base64Problem problem;
-  auto st = json::base64_decode_lenient(s, *out, problem);
+  auto st = json::base64_decode_lenient(s, acquire(c, out), problem);
   if (!st) return fail_here(c, st.error().message);
   if (problem.unpadded) return deviate(c, "base64 without '=' padding (Jackson rejects it)");
   return true;
@@ -442,8 +466,8 @@ bool decode_memory_update(Ctx& c, od::value& v, MemoryUpdate& m) {
 bool decode_call_result(Ctx& c, od::value& v, CallResult& r) {
   od::object obj;
   if (v.get_object().get(obj)) return wrong_type(c, v, "a call result object");
-  r.function_id.reset();
-  r.args_digest.reset();
+  release(c, r.function_id);
+  release(c, r.args_digest);
   r.status.reset();
   bool has_result = false, has_exception = false;
   for (auto fr : obj) {
@@ -475,8 +499,8 @@ bool decode_call_result(Ctx& c, od::value& v, CallResult& r) {
       return false;
     }
   }
-  if (!has_result) r.result_payload.reset();
-  if (!has_exception) r.exception_payload.reset();
+  if (!has_result) release(c, r.result_payload);
+  if (!has_exception) release(c, r.exception_payload);
   return true;
 }
 
@@ -553,8 +577,13 @@ bool decode_state(Ctx& c, od::object& obj, ActionState& s) {
 }  // namespace
 
 Status Decoder::decode(std::string_view json, ActionState& out, std::vector<Deviation>* deviations) {
-  Ctx c{options_, deviations, {}, {}};
-  auto padded = buffer_.wrap(json);
+  return decode_padded(buffer_.wrap(json), out, deviations);
+}
+
+Status Decoder::decode_padded(simdjson::padded_string_view padded, ActionState& out,
+                              std::vector<Deviation>* deviations) {
+  Ctx c{options_, deviations, &pool_, {}, {}};
+  c.path.reserve(8);
   od::document doc;
   auto err = parser_.iterate(padded).get(doc);
   if (err) return fail(Errc::kCorruptRecord, fmt::format("invalid JSON: {}", simdjson::error_message(err)));

@@ -32,10 +32,25 @@ Status decode_impl(std::string_view text, std::string& out, bool allow_unpadded,
   }
   if (n % 4 == 1)
     return fail(Errc::kInvalidArgument, fmt::format("base64 text of length {} is truncated", text.size()));
-  out.reserve(out.size() + n / 4 * 3 + 2);
+  const size_t start = out.size();
+  out.resize(start + n / 4 * 3 + 2);
+  char* o = out.data() + start;
+  const auto* t = reinterpret_cast<const unsigned char*>(text.data());
+  size_t i = 0;
+  // Whole groups of four characters: three bytes each.
+  for (; i + 4 <= n; i += 4) {
+    const std::int32_t a = kDecode[t[i]], b = kDecode[t[i + 1]], c = kDecode[t[i + 2]], d = kDecode[t[i + 3]];
+    if ((a | b | c | d) < 0) break;  // the slow loop below names the bad character
+    const std::uint32_t v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+                            (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+    *o++ = static_cast<char>(v >> 16);
+    *o++ = static_cast<char>((v >> 8) & 0xFF);
+    *o++ = static_cast<char>(v & 0xFF);
+  }
+  out.resize(static_cast<size_t>(o - out.data()));
   std::uint32_t acc = 0;
   int bits = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (; i < n; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     const int v = kDecode[c];
     if (v < 0)

@@ -90,6 +90,14 @@ error_code append_any(V& v, std::string& out, const NormalizeOptions& o) {
       return append_array(arr, out, o);
     }
     case od::json_type::string: {
+      if constexpr (std::is_same_v<V, od::value>) {
+        // Inside a document an unconsumed value is skipped by its parent; copy it as it is
+        // when it is already in Jackson's form.
+        const std::string_view raw = trim_token(v.raw_json_token());
+        if (raw.size() >= 2 && raw.back() == '"' &&
+            append_string_from_json(out, raw.substr(1, raw.size() - 2), o.escape))
+          return simdjson::SUCCESS;
+      }
       std::string_view s;
       if ((err = v.get_string().get(s))) return err;
       append_string(out, s, o.escape);
@@ -122,11 +130,18 @@ error_code append_object(od::object obj, std::string& out, const NormalizeOption
     for (auto field_result : obj) {
       od::field field;
       if ((err = std::move(field_result).get(field))) return err;
-      std::string_view key;
-      if ((err = field.unescaped_key().get(key))) return err;
       if (!first) out.push_back(',');
       first = false;
-      append_string(out, key, o.escape);
+      // The raw key sits between quotes in the input; use it as is when it needs no rewriting.
+      const char* raw_key = field.key().raw();
+      const char* key_end = raw_key;
+      while (*key_end != '"') key_end += *key_end == '\\' ? 2 : 1;  // skip escaped characters
+      const std::string_view quoted(raw_key - 1, static_cast<size_t>(key_end - raw_key) + 2);
+      if (!append_string_from_json(out, quoted.substr(1, quoted.size() - 2), o.escape)) {
+        std::string_view key;
+        if ((err = field.unescaped_key().get(key))) return err;
+        append_string(out, key, o.escape);
+      }
       out.push_back(':');
       od::value v = field.value();
       if ((err = append_any(v, out, o))) return err;

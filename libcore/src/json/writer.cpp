@@ -74,6 +74,179 @@ void append_string(std::string& out, std::string_view s, Escape mode) {
   out.push_back('"');
 }
 
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool read_u_escape(const char* p, const char* end, unsigned& v) {
+  if (end - p < 6 || p[0] != '\\' || p[1] != 'u') return false;
+  v = 0;
+  for (int i = 2; i < 6; ++i) {
+    const int h = hex_value(p[i]);
+    if (h < 0) return false;
+    v = (v << 4) | static_cast<unsigned>(h);
+  }
+  return true;
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Index of the first byte in [p, end) that needs attention, eight bytes at a time.
+const char* next_special(const char* p, const char* end, bool check_f0) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  while (end - p >= 8) {
+    std::uint64_t x;
+    std::memcpy(&x, p, 8);
+    const std::uint64_t bs = x ^ 0x5C5C5C5C5C5C5C5Cull;
+    std::uint64_t bad = ((x - 0x2020202020202020ull) & ~x & kHigh) | ((bs - kOnes) & ~bs & kHigh);
+    if (check_f0) {
+      const std::uint64_t f = (x & 0xF0F0F0F0F0F0F0F0ull) ^ 0xF0F0F0F0F0F0F0F0ull;
+      bad |= (f - kOnes) & ~f & kHigh;
+    }
+    if (bad) break;
+    p += 8;
+  }
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x20 || c == '\\' || (check_f0 && c >= 0xF0)) return p;
+  }
+  return end;
+}
+
+}  // namespace
+
+namespace {
+
+bool is_upper_hex4(const char* p) {
+  for (int i = 0; i < 4; ++i) {
+    const char c = p[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool append_string_from_json(std::string& out, std::string_view raw, Escape mode) {
+  const size_t mark = out.size();
+  const bool surrogates = mode == Escape::kSurrogatePairs;
+  out.push_back('"');
+  const char* p = raw.data();
+  const char* end = p + raw.size();
+  const char* run = p;  // bytes from here to p are already in Jackson's form
+  auto flush = [&] { out.append(run, static_cast<size_t>(p - run)); };
+  auto give_up = [&] {
+    out.resize(mark);
+    return false;
+  };
+  while (p < end) {
+    p = next_special(p, end, surrogates);
+    if (p >= end) break;
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x20) return give_up();
+    if (c >= 0xF0) {  // a raw 4-byte sequence, escaped as a surrogate pair
+      if (end - p < 4) return give_up();
+      flush();
+      const std::uint32_t cp = (static_cast<std::uint32_t>(c & 0x07) << 18) |
+                               (static_cast<std::uint32_t>(p[1] & 0x3F) << 12) |
+                               (static_cast<std::uint32_t>(p[2] & 0x3F) << 6) |
+                               static_cast<std::uint32_t>(p[3] & 0x3F);
+      const std::uint32_t v = cp - 0x10000;
+      append_u_escape(out, 0xD800 + (v >> 10));
+      append_u_escape(out, 0xDC00 + (v & 0x3FF));
+      p += 4;
+      run = p;
+      continue;
+    }
+    // A backslash escape: Jackson's own forms stay in the run.
+    if (end - p < 2) return give_up();
+    switch (p[1]) {
+      case '"': case '\\': case 'b': case 't': case 'n': case 'f': case 'r':
+        p += 2;
+        continue;
+      case '/':
+        flush();
+        out.push_back('/');
+        p += 2;
+        run = p;
+        continue;
+      case 'u':
+        break;
+      default:
+        return give_up();
+    }
+    unsigned v;
+    if (!read_u_escape(p, end, v)) return give_up();
+    const bool short_form = v == '"' || v == '\\' || v == '\b' || v == '\t' || v == '\n' ||
+                            v == '\f' || v == '\r';
+    if (v < 0x20 && !short_form && is_upper_hex4(p + 2)) {
+      p += 6;  // \u00XX with upper-case hex: as Jackson writes it
+      continue;
+    }
+    if (v >= 0xD800 && v < 0xDC00) {
+      unsigned lo;
+      if (!read_u_escape(p + 6, end, lo) || lo < 0xDC00 || lo >= 0xE000) return give_up();
+      if (surrogates && is_upper_hex4(p + 2) && is_upper_hex4(p + 8)) {
+        p += 12;
+        continue;
+      }
+      flush();
+      if (surrogates) {
+        append_u_escape(out, v);
+        append_u_escape(out, lo);
+      } else {
+        append_utf8(out, 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00));
+      }
+      p += 12;
+      run = p;
+      continue;
+    }
+    if (v >= 0xDC00 && v < 0xE000) return give_up();
+    flush();
+    p += 6;
+    run = p;
+    switch (v) {
+      case '"': out.append("\\\""); continue;
+      case '\\': out.append("\\\\"); continue;
+      case '\b': out.append("\\b"); continue;
+      case '\t': out.append("\\t"); continue;
+      case '\n': out.append("\\n"); continue;
+      case '\f': out.append("\\f"); continue;
+      case '\r': out.append("\\r"); continue;
+      default: break;
+    }
+    if (v < 0x20)
+      append_u_escape(out, v);
+    else
+      append_utf8(out, v);
+  }
+  p = end;
+  flush();
+  out.push_back('"');
+  return true;
+}
+
 void append_int(std::string& out, std::int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);

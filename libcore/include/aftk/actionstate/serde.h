@@ -50,6 +50,9 @@ class Decoder {
   /// Decodes `json` into `out`, reusing out's storage. In lenient mode deviations are appended to
   /// `deviations` when given. Errors: CORRUPT_RECORD naming the JSON path and the reason.
   Status decode(std::string_view json, ActionState& out, std::vector<Deviation>* deviations = nullptr);
+  /// The same without copying: `json` must have simdjson's padding readable after its end.
+  Status decode_padded(simdjson::padded_string_view json, ActionState& out,
+                       std::vector<Deviation>* deviations = nullptr);
   /// Decodes `json` into a new ActionState.
   Result<ActionState> decode(std::string_view json, std::vector<Deviation>* deviations = nullptr);
 
@@ -60,6 +63,7 @@ class Decoder {
   DecodeOptions options_;
   simdjson::ondemand::parser parser_;
   json::PaddedBuffer buffer_;
+  std::vector<std::string> pool_;
 };
 
 }  // namespace aftk::actionstate

@@ -22,6 +22,12 @@ enum class Escape {
 /// The input must be valid UTF-8 (callers validate it; simdjson does on parse).
 void append_string(std::string& out, std::string_view utf8, Escape mode = Escape::kSurrogatePairs);
 
+/// Appends, quoted, the Jackson form of a JSON string given as its raw text between the quotes
+/// (escapes still in place), in one pass: Jackson's own escapes are copied, others rewritten.
+/// Returns false, appending nothing, for text that is not a valid JSON string body (raw control
+/// characters, bad or lone-surrogate escapes); the caller then takes the slow path.
+bool append_string_from_json(std::string& out, std::string_view raw_inner, Escape mode);
+
 /// Appends the decimal form of a signed 64-bit integer.
 void append_int(std::string& out, std::int64_t v);
 

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// Listing the live states of a store or dump, decoded, with every problem found on the way.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aftk/actionstate/serde.h"
+#include "aftk/actionstate/store.h"
+
+namespace aftk::actionstate {
+
+struct InspectOptions {
+  DecodeOptions decode;
+  std::vector<std::string> business_keys;  // keep only these identities (empty: all)
+  std::optional<std::int64_t> seq;         // keep only this sequence number
+  bool only_pending = false;               // keep only states with PENDING calls
+  bool only_incomplete = false;            // keep only states not completed
+};
+
+/// One live state as found: decoded, or the reason it did not decode.
+struct InspectedState {
+  const StateCache::Entry* entry = nullptr;
+  std::optional<ActionState> state;   // set when the value decoded
+  std::optional<Error> error;         // set when it did not
+  std::vector<Deviation> deviations;  // lenient mode only
+};
+
+struct InspectSummary {
+  std::uint64_t records = 0;
+  std::uint64_t tombstones = 0;
+  std::uint64_t live = 0;       // live states in the input
+  std::uint64_t listed = 0;     // live states that passed the filters
+  std::uint64_t corrupt = 0;    // listed states whose value does not decode
+  std::uint64_t deviating = 0;  // listed states read with deviations (lenient mode)
+  std::vector<Error> problems;  // unreadable lines, unparsable keys, with their location
+  bool has_problems() const { return corrupt > 0 || deviating > 0 || !problems.empty(); }
+};
+
+/// Visits the live states of `cache` that pass the filters, decoding each.
+InspectSummary inspect_cache(const StateCache& cache, const InspectOptions& options,
+                             const std::function<void(const InspectedState&)>& visit);
+
+/// Reads a dump file ("-" for stdin) in one pass (last value per key wins, null deletes), then
+/// visits its live states. Bad lines and keys are counted in the summary, not fatal.
+/// Errors: IO when the file cannot be read.
+Result<InspectSummary> inspect_dump(const std::string& path, const InspectOptions& options,
+                                    const std::function<void(const InspectedState&)>& visit,
+                                    const std::function<void(std::uint64_t bytes, std::uint64_t total)>& progress = {});
+
+/// One JSON object (no newline) describing a listed state: partition, offset, key, format,
+/// businessKey (null for 0.4 keys), businessKeyId and keyGroup (0.4), seq, eventUUID,
+/// actionUUID, completed, callResults, pendingCalls, and "state" (the decoded state in its
+/// JSON form) or "error" and the raw "value" when it does not decode.
+void append_state_json(std::string& out, const InspectedState& s, bool include_state = true);
+
+}  // namespace aftk::actionstate

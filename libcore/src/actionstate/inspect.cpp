@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+// Decoding and filtering the live states of a dump or a cache for listing.
+#include "aftk/actionstate/inspect.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "aftk/actionstate/file_store.h"
+#include "aftk/json/writer.h"
+
+namespace aftk::actionstate {
+
+InspectSummary inspect_cache(const StateCache& cache, const InspectOptions& options,
+                             const std::function<void(const InspectedState&)>& visit) {
+  InspectSummary summary;
+  summary.live = cache.size();
+  Decoder decoder(options.decode);
+  InspectedState item;
+  ActionState scratch;
+  cache.for_each([&](const StateCache::Entry& e) {
+    if (!options.business_keys.empty() &&
+        std::find(options.business_keys.begin(), options.business_keys.end(), e.key.identity()) ==
+            options.business_keys.end())
+      return;
+    if (options.seq && e.key.seq != *options.seq) return;
+    item.entry = &e;
+    item.deviations.clear();
+    item.error.reset();
+    auto st = decoder.decode(e.value, scratch, &item.deviations);
+    if (st) {
+      if (options.only_pending && scratch.pending_calls() == 0) return;
+      if (options.only_incomplete && scratch.completed) return;
+      item.state = scratch;
+    } else {
+      item.state.reset();
+      item.error = st.error();
+      item.error->where = fmt::format("partition {} offset {}", e.position.partition, e.position.offset);
+    }
+    ++summary.listed;
+    if (item.error) ++summary.corrupt;
+    if (!item.deviations.empty()) ++summary.deviating;
+    visit(item);
+  });
+  return summary;
+}
+
+Result<InspectSummary> inspect_dump(const std::string& path, const InspectOptions& options,
+                                    const std::function<void(const InspectedState&)>& visit,
+                                    const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  StateCache cache;
+  std::uint64_t records = 0, tombstones = 0;
+  std::vector<Error> problems;
+  std::uint64_t total = 0;
+  AFTK_TRY(read_dump(
+      path,
+      [&](const TopicRecord& r, const json::Line& line) -> Status {
+        ++records;
+        if (progress && (records & 0x3FFF) == 0) progress(line.offset, total);
+        const RecordPosition pos{r.partition, r.offset};
+        auto key = parse_key(r.key);
+        if (!key) {
+          Error e = key.error();
+          e.code = Errc::kCorruptRecord;
+          e.where = fmt::format("{}:{} (partition {} offset {})", path, line.number, r.partition, r.offset);
+          problems.push_back(std::move(e));
+          if (!r.value) ++tombstones;
+          return {};
+        }
+        if (!r.value) {
+          ++tombstones;
+          cache.erase(r.key);
+          return {};
+        }
+        cache.put(*key, std::string(r.key), std::string(*r.value), pos);
+        return {};
+      },
+      [&](const Error& e) { problems.push_back(e); }));
+  InspectSummary summary = inspect_cache(cache, options, visit);
+  summary.records = records;
+  summary.tombstones = tombstones;
+  summary.problems = std::move(problems);
+  return summary;
+}
+
+void append_state_json(std::string& out, const InspectedState& s, bool include_state) {
+  const auto& e = *s.entry;
+  const auto& k = e.key;
+  fmt::format_to(std::back_inserter(out), "{{\"partition\":{},\"offset\":{},\"key\":",
+                 e.position.partition, e.position.offset);
+  json::append_string(out, k.to_string(), json::Escape::kRawUnicode);
+  fmt::format_to(std::back_inserter(out), ",\"format\":\"{}\",\"businessKey\":", key_format_name(k.format));
+  if (k.format == KeyFormat::kV03) {
+    json::append_string(out, k.business_key, json::Escape::kRawUnicode);
+  } else {
+    out.append("null,\"businessKeyId\":");
+    json::append_string(out, k.business_key_id);
+    fmt::format_to(std::back_inserter(out), ",\"keyGroup\":{}", k.key_group);
+  }
+  fmt::format_to(std::back_inserter(out), ",\"seq\":{},\"eventUUID\":\"{}\",\"actionUUID\":\"{}\"",
+                 k.seq, k.event_uuid, k.action_uuid);
+  if (s.state) {
+    fmt::format_to(std::back_inserter(out), ",\"completed\":{},\"callResults\":{},\"pendingCalls\":{}",
+                   s.state->completed, s.state->call_results.size(), s.state->pending_calls());
+    if (!s.deviations.empty()) {
+      out.append(",\"deviations\":[");
+      for (size_t i = 0; i < s.deviations.size(); ++i) {
+        if (i) out.push_back(',');
+        out.append("{\"path\":");
+        json::append_string(out, s.deviations[i].path);
+        out.append(",\"message\":");
+        json::append_string(out, s.deviations[i].message);
+        out.push_back('}');
+      }
+      out.push_back(']');
+    }
+    if (include_state) {
+      out.append(",\"state\":");
+      encode(*s.state, out);
+    }
+  } else {
+    out.append(",\"completed\":null,\"callResults\":null,\"pendingCalls\":null,\"error\":{\"code\":\"");
+    out.append(errc_name(s.error->code));
+    out.append("\",\"message\":");
+    json::append_string(out, s.error->message);
+    out.append("},\"value\":");
+    json::append_string(out, e.value, json::Escape::kRawUnicode);
+  }
+  out.push_back('}');
+}
+
+}  // namespace aftk::actionstate

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// state-rebuild and state-prune run in-process on copies of the golden store.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "run_tool.h"
+#include "state_inspect.h"
+#include "state_prune.h"
+#include "state_rebuild.h"
+
+using aftk::test::run_tool;
+
+namespace {
+
+std::string copy_golden(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("aftk-cli-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / name).string();
+  std::filesystem::copy_file(aftk::test::data_dir() + "/dumps/golden-main-8ad3a32.jsonl", path,
+                             std::filesystem::copy_options::overwrite_existing);
+  return path;
+}
+
+size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace
+
+TEST_CASE("state-prune.plans without writing, refuses --apply without confirmation, then writes") {
+  const auto path = copy_golden("prune.jsonl");
+  const auto before = aftk::test::read_file(path);
+  auto plan = run_tool(aftk::tools::state_prune::main, "state-prune", {"--json", "--completed", path});
+  CHECK(plan.rc == 0);
+  CHECK(lines(plan.out) == 4);
+  CHECK(plan.out.find(R"("reason":"completed up to seq 1, newest seq 2")") != std::string::npos);
+  CHECK(aftk::test::read_file(path) == before);
+
+  auto refused = run_tool(aftk::tools::state_prune::main, "state-prune", {"--json", "--completed", "--apply", path});
+  CHECK(refused.rc == 3);
+  CHECK(aftk::test::read_file(path) == before);
+
+  auto applied = run_tool(aftk::tools::state_prune::main, "state-prune", {"--json", "--completed", "--apply", "--yes", path});
+  CHECK(applied.rc == 0);
+  CHECK(applied.err.find("wrote 4 tombstones") != std::string::npos);
+  auto after = run_tool(aftk::tools::state_inspect::main, "state-inspect", {"--summary", "-q", path});
+  CHECK(after.out == "{\"records\":42,\"tombstones\":6,\"live\":6,\"listed\":6,\"corrupt\":0,\"deviating\":0,\"problems\":0}\n");
+  // Nothing left to prune by the same rule.
+  auto again = run_tool(aftk::tools::state_prune::main, "state-prune", {"--json", "--completed", path});
+  CHECK(again.out.empty());
+}
+
+TEST_CASE("state-prune.explicit cuts; keys containing '_' and '='; bad cuts are usage errors") {
+  const auto path = copy_golden("cut.jsonl");
+  auto plan = run_tool(aftk::tools::state_prune::main, "state-prune", {"--json", "--cut", "acct_7_x=0", path});
+  CHECK(plan.rc == 0);
+  CHECK(lines(plan.out) == 1);
+  CHECK(run_tool(aftk::tools::state_prune::main, "state-prune", {"--cut", "nokey", path}).rc == 2);
+  CHECK(run_tool(aftk::tools::state_prune::main, "state-prune", {"--cut", "k=-1", path}).rc == 2);
+  CHECK(run_tool(aftk::tools::state_prune::main, "state-prune", {path}).rc == 2);
+}
+
+TEST_CASE("state-rebuild.from markers, from the beginning, and to a compacted copy") {
+  const auto path = copy_golden("rebuild.jsonl");
+  const auto dir = std::filesystem::path(path).parent_path();
+  const auto marker = (dir / "marker.json").string();
+  std::ofstream(marker) << R"([{"20":8,"55":0},{"20":9}])";
+  auto r = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--summary", "-q", "-m", marker, path});
+  CHECK(r.rc == 0);
+  // Partition 20 from offset 8 (the minimum of 8 and 9), partition 55 from 0; nothing else.
+  CHECK(r.out.find(R"("from":{"20":8,"55":0})") != std::string::npos);
+  CHECK(r.out.find(R"("records":18,"tombstones":2,)") != std::string::npos);
+  CHECK(r.out.find(R"("live":6,"problems":0})") != std::string::npos);
+
+  const auto out = (dir / "compact.jsonl").string();
+  std::filesystem::remove(out);
+  auto c = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--from-beginning", "--out", out, "-q", path});
+  CHECK(c.rc == 0);
+  CHECK(lines(aftk::test::read_file(out)) == 10);
+  auto again = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--from-beginning", "--out", out, "-q", path});
+  CHECK(again.rc == 1);  // refuses to replace without --force
+  // The compacted copy lists the same states as the original.
+  auto a = run_tool(aftk::tools::state_inspect::main, "state-inspect", {"--json", "-q", path});
+  auto b = run_tool(aftk::tools::state_inspect::main, "state-inspect", {"--json", "-q", out});
+  CHECK(a.out == b.out);
+
+  std::ofstream(marker) << R"({"20":999})";
+  auto beyond = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"-m", marker, path});
+  CHECK(beyond.rc == 1);
+  CHECK(beyond.err.find("outside the available range") != std::string::npos);
+  CHECK(run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {path}).rc == 2);
+}
