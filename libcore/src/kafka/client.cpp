@@ -289,7 +289,6 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
   if (options.prefetch_budget_kb > 0 && !config.get("queued.max.messages.kbytes")) {
     const std::int64_t per = std::max<std::int64_t>(1024, options.prefetch_budget_kb / static_cast<std::int64_t>(todo.size()));
     prefetch.emplace_back("queued.max.messages.kbytes", std::to_string(per));
-    if (!config.get("queued.min.messages")) prefetch.emplace_back("queued.min.messages", "10000");
     if (!config.get("fetch.message.max.bytes")) {
       prefetch.emplace_back("fetch.message.max.bytes", std::to_string(std::min<std::int64_t>(per * 1024, 1048576)));
     }

@@ -84,6 +84,10 @@ class KafkaActionStateStore : public actionstate::LogStore {
               const std::function<Status(const actionstate::TopicRecord&)>& sink) override;
   std::string topic() const override { return options_.topic; }
   std::string topic_id() const override { return topic_id_; }
+  /// Reads partitions on several threads, each keeping the live records of its partitions
+  /// (superseded values are overwritten in place), then hands them to the cache.
+  Result<actionstate::RebuildReport> replay(const actionstate::OffsetMap& from,
+                                            const actionstate::RebuildOptions& options) override;
 
  private:
   KafkaActionStateStore(ClientConfig config, StoreOptions options, std::int32_t partitions);
