@@ -552,3 +552,38 @@ TEST_CASE("KafkaStore.64 partitions, business keys with '_', markers taken mid-s
     CHECK((*got)->task_event->attributes == R"({"input":"tenant_b_c-4"})");
   }
 }
+
+TEST_CASE("KafkaStore.rebuild names the partition and offset of records it cannot take in") {
+  auto topic = testing::unique_topic("problems");
+  auto store = open_store(topic, 2);
+  const auto good = key_for("good", 1);
+  REQUIRE(store->put(good, state_for("ok")));
+  const auto bad_value_key = key_for("bad", 1);
+  const std::int32_t p_bad = *actionstate::partition_for_key(bad_value_key.to_string(), 2);
+  auto offs = testing::produce(topic, {{p_bad, bad_value_key.to_string(), std::string(R"({"taskEvent":null,"surprise":1})")},
+                                       {0, "not a state key", std::string("{}")}});
+  auto fresh = open_store(topic, 2, false);
+  std::vector<actionstate::RecoveryMarker> markers{actionstate::RecoveryMarker::legacy({{0, 0}, {1, 0}})};
+  auto r = fresh->rebuild(markers);
+  REQUIRE(r);
+  REQUIRE(r->problems.size() == 2);
+  bool saw_value = false, saw_key = false;
+  for (const auto& p : r->problems) {
+    if (p.key == bad_value_key.to_string()) {
+      saw_value = true;
+      CHECK(p.error.where == fmt::format("partition {} offset {}", p_bad, offs[0]));
+      CHECK(p.error.code == Errc::kCorruptRecord);
+    }
+    if (p.key == "not a state key") {
+      saw_key = true;
+      CHECK(p.error.where == fmt::format("partition 0 offset {}", offs[1]));
+    }
+  }
+  CHECK(saw_value);
+  CHECK(saw_key);
+  // A value that does not decode is kept (nothing dropped silently); a key that does not parse
+  // cannot be cached.
+  CHECK(fresh->cache().find(bad_value_key.to_string()) != nullptr);
+  CHECK(fresh->cache().find(good.to_string()) != nullptr);
+  CHECK(fresh->cache().size() == 2);
+}
