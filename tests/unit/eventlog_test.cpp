@@ -736,3 +736,32 @@ TEST_CASE("EventLog.an over-long record is reported and skipped") {
   CHECK(rr.problems[0].line == 2);
   CHECK(rr.problems[0].offset == good.size());
 }
+
+TEST_CASE("EventLog.writer API as documented, with a lifecycle event") {
+  TempDir tmp;
+  auto w = el::EventLogWriter::open(tmp.path.string(), "j", "op", 1);
+  REQUIRE(w.has_value());
+  el::TraceContext trace;
+  trace.business_key = "user-42";
+  trace.entity_type = "action";
+  trace.entity_name = "process";
+  el::LogEvent e;
+  e.timestamp = "2026-01-01T00:00:00Z";
+  e.event_id = "11111111-2222-3333-4444-555555555555";
+  e.event_type = "_execution_failed_event";
+  e.attributes_json = R"({"errorType":"E","status":"failed","problemCategory":"p"})";
+  e.trace = trace;
+  CHECK(w->append(e).value());
+  CHECK(w->close().has_value());
+  CHECK(
+      slurp(w->path()) ==
+      "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"logLevel\":\"STANDARD\",\"businessKey\":\"user-"
+      "42\","
+      "\"entityType\":\"action\",\"entityName\":\"process\",\"eventId\":\"11111111-2222-3333-4444-"
+      "555555555555\",\"eventType\":\"_execution_failed_event\",\"status\":\"failed\","
+      "\"problemCategory\":\"p\",\"eventAttributes\":{\"errorType\":\"E\"}}\n");
+  auto rr = read_file(w->path());
+  REQUIRE(rr.records.size() == 1);
+  CHECK(rr.records[0].event_attributes().value() ==
+        R"({"errorType":"E","status":"failed","problemCategory":"p"})");
+}

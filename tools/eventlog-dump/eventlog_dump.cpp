@@ -600,7 +600,10 @@ int run(const Options& o, cli::Io& io) {
     return done(torn, corrupt);
   }
   el::MergedReader merged(std::move(readers));
-  cli::Progress progress(io, "reading");
+  // Progress on a terminal only when it does not interleave with records on the same terminal.
+  cli::Io progress_io = io;
+  if (!o.stats && !o.tree && io.out_tty) progress_io.quiet = true;
+  cli::Progress progress(progress_io, "reading");
   for (;;) {
     auto more = merged.next(rec);
     if (!more) return cli::report_error(io, more.error());

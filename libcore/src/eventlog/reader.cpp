@@ -401,6 +401,7 @@ Reader::Reader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Reader::~Reader() = default;
 
 Result<std::unique_ptr<Reader>> Reader::open(const std::string& path, ReadOptions options) {
+  if (path == "-") options.follow = false;  // a pipe at its end is finished, not waiting
   const bool follow = options.follow;
   auto impl =
       std::make_unique<Impl>(path == "-" ? std::string("<stdin>") : path, path, std::move(options));

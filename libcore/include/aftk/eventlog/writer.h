@@ -72,7 +72,18 @@ Result<std::string> truncate_attributes(std::string_view attributes_json,
 std::string log_file_name(std::string_view job_id, std::string_view task_name, int subtask);
 
 /// Appends records to one event-log file, flushing after each (the file is opened for append,
-/// so a restarted writer continues the same file, as upstream does).
+/// so a restarted writer continues the same file, as upstream does). For example:
+///
+///   auto w = EventLogWriter::open(dir, job_id, "action-execute-operator", 0);
+///   if (!w) return fail(std::move(w).error());
+///   LogEvent e;
+///   e.event_id = id;
+///   e.event_type = "_input_event";
+///   e.attributes_json = R"({"input":"hello"})";
+///   AFTK_TRY(w->append(e));
+///
+/// Lifecycle events (_execution_*_event) carry status/problemCategory in attributes_json; the
+/// writer lifts them to the top as upstream does. Set `trace` for event-log.trace.enabled.
 class EventLogWriter {
  public:
   /// Creates `dir` if missing and opens dir/log_file_name(...) for append. Errors: IO.
