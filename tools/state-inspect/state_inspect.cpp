@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "aftk/actionstate/inspect.h"
+#include "aftk/kafka/inspect.h"
+#include "aftk/kafka/options.h"
 
 namespace aftk::tools::state_inspect {
 
@@ -17,13 +19,18 @@ Examples:
   state-inspect --json state.jsonl | jq .      one JSON object per state, with the decoded state
   state-inspect --key user-42 --pending s.jsonl    states of one business key still waiting on a call
   state-inspect --lenient old-dump.jsonl       read records strict mode rejects, and say why
+  state-inspect -b localhost:9092 -t action-state    read a Kafka topic instead of a dump
 
 FILE is a topic dump (JSON Lines of {"partition","offset","timestamp","key","value"}), the
 embedded default store; '-' reads standard input. The last value of each key wins and a null
-value (a tombstone) deletes it, as Kafka compaction would leave it.)";
+value (a tombstone) deletes it, as Kafka compaction would leave it. With -t TOPIC the records
+come from a Kafka topic instead, read to the end offsets taken at the start, without joining a
+consumer group or committing offsets.)";
 
 struct Options {
   std::string file;
+  std::string topic;
+  kafka::Options kafka;
   cli::OutputOptions output;
   std::vector<std::string> keys;
   std::int64_t seq = -1;
@@ -39,7 +46,10 @@ struct Options {
 void configure(CLI::App& app, Options& o) {
   app.description(kDescription);
   app.set_version_flag("--version", "");
-  app.add_option("FILE", o.file, "Topic-dump file, or '-' for standard input")->required();
+  auto* file = app.add_option("FILE", o.file, "Topic-dump file, or '-' for standard input");
+  auto* topic = app.add_option("-t,--topic", o.topic, "Read this Kafka topic instead of FILE")->group("Kafka");
+  file->excludes(topic);
+  kafka::add_options(app, o.kafka);
   app.add_option("-k,--key", o.keys, "Only this business key (0.4 keys: the business key id); repeatable");
   app.add_option("--seq", o.seq, "Only this sequence number")->check(CLI::NonNegativeNumber);
   app.add_flag("--pending", o.pending, "Only states with PENDING calls");
@@ -64,6 +74,11 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   Options o;
   configure(app, o);
   if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
+  if (const int rc = kafka::handle_list(o.kafka, io); rc >= 0) return rc;
+  if (o.file.empty() == o.topic.empty()) {
+    cli::error(io, "give a dump FILE or a Kafka topic with -t");
+    return cli::kExitUsage;
+  }
   io.quiet = o.output.quiet;
   return cli::guarded(io, [&]() -> int {
     using namespace actionstate;
@@ -91,9 +106,7 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     }
     std::string line;
     cli::Progress progress(io, "reading");
-    auto summary = inspect_dump(
-        o.file, opts,
-        [&](const InspectedState& s) {
+    const auto visit = [&](const InspectedState& s) {
           if (o.summary_only) return;
           if (format == cli::Format::kTable) {
             const auto& k = s.entry->key;
@@ -124,8 +137,21 @@ int main(int argc, const char* const* argv, cli::Io& io) {
               std::fwrite(line.data(), 1, line.size(), io.out);
             }
           }
-        },
-        [&](std::uint64_t bytes, std::uint64_t total) { progress.update(bytes, total, "bytes"); });
+    };
+    Result<InspectSummary> summary = InspectSummary{};
+    if (!o.topic.empty()) {
+      auto config = kafka::resolve(o.kafka);
+      if (!config) return cli::report_error(io, config.error());
+      cli::install_signal_handlers();
+      summary = kafka::inspect_topic(
+          *config, o.topic, opts, visit,
+          [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total, "records"); },
+          [] { return cli::interrupted(); });
+    } else {
+      summary = inspect_dump(o.file, opts, visit, [&](std::uint64_t bytes, std::uint64_t total) {
+        progress.update(bytes, total, "bytes");
+      });
+    }
     progress.finish();
     if (!summary) return cli::report_error(io, summary.error());
     if (format == cli::Format::kTable && !o.summary_only) table.print(io.out, color);
