@@ -55,8 +55,13 @@ TEST_CASE("KafkaClient.creates a compacted topic and reads its config and offset
   testing::create(topic, 3);
   auto rk = kafka::make_reader(broker_config());
   REQUIRE(rk);
+  // Metadata can lag a creation for a moment.
   auto info = kafka::describe_topic(rk->get(), topic, 10s);
-  REQUIRE(info);
+  for (int i = 0; i < 100 && !info; ++i) {
+    std::this_thread::sleep_for(100ms);
+    info = kafka::describe_topic(rk->get(), topic, 10s);
+  }
+  REQUIRE_MESSAGE(info, (info ? "" : info.error().to_string()));
   CHECK(info->partitions == 3);
   auto cfg = kafka::topic_configs(rk->get(), topic, 10s);
   REQUIRE(cfg);
@@ -287,7 +292,7 @@ TEST_CASE("KafkaStore.recovery marker holds every partition's end offset") {
   auto store = open_store(topic, 2, false);
   auto m = store->recovery_marker();
   REQUIRE(m);
-  CHECK_FALSE(m->versioned());  // librdkafka 2.0.2 cannot read topic ids
+  CHECK_FALSE(m->versioned());  // the 0.3.x layout: the legacy map
   CHECK(m->offsets == actionstate::OffsetMap{{0, 5}, {1, 3}});
   CHECK(actionstate::to_json(*m) == R"({"0":5,"1":3})");
 }
@@ -388,12 +393,18 @@ TEST_CASE("KafkaStore.rebuild from {0:0,1:0} restores every state written") {
     REQUIRE_FALSE(r);
     CHECK(r.error().code == Errc::kInvalidArgument);
   }
-  SUBCASE("versioned markers are refused without a topic id to check") {
-    actionstate::RecoveryMarker v{1, topic, "AAAAAAAAAAAAAAAAAAAAAA", {{0, 0}, {1, 0}}};
-    std::vector<actionstate::RecoveryMarker> vs{v};
-    auto r = fresh->rebuild(vs);
-    REQUIRE_FALSE(r);
-    CHECK(r.error().code == Errc::kUnsupported);
+  SUBCASE("versioned markers must carry the topic's id") {
+    REQUIRE(fresh->known_topic_id().size() == 22);
+    actionstate::RecoveryMarker v{1, topic, fresh->known_topic_id(), {{0, 0}, {1, 0}}};
+    std::vector<actionstate::RecoveryMarker> ok{v};
+    auto r = fresh->rebuild(ok);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().to_string()));
+    CHECK(r->records == 3);
+    v.topic_id = "AAAAAAAAAAAAAAAAAAAAAA";
+    std::vector<actionstate::RecoveryMarker> other{v};
+    auto bad = fresh->rebuild(other);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code == Errc::kConflict);
   }
 }
 
@@ -647,4 +658,34 @@ TEST_CASE("StateInspect.reads a Kafka topic with -b and -t") {
   CHECK(missing.err.find("does not exist") != std::string::npos);
   auto both = run_state_inspect({"-b", testing::brokers(), "-t", topic, "x.jsonl"});
   CHECK(both.rc == 2);
+}
+
+TEST_CASE("KafkaStore.0.4 layout: compact,delete topic and versioned markers with the topic id") {
+  auto topic = testing::unique_topic("v04");
+  kafka::StoreOptions o;
+  o.topic = topic;
+  o.num_partitions = 3;
+  o.layout = kafka::TopicLayout::kV04;
+  auto s = kafka::KafkaActionStateStore::open(broker_config(), o);
+  REQUIRE_MESSAGE(s, (s ? "" : s.error().to_string()));
+  auto& store = *s;
+  CHECK(store->cleanup_policy() == "compact,delete");
+  REQUIRE(store->put(key_for("k", 1), state_for("a")));
+  auto m = store->recovery_marker();
+  REQUIRE(m);
+  CHECK(m->versioned());
+  CHECK(m->topic == topic);
+  CHECK(m->topic_id == store->known_topic_id());
+  CHECK(m->offsets.size() == 3);
+  // Ids are per topic: another topic's differs.
+  auto other = open_store(testing::unique_topic("v04-other"), 3);
+  CHECK(other->known_topic_id() != store->known_topic_id());
+  REQUIRE(store->put(key_for("k", 2), state_for("b")));
+  std::vector<actionstate::RecoveryMarker> ms{*m};
+  auto fresh = kafka::KafkaActionStateStore::open(broker_config(), o);
+  REQUIRE(fresh);
+  auto r = (*fresh)->rebuild(ms);
+  REQUIRE(r);
+  CHECK(r->records == 1);
+  CHECK((*fresh)->cache().find(key_for("k", 2).to_string()) != nullptr);
 }

@@ -3,6 +3,7 @@
 //   aftk_interop put BROKERS TOPIC RECORDS.jsonl   put every non-tombstone record's decoded state
 //                                                  through KafkaActionStateStore (64 partitions),
 //                                                  checking each lands in the record's partition
+//   aftk_interop topic-id BROKERS TOPIC            the topic id read by fetch_topic_id
 //   aftk_interop rebuild BROKERS TOPIC             rebuild from offset 0 and print the live
 //                                                  records as JSON Lines, each value decoded
 //                                                  strictly and re-encoded byte for byte
@@ -16,6 +17,7 @@
 #include "aftk/actionstate/serde.h"
 #include "aftk/json/writer.h"
 #include "aftk/kafka/store.h"
+#include "aftk/kafka/topic_id.h"
 
 using namespace aftk;
 
@@ -111,6 +113,14 @@ int rebuild(const std::string& brokers, const std::string& topic) {
 int main(int argc, char** argv) {
   if (argc < 4) return usage();
   std::string cmd = argv[1];
+  if (cmd == "topic-id" && argc == 4) {
+    kafka::ClientConfig c;
+    c.set("bootstrap.servers", argv[2]);
+    auto id = kafka::fetch_topic_id(c, argv[3], std::chrono::seconds(10));
+    if (!id) return std::fprintf(stderr, "aftk_interop: %s\n", id.error().to_string().c_str()), 1;
+    std::printf("%s\n", id->c_str());
+    return 0;
+  }
   if (cmd == "put" && argc == 5) return put(argv[2], argv[3], argv[4]);
   if (cmd == "rebuild" && argc == 4) return rebuild(argv[2], argv[3]);
   return usage();

@@ -2,6 +2,8 @@
 // KafkaActionStateStore: verify-or-create the topic, acknowledged puts, exact parallel rebuild.
 #include "aftk/kafka/store.h"
 
+#include "aftk/kafka/topic_id.h"
+
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
@@ -103,6 +105,12 @@ Result<std::unique_ptr<KafkaActionStateStore>> KafkaActionStateStore::open(const
       new KafkaActionStateStore(config, options, info->partitions));
   store->admin_ = std::move(admin);
   store->notes_ = std::move(notes);
+  if (auto id = fetch_topic_id(config, options.topic, options.timeout); id) {
+    store->topic_id_ = std::move(*id);
+  } else {
+    store->notes_.push_back(fmt::format("topic id unknown, so only legacy recovery markers can be "
+                                        "used: {}", id.error().to_string()));
+  }
   if (options.verify_config) {
     AFTK_TRY_ASSIGN(auto configs, topic_configs(store->admin_.get(), options.topic, options.timeout));
     store->cleanup_policy_ = configs.count("cleanup.policy") ? configs["cleanup.policy"] : "";
@@ -190,6 +198,17 @@ Status KafkaActionStateStore::flush() {
     return fail(kafka_error(err, fmt::format("cannot flush writes to topic '{}'", options_.topic)));
   }
   return {};
+}
+
+Result<actionstate::RecoveryMarker> KafkaActionStateStore::recovery_marker() {
+  AFTK_TRY_ASSIGN(OffsetMap end, end_offsets());
+  if (options_.layout == TopicLayout::kV03) return actionstate::RecoveryMarker::legacy(std::move(end));
+  if (topic_id_.empty()) {
+    return fail(Errc::kUnsupported,
+                fmt::format("a versioned recovery marker needs the id of topic '{}', which could "
+                            "not be read", options_.topic));
+  }
+  return actionstate::RecoveryMarker{1, options_.topic, topic_id_, std::move(end)};
 }
 
 Result<OffsetMap> KafkaActionStateStore::begin_offsets() {

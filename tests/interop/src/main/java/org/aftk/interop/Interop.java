@@ -9,6 +9,7 @@
 //                                         seek to the marker, poll until an empty batch, last
 //                                         write wins) and print the result as JSON Lines
 //                                         {"partition","offset","key","value"} sorted by key
+//   topic-id BROKERS TOPIC                print the topic id as Kafka's Uuid.toString() does
 package org.aftk.interop;
 
 import java.io.BufferedReader;
@@ -40,13 +41,14 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 public final class Interop {
   public static void main(String[] args) throws Exception {
-    if (args.length != 4) {
+    if (args.length != 4 && !(args.length == 3 && args[0].equals("topic-id"))) {
       System.err.println("usage: Interop produce|rebuild BROKERS TOPIC ARG");
       System.exit(2);
     }
     switch (args[0]) {
       case "produce" -> produce(args[1], args[2], Path.of(args[3]));
       case "rebuild" -> rebuild(args[1], args[2], args[3]);
+      case "topic-id" -> topicId(args[1], args[2]);
       default -> {
         System.err.println("unknown command " + args[0]);
         System.exit(2);
@@ -65,6 +67,14 @@ public final class Interop {
         NewTopic t = new NewTopic(topic, 64, (short) 1).configs(Map.of("cleanup.policy", "compact"));
         admin.createTopics(List.of(t)).all().get();
       }
+    }
+  }
+
+  static void topicId(String brokers, String topic) throws Exception {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", brokers);
+    try (AdminClient admin = AdminClient.create(p)) {
+      System.out.println(admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).topicId());
     }
   }
 
