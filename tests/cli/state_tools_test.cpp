@@ -60,6 +60,20 @@ TEST_CASE("state-prune.explicit cuts; keys containing '_' and '='; bad cuts are 
   CHECK(run_tool(aftk::tools::state_prune::main, "state-prune", {path}).rc == 2);
 }
 
+TEST_CASE("state tools.repeatable options take one value each and leave FILE alone") {
+  // CLI11's vector options would otherwise swallow the positional FILE after them.
+  const auto path = copy_golden("repeat.jsonl");
+  auto a = run_tool(aftk::tools::state_inspect::main, "state-inspect", {"--json", "-q", "-k", "test-key", "-k", "1", path});
+  CHECK(a.rc == 0);
+  CHECK(lines(a.out) == 5);  // four live states of test-key, one of "1"
+  auto b = run_tool(aftk::tools::state_prune::main, "state-prune", {"--json", "-q", "--cut", "user-42=0", "--cut", "test-key=2", path});
+  CHECK(b.rc == 0);
+  CHECK(lines(b.out) == 3);
+  auto c = run_tool(aftk::tools::state_inspect::main, "state-inspect", {"-q", "-X", "client.id=x", path});
+  CHECK(c.rc == 2);  // Kafka settings without -t are a mistake worth saying
+  CHECK(c.err.find("need -t") != std::string::npos);
+}
+
 TEST_CASE("state-rebuild.from markers, from the beginning, and to a compacted copy") {
   const auto path = copy_golden("rebuild.jsonl");
   const auto dir = std::filesystem::path(path).parent_path();

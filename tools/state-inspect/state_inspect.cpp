@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "aftk/actionstate/inspect.h"
-#include "aftk/kafka/inspect.h"
-#include "aftk/kafka/options.h"
+#include "aftk/cli/state_listing.h"
+#include "aftk/cli/store_source.h"
 
 namespace aftk::tools::state_inspect {
 
@@ -19,18 +19,15 @@ Examples:
   state-inspect --json state.jsonl | jq .      one JSON object per state, with the decoded state
   state-inspect --key user-42 --pending s.jsonl    states of one business key still waiting on a call
   state-inspect --lenient old-dump.jsonl       read records strict mode rejects, and say why
-  state-inspect -b localhost:9092 -t action-state    read a Kafka topic instead of a dump
+  state-inspect -b localhost:9092 -t agent-state   the live states of a Kafka topic
 
 FILE is a topic dump (JSON Lines of {"partition","offset","timestamp","key","value"}), the
-embedded default store; '-' reads standard input. The last value of each key wins and a null
-value (a tombstone) deletes it, as Kafka compaction would leave it. With -t TOPIC the records
-come from a Kafka topic instead, read to the end offsets taken at the start, without joining a
-consumer group or committing offsets.)";
+embedded default store; '-' reads standard input. -t TOPIC reads a Kafka topic instead, from each
+partition's start to the end offsets captured first, without joining a group (-b, -X, -F as kcat). The last value of each key wins and a null
+value (a tombstone) deletes it, as Kafka compaction would leave it.)";
 
 struct Options {
-  std::string file;
-  std::string topic;
-  kafka::Options kafka;
+  cli::StoreSource source;
   cli::OutputOptions output;
   std::vector<std::string> keys;
   std::int64_t seq = -1;
@@ -46,11 +43,9 @@ struct Options {
 void configure(CLI::App& app, Options& o) {
   app.description(kDescription);
   app.set_version_flag("--version", "");
-  auto* file = app.add_option("FILE", o.file, "Topic-dump file, or '-' for standard input");
-  auto* topic = app.add_option("-t,--topic", o.topic, "Read this Kafka topic instead of FILE")->group("Kafka");
-  file->excludes(topic);
-  kafka::add_options(app, o.kafka);
-  app.add_option("-k,--key", o.keys, "Only this business key (0.4 keys: the business key id); repeatable");
+  cli::add_store_source(app, o.source);
+  app.add_option("-k,--key", o.keys, "Only this business key (0.4 keys: the business key id); repeatable")
+      ->allow_extra_args(false);
   app.add_option("--seq", o.seq, "Only this sequence number")->check(CLI::NonNegativeNumber);
   app.add_flag("--pending", o.pending, "Only states with PENDING calls");
   app.add_flag("--incomplete", o.incomplete, "Only states not marked completed");
@@ -65,8 +60,6 @@ void configure(CLI::App& app, Options& o) {
 See state-inspect(1).)");
 }
 
-std::string shorten(const std::string& uuid, bool wide) { return wide ? uuid : uuid.substr(0, 8); }
-
 }  // namespace
 
 int main(int argc, const char* const* argv, cli::Io& io) {
@@ -74,9 +67,9 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   Options o;
   configure(app, o);
   if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
-  if (const int rc = kafka::handle_list(o.kafka, io); rc >= 0) return rc;
-  if (o.file.empty() == o.topic.empty()) {
-    cli::error(io, "give a dump FILE or a Kafka topic with -t");
+  if (const int rc = kafka::handle_list(o.source.kafka, io); rc >= 0) return rc;
+  if (const auto why = cli::check_store_source(o.source); !why.empty()) {
+    cli::error(io, why);
     return cli::kExitUsage;
   }
   io.quiet = o.output.quiet;
@@ -90,71 +83,34 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     opts.only_pending = o.pending;
     opts.only_incomplete = o.incomplete;
 
-    const auto format = cli::resolve_format(o.output, io);
-    const bool color = cli::resolve_color(o.output, io);
-    cli::Table table;
-    if (format == cli::Format::kTable) {
-      table.add_column("BUSINESS KEY");
-      table.add_column("SEQ", cli::Table::Align::kRight);
-      table.add_column("EVENT");
-      table.add_column("ACTION");
-      table.add_column("P", cli::Table::Align::kRight);
-      table.add_column("OFFSET", cli::Table::Align::kRight);
-      table.add_column("DONE");
-      table.add_column("CALLS", cli::Table::Align::kRight);
-      table.add_column("PENDING", cli::Table::Align::kRight);
-    }
-    std::string line;
+    cli::StateListing listing(io, {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io),
+                                   o.wide, !o.no_state});
     cli::Progress progress(io, "reading");
-    const auto visit = [&](const InspectedState& s) {
-          if (o.summary_only) return;
-          if (format == cli::Format::kTable) {
-            const auto& k = s.entry->key;
-            const auto paint = [&](std::string text, const char* code) {
-              return color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
-            };
-            std::string done, calls, pending;
-            if (s.state) {
-              done = s.state->completed ? paint("yes", "32") : "no";
-              calls = std::to_string(s.state->call_results.size());
-              const auto n = s.state->pending_calls();
-              pending = n ? paint(std::to_string(n), "33") : "0";
-            } else {
-              done = paint("CORRUPT", "31");
-            }
-            table.add_row({k.format == KeyFormat::kV03 ? k.business_key : "#" + k.business_key_id,
-                           std::to_string(k.seq), shorten(k.event_uuid, o.wide),
-                           shorten(k.action_uuid, o.wide), std::to_string(s.entry->position.partition),
-                           std::to_string(s.entry->position.offset), done, calls, pending});
-          } else {
-            line.clear();
-            append_state_json(line, s, !o.no_state);
-            if (format == cli::Format::kPrettyJson) {
-              auto pretty = json::normalize(line);  // compact; pretty printing is jq's job
-              fmt::print(io.out, "{}\n", pretty ? *pretty : line);
-            } else {
-              line.push_back('\n');
-              std::fwrite(line.data(), 1, line.size(), io.out);
-            }
-          }
+    auto visit = [&](const InspectedState& s) {
+      if (!o.summary_only) listing.add(s);
     };
     Result<InspectSummary> summary = InspectSummary{};
-    if (!o.topic.empty()) {
-      auto config = kafka::resolve(o.kafka);
-      if (!config) return cli::report_error(io, config.error());
-      cli::install_signal_handlers();
-      summary = kafka::inspect_topic(
-          *config, o.topic, opts, visit,
-          [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total, "records"); },
-          [] { return cli::interrupted(); });
+    if (o.source.is_kafka()) {
+      auto store = cli::open_store(o.source, true);
+      if (!store) return cli::report_error(io, store.error());
+      RebuildOptions ro;
+      ro.validate = false;  // decoded once, below
+      ro.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
+      auto loaded = (*store)->load_all(ro);
+      progress.finish();
+      if (!loaded) return cli::report_error(io, loaded.error());
+      summary = inspect_cache((*store)->cache(), opts, visit);
+      summary->records = loaded->records;
+      summary->tombstones = loaded->tombstones;
+      for (const auto& p : loaded->problems) summary->problems.push_back(p.error);
     } else {
-      summary = inspect_dump(o.file, opts, visit, [&](std::uint64_t bytes, std::uint64_t total) {
+      summary = inspect_dump(o.source.file, opts, visit, [&](std::uint64_t bytes, std::uint64_t total) {
         progress.update(bytes, total, "bytes");
       });
     }
     progress.finish();
     if (!summary) return cli::report_error(io, summary.error());
-    if (format == cli::Format::kTable && !o.summary_only) table.print(io.out, color);
+    if (!o.summary_only) listing.finish();
 
     // Problems go to stderr, each with its location, after the data.
     for (const auto& p : summary->problems) cli::warning(io, fmt::format("{}: {}", p.where, p.message));

@@ -47,7 +47,8 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   app.description(kDescription);
   app.set_version_flag("--version", "");
   cli::add_store_source(app, o.source);
-  app.add_option("--cut", o.cuts, "KEY=SEQ: prune that business key's states up to SEQ; repeatable");
+  app.add_option("--cut", o.cuts, "KEY=SEQ: prune that business key's states up to SEQ; repeatable")
+      ->allow_extra_args(false);
   app.add_flag("--completed", o.completed,
                "Per business key, prune finished inputs below its newest one");
   app.add_flag("--apply", o.apply, "Write the tombstones (default: only show the plan)");
@@ -57,6 +58,11 @@ int main(int argc, const char* const* argv, cli::Io& io) {
              "error; 3 confirmation needed but not given; 4 some tombstones written, some not.\n"
              "See state-prune(1).");
   if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
+  if (const int rc = kafka::handle_list(o.source.kafka, io); rc >= 0) return rc;
+  if (const auto why = cli::check_store_source(o.source); !why.empty()) {
+    cli::error(io, why);
+    return cli::kExitUsage;
+  }
   io.quiet = o.output.quiet;
   actionstate::PruneRequest request;
   request.completed_prefix = o.completed;
@@ -109,8 +115,8 @@ int main(int argc, const char* const* argv, cli::Io& io) {
       }
     }
     if (format == cli::Format::kTable) table.print(io.out, cli::resolve_color(o.output, io));
-    cli::note(io, fmt::format("plan: {} tombstones for {} business key(s) in '{}' ({} live states)",
-                              total, plan.size(), o.source.file, s.cache().size()));
+    cli::note(io, fmt::format("plan: {} tombstones for {} business key(s) in {} ({} live states)",
+                              total, plan.size(), o.source.describe(), s.cache().size()));
     if (!o.apply || total == 0) {
       if (total > 0) cli::note(io, "nothing written; run again with --apply to write these tombstones");
       return cli::kExitOk;
@@ -120,7 +126,7 @@ int main(int argc, const char* const* argv, cli::Io& io) {
         cli::error(io, "--apply needs confirmation: give --yes when running without a terminal");
         return cli::kExitProblems;
       }
-      fmt::print(io.err, "{}: write {} tombstones to '{}'? [y/N] ", io.tool, total, o.source.file);
+      fmt::print(io.err, "{}: write {} tombstones to {}? [y/N] ", io.tool, total, o.source.describe());
       std::fflush(io.err);
       std::string answer;
       std::getline(std::cin, answer);

@@ -10,6 +10,7 @@
 
 #include "aftk/actionstate/file_store.h"
 #include "aftk/actionstate/inspect.h"
+#include "aftk/cli/state_listing.h"
 #include "aftk/cli/store_source.h"
 #include "aftk/json/writer.h"
 
@@ -52,7 +53,8 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   app.description(kDescription);
   app.set_version_flag("--version", "");
   cli::add_store_source(app, o.source);
-  app.add_option("-m,--marker", o.markers, "Recovery marker file; repeatable (merged by minimum)");
+  app.add_option("-m,--marker", o.markers, "Recovery marker file; repeatable (merged by minimum)")
+      ->allow_extra_args(false);
   app.add_flag("--from-beginning", o.from_beginning, "Read every partition from its first offset");
   app.add_option("--out", o.out, "Write the rebuilt live states to this new topic-dump file");
   app.add_flag("--force", o.force, "With --out, replace an existing file");
@@ -62,6 +64,11 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   app.footer("Exit status: 0 rebuilt; 1 the store or a marker cannot be read, or markers conflict;\n"
              "2 usage error; 3 rebuilt, with problem records. See state-rebuild(1).");
   if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
+  if (const int rc = kafka::handle_list(o.source.kafka, io); rc >= 0) return rc;
+  if (const auto why = cli::check_store_source(o.source); !why.empty()) {
+    cli::error(io, why);
+    return cli::kExitUsage;
+  }
   io.quiet = o.output.quiet;
   if (o.markers.empty() == !o.from_beginning) {
     cli::error(io, "give recovery markers (-m) or --from-beginning, not both and not neither");
@@ -123,7 +130,6 @@ int main(int argc, const char* const* argv, cli::Io& io) {
       cli::note(io, fmt::format("wrote {} live states to '{}'", entries.size(), o.out));
     }
 
-    const auto format = cli::resolve_format(o.output, io);
     if (o.summary_only) {
       fmt::print(io.out, "{{\"from\":{},\"to\":{},\"records\":{},\"tombstones\":{},\"bytes\":{},\"live\":{},\"problems\":{}}}\n",
                  offsets_json(report->from), offsets_json(report->to), report->records,
@@ -131,28 +137,10 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     } else if (o.out.empty()) {
       InspectOptions io_opts;
       io_opts.decode = ro.decode;
-      std::string line;
-      cli::Table table;
-      if (format == cli::Format::kTable) {
-        for (const char* h : {"BUSINESS KEY", "SEQ", "ACTION", "P", "OFFSET", "DONE", "CALLS", "PENDING"}) table.add_column(h);
-      }
-      inspect_cache(s.cache(), io_opts, [&](const InspectedState& st) {
-        if (format == cli::Format::kTable) {
-          const auto& k = st.entry->key;
-          table.add_row({k.format == KeyFormat::kV03 ? k.business_key : "#" + k.business_key_id,
-                         std::to_string(k.seq), k.action_uuid.substr(0, 8),
-                         std::to_string(st.entry->position.partition), std::to_string(st.entry->position.offset),
-                         st.state ? (st.state->completed ? "yes" : "no") : "CORRUPT",
-                         st.state ? std::to_string(st.state->call_results.size()) : "",
-                         st.state ? std::to_string(st.state->pending_calls()) : ""});
-        } else {
-          line.clear();
-          append_state_json(line, st);
-          line.push_back('\n');
-          std::fwrite(line.data(), 1, line.size(), io.out);
-        }
-      });
-      if (format == cli::Format::kTable) table.print(io.out, cli::resolve_color(o.output, io));
+      cli::StateListing listing(io, {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io),
+                                     false, true});
+      inspect_cache(s.cache(), io_opts, [&](const InspectedState& st) { listing.add(st); });
+      listing.finish();
     }
     for (const auto& p : report->problems) cli::warning(io, fmt::format("{}: {}", p.error.where, p.error.message));
     std::int64_t span = 0;

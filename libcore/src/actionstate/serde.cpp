@@ -308,6 +308,26 @@ T& next_slot(std::vector<T>& v, size_t& used) {
   return v.emplace_back();
 }
 
+// Calls visit(key, value) for each member of `obj`, the key on the error path when `scoped`;
+// stops at the first false.
+template <class F>
+bool for_each_member(Ctx& c, od::object& obj, bool scoped, F&& visit) {
+  for (auto fr : obj) {
+    od::field f;
+    if (!check(c, std::move(fr).get(f))) return false;
+    std::string_view key;
+    if (!check(c, f.unescaped_key().get(key))) return false;
+    od::value v = f.value();
+    if (!scoped) {
+      if (!visit(key, v)) return false;
+      continue;
+    }
+    PathScope scope(c, key);
+    if (!visit(key, v)) return false;
+  }
+  return true;
+}
+
 bool decode_event(Ctx& c, od::value& v, Event& e) {
   od::object obj;
   if (v.get_object().get(obj)) return wrong_type(c, v, "an event object");
@@ -315,13 +335,7 @@ bool decode_event(Ctx& c, od::value& v, Event& e) {
   e.upstream_event_id.reset();
   e.upstream_action_name.reset();
   e.attributes.assign("{}");
-  for (auto fr : obj) {
-    od::field f;
-    if (!check(c, std::move(fr).get(f))) return false;
-    std::string_view key;
-    if (!check(c, f.unescaped_key().get(key))) return false;
-    od::value fv = f.value();
-    PathScope scope(c, key);
+  const bool members_ok = for_each_member(c, obj, true, [&](std::string_view key, od::value& fv) -> bool {
     if (key == "@class") {
       if (!read_string(c, fv, e.class_name)) return false;
       has_class = true;
@@ -345,7 +359,7 @@ bool decode_event(Ctx& c, od::value& v, Event& e) {
       if (is_null(fv)) {
         e.attributes.assign("{}");
         if (!deviate(c, "null attributes read as {}")) return false;
-        continue;
+        return true;
       }
       od::json_type t{};
       if (!check(c, fv.type().get(t))) return false;
@@ -361,7 +375,9 @@ bool decode_event(Ctx& c, od::value& v, Event& e) {
     } else {
       if (!deviate(c, "unknown field")) return false;
     }
-  }
+    return true;
+  });
+  if (!members_ok) return false;
   if (!has_class) {
     e.class_name.assign(kEventClass);
     if (!deviate(c, "missing \"@class\"")) return false;
@@ -394,12 +410,7 @@ bool decode_memory_value(Ctx& c, od::value& v, MemoryValue& m) {
   if (!check(c, v.get_object().get(obj))) return false;
   bool serde_ok = false, version_ok = false, payload_ok = false, extra = false;
   std::string why;
-  for (auto fr : obj) {
-    od::field f;
-    if (!check(c, std::move(fr).get(f))) return false;
-    std::string_view key;
-    if (!check(c, f.unescaped_key().get(key))) return false;
-    od::value fv = f.value();
+  const bool members_ok = for_each_member(c, obj, false, [&](std::string_view key, od::value& fv) -> bool {
     if (key == "serde") {
       std::string_view s;
       serde_ok = !fv.get_string().get(s) && s == "kryo";
@@ -422,7 +433,9 @@ bool decode_memory_value(Ctx& c, od::value& v, MemoryValue& m) {
       extra = true;
       why = fmt::format("unknown envelope field \"{}\"", key);
     }
-  }
+    return true;
+  });
+  if (!members_ok) return false;
   if (serde_ok && version_ok && payload_ok && !extra) {
     m.kind = MemoryValue::Kind::kKryo;
     return true;
@@ -441,13 +454,7 @@ bool decode_memory_update(Ctx& c, od::value& v, MemoryUpdate& m) {
   if (v.get_object().get(obj)) return wrong_type(c, v, "a memory update object");
   m.path.clear();
   m.value = MemoryValue{};
-  for (auto fr : obj) {
-    od::field f;
-    if (!check(c, std::move(fr).get(f))) return false;
-    std::string_view key;
-    if (!check(c, f.unescaped_key().get(key))) return false;
-    od::value fv = f.value();
-    PathScope scope(c, key);
+  const bool members_ok = for_each_member(c, obj, true, [&](std::string_view key, od::value& fv) -> bool {
     if (key == "path") {
       if (is_null(fv)) {
         if (!deviate(c, "null path")) return false;
@@ -459,7 +466,9 @@ bool decode_memory_update(Ctx& c, od::value& v, MemoryUpdate& m) {
     } else if (!deviate(c, "unknown field")) {
       return false;
     }
-  }
+    return true;
+  });
+  if (!members_ok) return false;
   return true;
 }
 
@@ -470,13 +479,7 @@ bool decode_call_result(Ctx& c, od::value& v, CallResult& r) {
   release(c, r.args_digest);
   r.status.reset();
   bool has_result = false, has_exception = false;
-  for (auto fr : obj) {
-    od::field f;
-    if (!check(c, std::move(fr).get(f))) return false;
-    std::string_view key;
-    if (!check(c, f.unescaped_key().get(key))) return false;
-    od::value fv = f.value();
-    PathScope scope(c, key);
+  const bool members_ok = for_each_member(c, obj, true, [&](std::string_view key, od::value& fv) -> bool {
     if (key == "functionId") {
       if (!read_opt_string(c, fv, r.function_id)) return false;
     } else if (key == "argsDigest") {
@@ -488,7 +491,7 @@ bool decode_call_result(Ctx& c, od::value& v, CallResult& r) {
       if (!read_opt_bytes(c, fv, r.exception_payload)) return false;
       has_exception = true;
     } else if (key == "status") {
-      if (is_null(fv)) continue;
+      if (is_null(fv)) return true;
       std::string_view s;
       if (fv.get_string().get(s)) return wrong_type(c, fv, "a status string or null");
       if (s == "SUCCEEDED") r.status = CallStatus::kSucceeded;
@@ -498,7 +501,9 @@ bool decode_call_result(Ctx& c, od::value& v, CallResult& r) {
     } else if (!deviate(c, "unknown field")) {
       return false;
     }
-  }
+    return true;
+  });
+  if (!members_ok) return false;
   if (!has_result) release(c, r.result_payload);
   if (!has_exception) release(c, r.exception_payload);
   return true;
@@ -526,13 +531,7 @@ bool decode_list(Ctx& c, od::value& v, std::vector<T>& out, F&& each) {
 
 bool decode_state(Ctx& c, od::object& obj, ActionState& s) {
   bool saw[6] = {};
-  for (auto fr : obj) {
-    od::field f;
-    if (!check(c, std::move(fr).get(f))) return false;
-    std::string_view key;
-    if (!check(c, f.unescaped_key().get(key))) return false;
-    od::value fv = f.value();
-    PathScope scope(c, key);
+  const bool members_ok = for_each_member(c, obj, true, [&](std::string_view key, od::value& fv) -> bool {
     if (key == "taskEvent") {
       saw[0] = true;
       if (is_null(fv)) {
@@ -563,7 +562,9 @@ bool decode_state(Ctx& c, od::object& obj, ActionState& s) {
     } else if (!deviate(c, "unknown field")) {
       return false;
     }
-  }
+    return true;
+  });
+  if (!members_ok) return false;
   // Absent fields take the constructor defaults.
   if (!saw[0]) s.task_event.reset();
   if (!saw[1]) s.sensory_memory_updates.clear();

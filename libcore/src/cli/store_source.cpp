@@ -2,18 +2,48 @@
 // Opening the store a command works on.
 #include "aftk/cli/store_source.h"
 
+#include <fmt/format.h>
+
 #include "aftk/actionstate/file_store.h"
+#include "aftk/cli/tool.h"
+#include "aftk/kafka/store.h"
 
 namespace aftk::cli {
 
 void add_store_source(CLI::App& app, StoreSource& source) {
-  app.add_option("FILE", source.file, "Topic-dump file (the embedded default store)")->required();
-  app.add_option("--partitions", source.partitions, "Partitions of the topic the dump stands for")
+  app.add_option("FILE", source.file, "Topic-dump file (the embedded default store)");
+  app.add_option("-t,--topic", source.topic, "Read the Kafka topic instead (kafkaActionStateTopic)");
+  kafka::add_options(app, source.kafka);
+  app.add_option("--partitions", source.partitions, "Partitions of the topic a dump stands for")
       ->default_val(64)
       ->check(CLI::Range(1, 100000));
 }
 
+std::string check_store_source(const StoreSource& source) {
+  if (source.file.empty() == source.topic.empty())
+    return "give a topic-dump FILE or a Kafka topic with -t, not both and not neither";
+  if (!source.is_kafka() &&
+      (!source.kafka.brokers.empty() || !source.kafka.overrides.empty() || !source.kafka.files.empty()))
+    return "Kafka settings (-b, -X, -F) need -t TOPIC; a dump FILE takes none";
+  return {};
+}
+
+std::string StoreSource::describe() const {
+  if (!is_kafka()) return fmt::format("'{}'", file);
+  return fmt::format("topic '{}'", topic);
+}
+
 Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source, bool read_only) {
+  if (source.is_kafka()) {
+    AFTK_TRY_ASSIGN(kafka::ClientConfig config, kafka::resolve(source.kafka));
+    kafka::StoreOptions o;
+    o.topic = source.topic;
+    o.create_topic = false;
+    o.require_compaction = false;  // readers and pruners must work on any topic; open notes it
+    o.should_stop = [] { return interrupted(); };
+    AFTK_TRY_ASSIGN(auto store, kafka::KafkaActionStateStore::open(config, std::move(o)));
+    return std::unique_ptr<actionstate::LogStore>(std::move(store));
+  }
   actionstate::FileStoreOptions o;
   o.num_partitions = source.partitions;
   o.create = false;

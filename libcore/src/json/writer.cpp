@@ -29,6 +29,18 @@ void append_u_escape(std::string& out, unsigned unit) {
   out.append(buf, 6);
 }
 
+// Writes the 4-byte UTF-8 sequence at `p` as an escaped surrogate pair, upper-case hex.
+void append_surrogate_pair(std::string& out, const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  const std::uint32_t cp = (static_cast<std::uint32_t>(u[0] & 0x07) << 18) |
+                           (static_cast<std::uint32_t>(u[1] & 0x3F) << 12) |
+                           (static_cast<std::uint32_t>(u[2] & 0x3F) << 6) |
+                           static_cast<std::uint32_t>(u[3] & 0x3F);
+  const std::uint32_t v = cp - 0x10000;
+  append_u_escape(out, 0xD800 + (v >> 10));
+  append_u_escape(out, 0xDC00 + (v & 0x3FF));
+}
+
 }  // namespace
 
 void append_string(std::string& out, std::string_view s, Escape mode) {
@@ -62,13 +74,7 @@ void append_string(std::string& out, std::string_view s, Escape mode) {
       out.append(reinterpret_cast<const char*>(p), static_cast<size_t>(end - p));
       break;
     }
-    const std::uint32_t cp = (static_cast<std::uint32_t>(p[0] & 0x07) << 18) |
-                             (static_cast<std::uint32_t>(p[1] & 0x3F) << 12) |
-                             (static_cast<std::uint32_t>(p[2] & 0x3F) << 6) |
-                             static_cast<std::uint32_t>(p[3] & 0x3F);
-    const std::uint32_t v = cp - 0x10000;
-    append_u_escape(out, 0xD800 + (v >> 10));
-    append_u_escape(out, 0xDC00 + (v & 0x3FF));
+    append_surrogate_pair(out, reinterpret_cast<const char*>(p));
     p += 4;
   }
   out.push_back('"');
@@ -168,13 +174,7 @@ bool append_string_from_json(std::string& out, std::string_view raw, Escape mode
     if (c >= 0xF0) {  // a raw 4-byte sequence, escaped as a surrogate pair
       if (end - p < 4) return give_up();
       flush();
-      const std::uint32_t cp = (static_cast<std::uint32_t>(c & 0x07) << 18) |
-                               (static_cast<std::uint32_t>(p[1] & 0x3F) << 12) |
-                               (static_cast<std::uint32_t>(p[2] & 0x3F) << 6) |
-                               static_cast<std::uint32_t>(p[3] & 0x3F);
-      const std::uint32_t v = cp - 0x10000;
-      append_u_escape(out, 0xD800 + (v >> 10));
-      append_u_escape(out, 0xDC00 + (v & 0x3FF));
+      append_surrogate_pair(out, p);
       p += 4;
       run = p;
       continue;

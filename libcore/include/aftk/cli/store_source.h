@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Where a command's action states come from: a topic-dump file (the embedded default).
+// Where a command's action states come from: a topic-dump file (the embedded default) or a
+// Kafka topic (-t, with kcat-style -b/-X/-F).
 #pragma once
 
 #include <memory>
@@ -8,19 +9,30 @@
 #include <CLI/CLI.hpp>
 
 #include "aftk/actionstate/store.h"
+#include "aftk/kafka/options.h"
 #include "aftk/result.h"
 
 namespace aftk::cli {
 
 struct StoreSource {
-  std::string file;                  // a topic dump
-  std::int32_t partitions = 64;      // partitions of a new dump
+  std::string file;              // a topic dump
+  std::string topic;             // a Kafka topic instead (kafkaActionStateTopic)
+  kafka::Options kafka;          // -b, -X, -F
+  std::int32_t partitions = 64;  // partitions of the topic a dump stands for
+
+  bool is_kafka() const { return !topic.empty(); }
+  /// "'state.jsonl'" or "topic 'x' on localhost:9092", for messages.
+  std::string describe() const;
 };
 
-/// Adds the positional FILE and --partitions.
+/// Adds the positional FILE, -t/--topic, the Kafka client flags and --partitions.
 void add_store_source(CLI::App& app, StoreSource& source);
 
-/// Opens the store named by `source`. Errors: IO, INVALID_ARGUMENT.
+/// Checks that exactly one of FILE and --topic was given; returns a usage message otherwise.
+std::string check_store_source(const StoreSource& source);
+
+/// Opens the store named by `source`; a topic must exist (it is never created here).
+/// Errors: IO, INVALID_ARGUMENT, NOT_FOUND, KAFKA, TIMEOUT.
 Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source, bool read_only);
 
 }  // namespace aftk::cli
