@@ -47,11 +47,16 @@ struct TopicDeleter {
 };
 using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
 
+// libcore does not log: librdkafka's own log lines are dropped unless the user asked for them
+// with -X debug=... or -X log_level=..., in which case they go to stderr as librdkafka prints them.
+void quiet_log(const rd_kafka_t*, int, const char*, const char*) {}
+
 Result<Handle> make_handle(rd_kafka_type_t type, const ClientConfig& config,
                            const Overrides& overrides,
                            const std::function<void(rd_kafka_conf_t*)>& on_conf) {
   AFTK_TRY_ASSIGN(rd_kafka_conf_t * raw, config.to_rdkafka());
   ConfPtr conf(raw);
+  if (!config.get("debug") && !config.get("log_level")) rd_kafka_conf_set_log_cb(conf.get(), quiet_log);
   for (const auto& [k, v] : overrides) AFTK_TRY(set_property(conf.get(), k, v, "aftk"));
   if (on_conf) on_conf(conf.get());
   char errstr[512];
