@@ -55,8 +55,13 @@ TEST_CASE("KafkaClient.creates a compacted topic and reads its config and offset
   testing::create(topic, 3);
   auto rk = kafka::make_reader(broker_config());
   REQUIRE(rk);
+  // Metadata can lag a creation for a moment.
   auto info = kafka::describe_topic(rk->get(), topic, 10s);
-  REQUIRE(info);
+  for (int i = 0; i < 100 && !info; ++i) {
+    std::this_thread::sleep_for(100ms);
+    info = kafka::describe_topic(rk->get(), topic, 10s);
+  }
+  REQUIRE_MESSAGE(info, (info ? "" : info.error().to_string()));
   CHECK(info->partitions == 3);
   auto cfg = kafka::topic_configs(rk->get(), topic, 10s);
   REQUIRE(cfg);
@@ -287,7 +292,7 @@ TEST_CASE("KafkaStore.recovery marker holds every partition's end offset") {
   auto store = open_store(topic, 2, false);
   auto m = store->recovery_marker();
   REQUIRE(m);
-  CHECK_FALSE(m->versioned());  // librdkafka 2.0.2 cannot read topic ids
+  CHECK_FALSE(m->versioned());  // the 0.3.x layout: the legacy map
   CHECK(m->offsets == actionstate::OffsetMap{{0, 5}, {1, 3}});
   CHECK(actionstate::to_json(*m) == R"({"0":5,"1":3})");
 }
@@ -388,12 +393,18 @@ TEST_CASE("KafkaStore.rebuild from {0:0,1:0} restores every state written") {
     REQUIRE_FALSE(r);
     CHECK(r.error().code == Errc::kInvalidArgument);
   }
-  SUBCASE("versioned markers are refused without a topic id to check") {
-    actionstate::RecoveryMarker v{1, topic, "AAAAAAAAAAAAAAAAAAAAAA", {{0, 0}, {1, 0}}};
-    std::vector<actionstate::RecoveryMarker> vs{v};
-    auto r = fresh->rebuild(vs);
-    REQUIRE_FALSE(r);
-    CHECK(r.error().code == Errc::kUnsupported);
+  SUBCASE("versioned markers must carry the topic's id") {
+    REQUIRE(fresh->known_topic_id().size() == 22);
+    actionstate::RecoveryMarker v{1, topic, fresh->known_topic_id(), {{0, 0}, {1, 0}}};
+    std::vector<actionstate::RecoveryMarker> ok{v};
+    auto r = fresh->rebuild(ok);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().to_string()));
+    CHECK(r->records == 3);
+    v.topic_id = "AAAAAAAAAAAAAAAAAAAAAA";
+    std::vector<actionstate::RecoveryMarker> other{v};
+    auto bad = fresh->rebuild(other);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code == Errc::kConflict);
   }
 }
 
@@ -551,4 +562,130 @@ TEST_CASE("KafkaStore.64 partitions, business keys with '_', markers taken mid-s
     REQUIRE(got->has_value());
     CHECK((*got)->task_event->attributes == R"({"input":"tenant_b_c-4"})");
   }
+}
+
+TEST_CASE("KafkaStore.rebuild names the partition and offset of records it cannot take in") {
+  auto topic = testing::unique_topic("problems");
+  auto store = open_store(topic, 2);
+  const auto good = key_for("good", 1);
+  REQUIRE(store->put(good, state_for("ok")));
+  const auto bad_value_key = key_for("bad", 1);
+  const std::int32_t p_bad = *actionstate::partition_for_key(bad_value_key.to_string(), 2);
+  auto offs = testing::produce(topic, {{p_bad, bad_value_key.to_string(), std::string(R"({"taskEvent":null,"surprise":1})")},
+                                       {0, "not a state key", std::string("{}")}});
+  auto fresh = open_store(topic, 2, false);
+  std::vector<actionstate::RecoveryMarker> markers{actionstate::RecoveryMarker::legacy({{0, 0}, {1, 0}})};
+  auto r = fresh->rebuild(markers);
+  REQUIRE(r);
+  REQUIRE(r->problems.size() == 2);
+  bool saw_value = false, saw_key = false;
+  for (const auto& p : r->problems) {
+    if (p.key == bad_value_key.to_string()) {
+      saw_value = true;
+      CHECK(p.error.where == fmt::format("partition {} offset {}", p_bad, offs[0]));
+      CHECK(p.error.code == Errc::kCorruptRecord);
+    }
+    if (p.key == "not a state key") {
+      saw_key = true;
+      CHECK(p.error.where == fmt::format("partition 0 offset {}", offs[1]));
+    }
+  }
+  CHECK(saw_value);
+  CHECK(saw_key);
+  // A value that does not decode is kept (nothing dropped silently); a key that does not parse
+  // cannot be cached.
+  CHECK(fresh->cache().find(bad_value_key.to_string()) != nullptr);
+  CHECK(fresh->cache().find(good.to_string()) != nullptr);
+  CHECK(fresh->cache().size() == 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// state-inspect -b/-t, in-process
+
+#include "../../tools/state-inspect/state_inspect.h"
+
+namespace {
+
+struct ToolRun {
+  int rc = -1;
+  std::string out, err;
+};
+
+ToolRun run_state_inspect(std::vector<std::string> args) {
+  args.insert(args.begin(), "state-inspect");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  char *obuf = nullptr, *ebuf = nullptr;
+  size_t olen = 0, elen = 0;
+  cli::Io io;
+  io.tool = "state-inspect";
+  io.out = open_memstream(&obuf, &olen);
+  io.err = open_memstream(&ebuf, &elen);
+  ToolRun r;
+  r.rc = tools::state_inspect::main(static_cast<int>(argv.size()), argv.data(), io);
+  std::fclose(io.out);
+  std::fclose(io.err);
+  r.out.assign(obuf, olen);
+  r.err.assign(ebuf, elen);
+  std::free(obuf);
+  std::free(ebuf);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("StateInspect.reads a Kafka topic with -b and -t") {
+  auto topic = testing::unique_topic("inspect");
+  auto store = open_store(topic, 4);
+  REQUIRE(store->put(key_for("tenant_a", 1), state_for("a", 1)));
+  REQUIRE(store->put(key_for("tenant_a", 1), state_for("a", 0, true)));
+  REQUIRE(store->put(key_for("plain", 2), state_for("b", 2)));
+  testing::produce(topic, {{0, "garbage key", std::string("{}")}});
+  auto r = run_state_inspect({"-b", testing::brokers(), "-t", topic, "--json", "--no-state"});
+  CHECK(r.rc == 3);  // the unparsable key is a problem
+  CHECK(r.err.find("partition 0 offset") != std::string::npos);
+  std::vector<std::string> lines;
+  for (size_t start = 0, nl; (nl = r.out.find('\n', start)) != std::string::npos; start = nl + 1) {
+    lines.push_back(r.out.substr(start, nl - start));
+  }
+  REQUIRE(lines.size() == 2);
+  CHECK(r.out.find(R"("businessKey":"tenant_a")") != std::string::npos);
+  CHECK(r.out.find(R"("completed":true)") != std::string::npos);
+  auto s = run_state_inspect({"-b", testing::brokers(), "-t", topic, "--summary"});
+  CHECK(s.out.find(R"("records":4)") != std::string::npos);
+  auto missing = run_state_inspect({"-b", testing::brokers(), "-t", topic + "-missing"});
+  CHECK(missing.rc == 1);
+  CHECK(missing.err.find("does not exist") != std::string::npos);
+  auto both = run_state_inspect({"-b", testing::brokers(), "-t", topic, "x.jsonl"});
+  CHECK(both.rc == 2);
+}
+
+TEST_CASE("KafkaStore.0.4 layout: compact,delete topic and versioned markers with the topic id") {
+  auto topic = testing::unique_topic("v04");
+  kafka::StoreOptions o;
+  o.topic = topic;
+  o.num_partitions = 3;
+  o.layout = kafka::TopicLayout::kV04;
+  auto s = kafka::KafkaActionStateStore::open(broker_config(), o);
+  REQUIRE_MESSAGE(s, (s ? "" : s.error().to_string()));
+  auto& store = *s;
+  CHECK(store->cleanup_policy() == "compact,delete");
+  REQUIRE(store->put(key_for("k", 1), state_for("a")));
+  auto m = store->recovery_marker();
+  REQUIRE(m);
+  CHECK(m->versioned());
+  CHECK(m->topic == topic);
+  CHECK(m->topic_id == store->known_topic_id());
+  CHECK(m->offsets.size() == 3);
+  // Ids are per topic: another topic's differs.
+  auto other = open_store(testing::unique_topic("v04-other"), 3);
+  CHECK(other->known_topic_id() != store->known_topic_id());
+  REQUIRE(store->put(key_for("k", 2), state_for("b")));
+  std::vector<actionstate::RecoveryMarker> ms{*m};
+  auto fresh = kafka::KafkaActionStateStore::open(broker_config(), o);
+  REQUIRE(fresh);
+  auto r = (*fresh)->rebuild(ms);
+  REQUIRE(r);
+  CHECK(r->records == 1);
+  CHECK((*fresh)->cache().find(key_for("k", 2).to_string()) != nullptr);
 }

@@ -47,11 +47,16 @@ struct TopicDeleter {
 };
 using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
 
+// libcore does not log: librdkafka's own log lines are dropped unless the user asked for them
+// with -X debug=... or -X log_level=..., in which case they go to stderr as librdkafka prints them.
+void quiet_log(const rd_kafka_t*, int, const char*, const char*) {}
+
 Result<Handle> make_handle(rd_kafka_type_t type, const ClientConfig& config,
                            const Overrides& overrides,
                            const std::function<void(rd_kafka_conf_t*)>& on_conf) {
   AFTK_TRY_ASSIGN(rd_kafka_conf_t * raw, config.to_rdkafka());
   ConfPtr conf(raw);
+  if (!config.get("debug") && !config.get("log_level")) rd_kafka_conf_set_log_cb(conf.get(), quiet_log);
   for (const auto& [k, v] : overrides) AFTK_TRY(set_property(conf.get(), k, v, "aftk"));
   if (on_conf) on_conf(conf.get());
   char errstr[512];
@@ -285,7 +290,15 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
     if (r.start < r.end) todo.push_back(r);
   }
   if (todo.empty()) return {};
-  AFTK_TRY_ASSIGN(Handle rk, make_reader(config));
+  Overrides prefetch;
+  if (options.prefetch_budget_kb > 0 && !config.get("queued.max.messages.kbytes")) {
+    const std::int64_t per = std::max<std::int64_t>(1024, options.prefetch_budget_kb / static_cast<std::int64_t>(todo.size()));
+    prefetch.emplace_back("queued.max.messages.kbytes", std::to_string(per));
+    if (!config.get("fetch.message.max.bytes")) {
+      prefetch.emplace_back("fetch.message.max.bytes", std::to_string(std::min<std::int64_t>(per * 1024, 1048576)));
+    }
+  }
+  AFTK_TRY_ASSIGN(Handle rk, make_reader(config, prefetch));
   TopicPtr rkt(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr));
   if (!rkt) return fail(kafka_error(rd_kafka_last_error(), fmt::format("cannot open topic '{}'", topic)));
 
@@ -339,7 +352,15 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
         set_error(Error{Errc::kInterrupted, "interrupted while reading the topic", {}, false});
         break;
       }
-      ssize_t n = rd_kafka_consume_batch_queue(queues[w].get(), 100, batch.data(), batch.size());
+      // consume_batch_queue blocks until the batch is full or the timeout passes, so take what
+      // is queued without waiting, and block only for the first message when nothing is.
+      ssize_t n = rd_kafka_consume_batch_queue(queues[w].get(), 0, batch.data(), batch.size());
+      if (n == 0) {
+        if (rd_kafka_message_t* m = rd_kafka_consume_queue(queues[w].get(), 100); m != nullptr) {
+          batch[0] = m;
+          n = 1;
+        }
+      }
       if (n < 0) {
         set_error(kafka_error(rd_kafka_last_error(), fmt::format("cannot read topic '{}'", topic)));
         break;

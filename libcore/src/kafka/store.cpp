@@ -2,9 +2,14 @@
 // KafkaActionStateStore: verify-or-create the topic, acknowledged puts, exact parallel rebuild.
 #include "aftk/kafka/store.h"
 
+#include "aftk/kafka/topic_id.h"
+
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
+#include <atomic>
 #include <mutex>
+#include <unordered_map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -100,6 +105,12 @@ Result<std::unique_ptr<KafkaActionStateStore>> KafkaActionStateStore::open(const
       new KafkaActionStateStore(config, options, info->partitions));
   store->admin_ = std::move(admin);
   store->notes_ = std::move(notes);
+  if (auto id = fetch_topic_id(config, options.topic, options.timeout); id) {
+    store->topic_id_ = std::move(*id);
+  } else {
+    store->notes_.push_back(fmt::format("topic id unknown, so only legacy recovery markers can be "
+                                        "used: {}", id.error().to_string()));
+  }
   if (options.verify_config) {
     AFTK_TRY_ASSIGN(auto configs, topic_configs(store->admin_.get(), options.topic, options.timeout));
     store->cleanup_policy_ = configs.count("cleanup.policy") ? configs["cleanup.policy"] : "";
@@ -189,6 +200,17 @@ Status KafkaActionStateStore::flush() {
   return {};
 }
 
+Result<actionstate::RecoveryMarker> KafkaActionStateStore::recovery_marker() {
+  AFTK_TRY_ASSIGN(OffsetMap end, end_offsets());
+  if (options_.layout == TopicLayout::kV03) return actionstate::RecoveryMarker::legacy(std::move(end));
+  if (topic_id_.empty()) {
+    return fail(Errc::kUnsupported,
+                fmt::format("a versioned recovery marker needs the id of topic '{}', which could "
+                            "not be read", options_.topic));
+  }
+  return actionstate::RecoveryMarker{1, options_.topic, topic_id_, std::move(end)};
+}
+
 Result<OffsetMap> KafkaActionStateStore::begin_offsets() {
   AFTK_TRY_ASSIGN(Watermarks w, watermarks(admin_.get(), options_.topic, num_partitions_, options_.timeout));
   OffsetMap m;
@@ -231,6 +253,7 @@ Status KafkaActionStateStore::scan(const OffsetMap& from, const OffsetMap& to,
   ro.workers = options_.read_workers != 0 ? options_.read_workers
                                           : std::max(1u, std::thread::hardware_concurrency());
   ro.idle_timeout = options_.timeout;
+  ro.prefetch_budget_kb = options_.prefetch_budget_kb;
   ro.should_stop = options_.should_stop;
   // The sink updates one cache: fetching runs in parallel, the sink one record at a time.
   std::mutex mu;
@@ -245,6 +268,113 @@ Status KafkaActionStateStore::scan(const OffsetMap& from, const OffsetMap& to,
                       std::lock_guard lock(mu);
                       return sink(tr);
                     });
+}
+
+namespace {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+// The live records one reader thread has seen for its partitions.
+struct Shard {
+  struct Live {
+    actionstate::StateKey key;
+    std::string value;
+    RecordPosition position;
+  };
+  std::unordered_map<std::string, Live, StringHash, std::equal_to<>> live;
+  std::vector<actionstate::RecordProblem> problems;
+  std::uint64_t records = 0, tombstones = 0, bytes = 0;
+  actionstate::Decoder decoder;
+  actionstate::ActionState scratch;
+};
+
+std::string where(RecordPosition p) { return fmt::format("partition {} offset {}", p.partition, p.offset); }
+
+}  // namespace
+
+Result<actionstate::RebuildReport> KafkaActionStateStore::replay(const OffsetMap& from,
+                                                                 const actionstate::RebuildOptions& options) {
+  actionstate::RebuildReport report;
+  AFTK_TRY_ASSIGN(report.to, end_offsets());  // captured first: read exactly up to these
+  report.from = from;
+  std::vector<ReadRange> ranges;
+  std::uint64_t total = 0;
+  for (const auto& [p, f] : from) {
+    auto it = report.to.find(p);
+    if (it != report.to.end() && it->second > f) {
+      ranges.push_back({p, f, it->second});
+      total += static_cast<std::uint64_t>(it->second - f);
+    }
+  }
+  cache_.clear();
+  ReadOptions ro;
+  ro.workers = options_.read_workers != 0 ? options_.read_workers
+                                          : std::max(1u, std::thread::hardware_concurrency());
+  ro.idle_timeout = options_.timeout;
+  ro.prefetch_budget_kb = options_.prefetch_budget_kb;
+  ro.should_stop = options_.should_stop;
+  std::vector<Shard> shards(ro.workers);
+  for (auto& s : shards) s.decoder.set_options(options.decode);
+  std::atomic<std::uint64_t> done{0};
+  std::mutex progress_mu;
+
+  AFTK_TRY(read_exact(config_, options_.topic, ranges, ro, [&](unsigned w, const RecordView& r) -> Status {
+    Shard& s = shards[w];
+    ++s.records;
+    s.bytes += r.key.size() + (r.value != nullptr ? r.value_size : 0);
+    if (options.progress && (done.fetch_add(1, std::memory_order_relaxed) & 0xFFFF) == 0xFFFF) {
+      std::lock_guard lock(progress_mu);
+      options.progress(done.load(std::memory_order_relaxed), total);
+    }
+    const RecordPosition pos{r.partition, r.offset};
+    auto key = actionstate::parse_key(r.key);
+    if (!key) {
+      s.problems.push_back({pos, std::string(r.key), key.error()});
+      s.problems.back().error.where = where(pos);
+      if (r.value == nullptr) ++s.tombstones;
+      return {};
+    }
+    if (r.value == nullptr) {
+      ++s.tombstones;
+      if (auto it = s.live.find(r.key); it != s.live.end()) s.live.erase(it);
+      return {};
+    }
+    const std::string_view value(r.value, r.value_size);
+    if (options.validate) {
+      if (auto st = s.decoder.decode(value, s.scratch); !st) {
+        s.problems.push_back({pos, std::string(r.key), st.error()});
+        s.problems.back().error.where = where(pos);
+      }
+    }
+    auto it = s.live.find(r.key);
+    if (it == s.live.end()) {
+      s.live.emplace(std::string(r.key), Shard::Live{std::move(*key), std::string(value), pos});
+    } else {
+      it->second.value.assign(value);  // reuses the superseded value's storage
+      it->second.position = pos;
+    }
+    return {};
+  }));
+
+  for (auto& s : shards) {
+    report.records += s.records;
+    report.tombstones += s.tombstones;
+    report.bytes += s.bytes;
+    for (auto& p : s.problems) report.problems.push_back(std::move(p));
+    for (auto& [text, live] : s.live) {
+      cache_.put(live.key, text, std::move(live.value), live.position);
+    }
+    s.live.clear();
+  }
+  std::sort(report.problems.begin(), report.problems.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.position.partition, a.position.offset) < std::tie(b.position.partition, b.position.offset);
+  });
+  if (options.progress) options.progress(report.records, total);
+  report.live = cache_.size();
+  return report;
 }
 
 }  // namespace aftk::kafka

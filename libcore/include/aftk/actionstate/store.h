@@ -196,7 +196,9 @@ class LogStore : public ActionStateStore {
   virtual std::string topic() const { return {}; }
   virtual std::string topic_id() const { return {}; }
 
-  Result<RebuildReport> replay(const OffsetMap& from, const RebuildOptions& options);
+  /// Reads [from, end offsets captured first) into a fresh cache. Virtual so that a backend can
+  /// read partitions in parallel (the Kafka store decodes on several threads).
+  virtual Result<RebuildReport> replay(const OffsetMap& from, const RebuildOptions& options);
 
   StateCache cache_;
   std::int32_t num_partitions_;

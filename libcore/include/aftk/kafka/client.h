@@ -96,6 +96,13 @@ struct ReadOptions {
   unsigned workers = 2;
   /// Give up when no partition advanced for this long (broker down, partition offline).
   std::chrono::milliseconds idle_timeout{30000};
+  /// Prefetch budget over all partitions, in KiB, split evenly into queued.max.messages.kbytes
+  /// per partition (librdkafka's own default is 64 MiB per partition for this reader). 0 keeps
+  /// librdkafka's settings, the default: librdkafka 2.0.2 pauses a partition's fetching for a
+  /// whole second whenever its queue reaches the cap (fetch.queue.backoff.ms arrived in 2.1), so
+  /// a cap below about a second of data per partition costs far more time than it saves memory.
+  /// A user's own queued.max.messages.kbytes always wins.
+  std::int64_t prefetch_budget_kb = 0;
   /// Checked between batches; returning true stops the read with INTERRUPTED.
   std::function<bool()> should_stop;
 };

@@ -26,6 +26,9 @@ struct StoreOptions {
   std::string topic;                     // kafkaActionStateTopic (required)
   std::int32_t num_partitions = 64;      // kafkaActionStateTopicNumPartitions, used on creation
   std::int32_t replication_factor = 1;   // kafkaActionStateTopicReplicationFactor, on creation
+  /// kV03: topic created compacted, recovery_marker() the legacy map. kV04: created
+  /// compact,delete with infinite retention, recovery_marker() the versioned marker (needs the
+  /// topic id; see fetch_topic_id).
   TopicLayout layout = TopicLayout::kV03;
   bool create_topic = true;              // create the topic when it is missing
   /// Refuse a topic whose cleanup.policy lacks "compact": every put writes a whole snapshot, and
@@ -36,6 +39,8 @@ struct StoreOptions {
   /// Deadline of each admin request, of each put's delivery, and the no-progress limit of a read.
   std::chrono::milliseconds timeout{30000};
   unsigned read_workers = 0;             // threads reading partitions; 0: hardware threads
+  /// Prefetch budget of a rebuild over all partitions, in KiB (see ReadOptions).
+  std::int64_t prefetch_budget_kb = ReadOptions{}.prefetch_budget_kb;
   std::function<bool()> should_stop;     // checked while reading (e.g. cli::interrupted)
 };
 
@@ -52,10 +57,14 @@ class KafkaActionStateStore : public actionstate::LogStore {
                                                              StoreOptions options);
   ~KafkaActionStateStore() override;
 
-  /// Versioned markers need the topic id, which librdkafka 2.0.2 cannot read: with versioned
-  /// markers and no known topic id this fails with UNSUPPORTED instead of skipping the check.
+  /// Versioned markers are checked against the topic id read at open; when it could not be read
+  /// (not a plaintext listener: librdkafka 2.0.2 has no topic-id API) this fails with
+  /// UNSUPPORTED instead of skipping the check.
   Result<actionstate::RebuildReport> rebuild(std::span<const actionstate::RecoveryMarker> markers,
                                              const actionstate::RebuildOptions& options = {}) override;
+  /// The legacy map (kV03 layout) or the versioned marker with the topic id (kV04).
+  /// Errors: KAFKA, TIMEOUT, UNSUPPORTED (kV04 without a known topic id).
+  Result<actionstate::RecoveryMarker> recovery_marker() override;
   Result<actionstate::OffsetMap> begin_offsets() override;
   Result<actionstate::OffsetMap> end_offsets() override;
   /// Waits for every outstanding delivery. Errors: KAFKA, TIMEOUT.
@@ -67,6 +76,8 @@ class KafkaActionStateStore : public actionstate::LogStore {
   const std::string& topic_name() const { return options_.topic; }
   /// The topic's cleanup.policy as read at open ("" when not verified).
   const std::string& cleanup_policy() const { return cleanup_policy_; }
+  /// The topic id (Kafka Uuid text) read at open, or empty when it could not be read.
+  const std::string& known_topic_id() const { return topic_id_; }
 
   /// The outcome of one put, filled by librdkafka's delivery report.
   struct Delivery {
@@ -82,6 +93,10 @@ class KafkaActionStateStore : public actionstate::LogStore {
               const std::function<Status(const actionstate::TopicRecord&)>& sink) override;
   std::string topic() const override { return options_.topic; }
   std::string topic_id() const override { return topic_id_; }
+  /// Reads partitions on several threads, each keeping the live records of its partitions
+  /// (superseded values are overwritten in place), then hands them to the cache.
+  Result<actionstate::RebuildReport> replay(const actionstate::OffsetMap& from,
+                                            const actionstate::RebuildOptions& options) override;
 
  private:
   KafkaActionStateStore(ClientConfig config, StoreOptions options, std::int32_t partitions);

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: Apache-2.0
+// Rebuild throughput of KafkaActionStateStore against kcat reading the same topic, with the peak
+// RSS of both. Not a test: it prints figures and ratios.
+//
+//   kafka_rebuild_bench -b HOST:PORT [--records 1000000] [--value-bytes 1024] [--partitions 64]
+//                       [--live-keys 50000] [--topic NAME] [--rounds 2]
+//
+// Fills a topic (unless --topic names one that already holds the records), then runs, in child
+// processes so that each peak RSS is its own: `kcat -C -e -o beginning -f '%k %s\n'` to
+// /dev/null, and aftk's rebuild from offset 0 on every partition, decoding every value strictly.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "aftk/actionstate/ids.h"
+#include "aftk/actionstate/key.h"
+#include "aftk/actionstate/serde.h"
+#include "aftk/kafka/client.h"
+#include "aftk/kafka/store.h"
+
+using namespace aftk;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Args {
+  std::string brokers;
+  std::string topic;
+  long records = 1000000;
+  int value_bytes = 1024;
+  int partitions = 64;
+  long live_keys = 50000;
+  int rounds = 2;
+  bool child = false;
+  bool validate = true;
+};
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+kafka::ClientConfig config_for(const Args& a) {
+  kafka::ClientConfig c;
+  c.set("bootstrap.servers", a.brokers);
+  return c;
+}
+
+int fill(const Args& a) {
+  kafka::ClientConfig c = config_for(a);
+  auto admin = kafka::make_reader(c);
+  if (!admin) return fmt::print(stderr, "{}\n", admin.error().to_string()), 1;
+  // Compacted as upstream creates it, but with an hour's compaction lag so that the cleaner does
+  // not shrink the topic while the readers are compared.
+  auto st = kafka::create_topic(admin->get(), a.topic, a.partitions, 1,
+                                {{"cleanup.policy", "compact"}, {"min.compaction.lag.ms", "3600000"}},
+                                std::chrono::seconds(30));
+  if (!st) return fmt::print(stderr, "{}\n", st.error().to_string()), 1;
+  auto rk = kafka::make_producer(c, {{"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "20"},
+                                     {"batch.size", "1000000"}, {"queue.buffering.max.kbytes", "262144"}});
+  if (!rk) return fmt::print(stderr, "{}\n", rk.error().to_string()), 1;
+  const auto t0 = Clock::now();
+  std::mt19937_64 rng(42);
+  const std::string action = actionstate::name_uuid_from_bytes("process");
+  std::string value;
+  for (long i = 0; i < a.records; ++i) {
+    const long k = i % a.live_keys;
+    const long version = i / a.live_keys;
+    actionstate::Event e;
+    e.class_name = std::string(actionstate::kInputEventClass);
+    e.id = actionstate::name_uuid_from_bytes(fmt::format("ev-{}", k));
+    e.type = "_input_event";
+    // Pad the attributes so the whole value is about value_bytes long.
+    std::string pad(static_cast<size_t>(std::max(0, a.value_bytes - 420)), 'x');
+    for (size_t j = 0; j < pad.size(); j += 7) pad[j] = static_cast<char>('a' + rng() % 26);
+    e.attributes = fmt::format(R"({{"input":"user-{}","version":{},"text":"{}"}})", k, version, pad);
+    actionstate::ActionState s(e);
+    s.call_results.push_back(actionstate::CallResult::success("mod.summarize", "0123456789abcdef",
+                                                              std::string(48, 'r')));
+    s.short_term_memory_updates.push_back({"stm.k", actionstate::MemoryValue::kryo("S1JZTzp2")});
+    value.clear();
+    actionstate::encode(s, value);
+    // Only the text before the first '_' picks the partition, so the business key has none.
+    const std::string key = actionstate::StateKey::v03(fmt::format("user-{}", k % 9973), k,
+                                                       actionstate::name_uuid_from_bytes(fmt::format("{}", k)),
+                                                       action).to_string();
+    const auto p = *actionstate::partition_for_key(key, a.partitions);
+    for (;;) {
+      auto err = rd_kafka_producev(rk->get(), RD_KAFKA_V_TOPIC(a.topic.c_str()), RD_KAFKA_V_PARTITION(p),
+                                   RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(value.data(), value.size()),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return fmt::print(stderr, "produce: {}\n", rd_kafka_err2str(err)), 1;
+      rd_kafka_poll(rk->get(), 10);
+    }
+    rd_kafka_poll(rk->get(), 0);
+    if ((i + 1) % 200000 == 0) fmt::print(stderr, "bench: produced {} records\n", i + 1);
+  }
+  if (rd_kafka_flush(rk->get(), 300000) != RD_KAFKA_RESP_ERR_NO_ERROR) return fmt::print(stderr, "flush failed\n"), 1;
+  fmt::print(stderr, "bench: produced {} records of ~{} bytes in {:.1f} s\n", a.records, value.size(), seconds_since(t0));
+  return 0;
+}
+
+// Child: one rebuild, figures on stdout as "records bytes seconds live problems".
+int child_rebuild(const Args& a) {
+  kafka::StoreOptions o;
+  o.topic = a.topic;
+  o.create_topic = false;
+  o.num_partitions = a.partitions;
+  auto store = kafka::KafkaActionStateStore::open(config_for(a), o);
+  if (!store) return fmt::print(stderr, "{}\n", store.error().to_string()), 1;
+  actionstate::RecoveryMarker m;
+  for (int p = 0; p < (*store)->num_partitions(); ++p) m.offsets[p] = 0;
+  std::vector<actionstate::RecoveryMarker> markers{m};
+  const auto t0 = Clock::now();
+  actionstate::RebuildOptions ro;
+  ro.validate = a.validate;
+  auto r = (*store)->rebuild(markers, ro);
+  const double secs = seconds_since(t0);
+  if (!r) return fmt::print(stderr, "{}\n", r.error().to_string()), 1;
+  fmt::print("{} {} {:.6f} {} {}\n", r->records, r->bytes, secs, r->live, r->problems.size());
+  return 0;
+}
+
+struct Run {
+  double seconds = 0;
+  long max_rss_kb = 0;
+  std::string out;
+  int status = 0;
+};
+
+// Runs argv in a child with stdout to a pipe (or /dev/null) and measures wall time and peak RSS.
+Run run_child(const std::vector<std::string>& argv, bool capture) {
+  int pipefd[2] = {-1, -1};
+  if (capture && pipe(pipefd) != 0) std::abort();
+  const auto t0 = Clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = capture ? pipefd[1] : open("/dev/null", O_WRONLY);
+    dup2(out, 1);
+    if (capture) close(pipefd[0]);
+    std::vector<char*> cargv;
+    for (const auto& s : argv) cargv.push_back(const_cast<char*>(s.c_str()));
+    cargv.push_back(nullptr);
+    execvp(cargv[0], cargv.data());
+    _exit(127);
+  }
+  Run run;
+  if (capture) {
+    close(pipefd[1]);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(pipefd[0], buf, sizeof buf)) > 0) run.out.append(buf, static_cast<size_t>(n));
+    close(pipefd[0]);
+  }
+  struct rusage ru {};
+  wait4(pid, &run.status, 0, &ru);
+  run.seconds = seconds_since(t0);
+  run.max_rss_kb = ru.ru_maxrss;
+  return run;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  if (const char* b = std::getenv("AFTK_BROKERS")) a.brokers = b;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (s == "-b" || s == "--brokers") a.brokers = next();
+    else if (s == "--topic") a.topic = next();
+    else if (s == "--records") a.records = std::stol(next());
+    else if (s == "--value-bytes") a.value_bytes = std::stoi(next());
+    else if (s == "--partitions") a.partitions = std::stoi(next());
+    else if (s == "--live-keys") a.live_keys = std::stol(next());
+    else if (s == "--rounds") a.rounds = std::stoi(next());
+    else if (s == "--child-rebuild") a.child = true;
+    else if (s == "--no-validate") a.validate = false;
+    else return fmt::print(stderr, "kafka_rebuild_bench: unknown argument '{}'\n", s), 2;
+  }
+  if (a.brokers.empty()) return fmt::print(stderr, "kafka_rebuild_bench: give -b or set AFTK_BROKERS\n"), 2;
+  if (a.child) return child_rebuild(a);
+
+  bool filled = false;
+  if (a.topic.empty()) a.topic = fmt::format("aftk-bench-{}-{}-{}", a.records, a.value_bytes, a.live_keys);
+  {
+    auto admin = kafka::make_reader(config_for(a));
+    if (!admin) return 1;
+    auto info = kafka::describe_topic(admin->get(), a.topic, std::chrono::seconds(10));
+    if (info) {
+      auto w = kafka::watermarks(admin->get(), a.topic, info->partitions, std::chrono::seconds(10));
+      long have = 0;
+      if (w) for (auto h : w->high) have += h;
+      filled = have >= a.records;
+      a.partitions = info->partitions;
+    }
+  }
+  if (!filled && fill(a) != 0) return 1;
+
+  std::string self = "/proc/self/exe";
+  char path[4096];
+  ssize_t n = readlink(self.c_str(), path, sizeof path - 1);
+  if (n > 0) self.assign(path, static_cast<size_t>(n));
+
+  fmt::print("topic {} ({} partitions, {} records, ~{} B values, {} live keys) on {}\n", a.topic, a.partitions,
+             a.records, a.value_bytes, a.live_keys, a.brokers);
+  fmt::print("{:<6} {:>5} {:>10} {:>12} {:>9} {:>12}\n", "reader", "round", "seconds", "records/s", "MB/s", "peak RSS MB");
+  double best_kcat = 1e9, best_aftk = 1e9;
+  long rss_kcat = 0, rss_aftk = 0;
+  for (int round = 1; round <= a.rounds; ++round) {
+    Run k = run_child({"kcat", "-C", "-q", "-b", a.brokers, "-t", a.topic, "-e", "-o", "beginning", "-f", "%k %s\n"}, false);
+    if (!WIFEXITED(k.status) || WEXITSTATUS(k.status) != 0) return fmt::print(stderr, "kcat failed\n"), 1;
+    const double kcat_secs = k.seconds;
+    long records = 0;
+    double mb = 0;
+    for (bool validate : {true, false}) {
+      std::vector<std::string> argv = {self, "--child-rebuild", "-b", a.brokers, "--topic", a.topic,
+                                       "--partitions", std::to_string(a.partitions)};
+      if (!validate) argv.push_back("--no-validate");
+      Run r = run_child(argv, true);
+      if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) return fmt::print(stderr, "rebuild failed\n"), 1;
+      long live = 0, problems = 0;
+      unsigned long long bytes = 0;
+      double secs = 0;
+      std::sscanf(r.out.c_str(), "%ld %llu %lf %ld %ld", &records, &bytes, &secs, &live, &problems);
+      mb = static_cast<double>(bytes) / 1e6;
+      // Whole-process time for every reader, start-up and metadata included, so they compare alike.
+      fmt::print("{:<6} {:>5} {:>10.2f} {:>12.0f} {:>9.1f} {:>12.1f}   ({}; rebuild call {:.2f} s, {} live, {} problems)\n",
+                 validate ? "aftk" : "aftk-nv", round, r.seconds, static_cast<double>(records) / r.seconds,
+                 mb / r.seconds, static_cast<double>(r.max_rss_kb) / 1024,
+                 validate ? "every value decoded strictly" : "values not decoded", secs, live, problems);
+      if (validate) {
+        best_aftk = std::min(best_aftk, r.seconds);
+        rss_aftk = std::max(rss_aftk, r.max_rss_kb);
+      }
+    }
+    fmt::print("{:<6} {:>5} {:>10.2f} {:>12.0f} {:>9.1f} {:>12.1f}\n", "kcat", round, kcat_secs,
+               static_cast<double>(records) / kcat_secs, mb / kcat_secs, static_cast<double>(k.max_rss_kb) / 1024);
+    best_kcat = std::min(best_kcat, k.seconds);
+    rss_kcat = std::max(rss_kcat, k.max_rss_kb);
+  }
+  fmt::print("aftk/kcat throughput (best of {}): {:.2f}x; peak RSS aftk {:.0f} MB, kcat {:.0f} MB\n", a.rounds,
+             best_kcat / best_aftk, static_cast<double>(rss_aftk) / 1024, static_cast<double>(rss_kcat) / 1024);
+  return 0;
+}
