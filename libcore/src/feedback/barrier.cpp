@@ -39,7 +39,9 @@ void heavy_barrier() noexcept {
   if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
     // Registration succeeded, so this cannot fail short of a kernel bug; a fence at least keeps
     // this thread's side of the protocol ordered.
+#if !defined(__SANITIZE_THREAD__)
     std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
   }
 }
 

@@ -369,6 +369,14 @@ class BatchFeedbackQueue {
 
   bool bounded() const { return max_pending_ != std::numeric_limits<std::uint64_t>::max(); }
 
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer models neither membarrier nor standalone fences. A read-modify-write of one
+  // shared word on both sides gives the same store-load ordering in terms TSan follows: whichever
+  // side's exchange comes second synchronizes with the other's, so it sees the other's store.
+  void light_barrier() const { tsan_sync_.fetch_add(0, std::memory_order_acq_rel); }
+  void heavy_barrier() const { tsan_sync_.fetch_add(0, std::memory_order_acq_rel); }
+  mutable std::atomic<std::uint64_t> tsan_sync_{0};
+#else
   void light_barrier() const {
     if (asymmetric_) {
       std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -384,6 +392,7 @@ class BatchFeedbackQueue {
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
   }
+#endif
 
   // The producer's half of the Dekker pair: its item is published, now look for the idle flag.
   bool claim_wake() {
