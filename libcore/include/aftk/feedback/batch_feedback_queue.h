@@ -71,8 +71,6 @@ struct ProducerCache {
     std::uint64_t queue_id;
     std::shared_ptr<RingBase> ring;
   };
-  std::uint64_t last_id = 0;
-  RingBase* last = nullptr;
   std::vector<Entry> entries;
 
   ProducerCache() = default;
@@ -87,6 +85,14 @@ inline ProducerCache& producer_cache() {
   thread_local ProducerCache cache;
   return cache;
 }
+
+/// The last ring this thread used, in a trivially destructible thread_local so the hot path needs
+/// no initialisation guard. The owning references live in producer_cache().
+struct LastRing {
+  std::uint64_t queue_id = 0;
+  RingBase* ring = nullptr;
+};
+inline thread_local LastRing t_last_ring;
 
 inline std::uint64_t next_queue_id() {
   static std::atomic<std::uint64_t> next{1};
@@ -251,6 +257,8 @@ class BatchFeedbackQueue {
     alignas(detail::kCacheLine) std::atomic<std::uint64_t> consumed{0};  // bounded mode only
     alignas(detail::kCacheLine) std::atomic<Segment*> free_head{nullptr};
     const std::size_t segment_items_;
+    static constexpr std::size_t kPrefetchAfter = 16;
+    static constexpr std::size_t kPrefetchSlots = 16 * detail::kCacheLine / sizeof(Slot) + 1;
 
     bool can_push(std::uint64_t max_pending) {
       if (tail_pos - seen_consumed < max_pending) return true;
@@ -271,27 +279,46 @@ class BatchFeedbackQueue {
       slot.seq.store(++tail_pos, std::memory_order_release);
     }
 
+    // Sink must not throw (FeedbackChannel catches for its consumer).
     template <class Sink>
     std::size_t consume(Sink& sink, std::size_t max_items, bool publish) {
+      // Work on locals: the sink may write memory the compiler cannot prove is not ours.
+      Segment* seg = head_seg;
+      std::size_t idx = head_idx;
+      std::uint64_t pos = head_pos;
       std::size_t n = 0;
       while (n < max_items) {
-        if (head_idx == segment_items_) {
-          Segment* next = head_seg->next.load(std::memory_order_acquire);
+        if (idx == segment_items_) {
+          Segment* next = seg->next.load(std::memory_order_acquire);
           if (next == nullptr) break;
-          recycle(head_seg);
-          head_seg = next;
-          head_idx = 0;
+          recycle(seg);
+          seg = next;
+          idx = 0;
         }
-        Slot& slot = head_seg->slots()[head_idx];
-        if (slot.seq.load(std::memory_order_acquire) != head_pos + 1) break;
-        T* item = slot.item();
-        sink(std::move(*item));
-        item->~T();
-        ++head_idx;
-        ++head_pos;
-        ++n;
+        Slot* slots = seg->slots();
+        const std::size_t room = segment_items_ - idx;
+        const std::size_t end = max_items - n >= room ? segment_items_ : idx + (max_items - n);
+        const std::size_t first = idx;
+        for (; idx < end; ++idx) {
+          if (slots[idx].seq.load(std::memory_order_acquire) != pos + 1) break;
+          // Deep in a backlog, fetch lines well ahead: they come from the producer's cache and
+          // overlapping those transfers is what lets the consumer keep up. Early in a batch we do
+          // not, so we never pull a line the producer is still writing.
+          if (idx - first + n >= kPrefetchAfter && idx + kPrefetchSlots < segment_items_) {
+            __builtin_prefetch(&slots[idx + kPrefetchSlots], 0, 3);
+          }
+          T* item = slots[idx].item();
+          sink(std::move(*item));
+          item->~T();
+          ++pos;
+        }
+        n += idx - first;
+        if (idx < end || idx < segment_items_) break;  // met an unwritten slot, or the limit
       }
-      if (publish && n != 0) consumed.store(head_pos, std::memory_order_release);
+      head_seg = seg;
+      head_idx = idx;
+      head_pos = pos;
+      if (publish && n != 0) consumed.store(pos, std::memory_order_release);
       return n;
     }
 
@@ -409,9 +436,12 @@ class BatchFeedbackQueue {
   }
 
   Ring* my_ring() {
-    detail::ProducerCache& cache = detail::producer_cache();
-    if (cache.last_id == id_) [[likely]] return static_cast<Ring*>(cache.last);
-    return my_ring_slow(cache);
+    if (detail::t_last_ring.queue_id == id_) [[likely]] {
+      return static_cast<Ring*>(detail::t_last_ring.ring);
+    }
+    Ring* r = my_ring_slow(detail::producer_cache());
+    detail::t_last_ring = {id_, r};
+    return r;
   }
 
   Ring* my_ring_slow(detail::ProducerCache& cache) {
@@ -422,11 +452,7 @@ class BatchFeedbackQueue {
       return true;
     });
     for (auto& e : cache.entries) {
-      if (e.queue_id == id_) {
-        cache.last_id = id_;
-        cache.last = e.ring.get();
-        return static_cast<Ring*>(e.ring.get());
-      }
+      if (e.queue_id == id_) return static_cast<Ring*>(e.ring.get());
     }
     std::shared_ptr<detail::RingBase> ring;
     {
@@ -450,8 +476,6 @@ class BatchFeedbackQueue {
       }
     }
     cache.entries.push_back({id_, ring});
-    cache.last_id = id_;
-    cache.last = ring.get();
     return static_cast<Ring*>(ring.get());
   }
 

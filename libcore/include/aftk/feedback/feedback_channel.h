@@ -129,7 +129,7 @@ class FeedbackChannel final : public FeedbackChannelBase,
     return failure_;
   }
 
-  /// Items delivered so far.
+  /// Items delivered so far (updated after each batch).
   std::uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
   /// Drain tasks run so far.
   std::uint64_t drains() const { return drains_.load(std::memory_order_relaxed); }
@@ -188,6 +188,7 @@ class FeedbackChannel final : public FeedbackChannelBase,
       while (delivered < kBudget) {
         std::size_t n = queue_.poll([&](T&& v) { deliver(*reg, std::move(v)); }, kBudget - delivered);
         delivered += n;
+        if (n != 0) delivered_.fetch_add(n, std::memory_order_relaxed);
         if (n == 0 && queue_.arm()) {
           idle = true;
           break;
@@ -205,7 +206,6 @@ class FeedbackChannel final : public FeedbackChannelBase,
   }
 
   void deliver(Registration& reg, T&& v) {
-    delivered_.fetch_add(1, std::memory_order_relaxed);
     try {
       reg.consumer(std::move(v));
     } catch (...) {
