@@ -325,8 +325,13 @@ ThroughputRun channel_throughput_once(unsigned producers, std::uint64_t items) {
   channel->close();
   double secs = std::chrono::duration<double>(end - start).count();
   asm volatile("" : : "r"(checksum));
-  return {static_cast<double>(total) / secs,
-          static_cast<double>(allocs.load()) / static_cast<double>(total)};
+  ThroughputRun r;
+  r.items_per_s = static_cast<double>(total) / secs;
+  r.allocs_per_item = static_cast<double>(allocs.load()) / static_cast<double>(total);
+  r.wakes_per_batch = channel->drains() == 0 ? 0
+                                             : static_cast<double>(pool.wakes()) /
+                                                   static_cast<double>(channel->drains());
+  return r;
 }
 
 // A puts into channel 1, whose consumer (on a pool thread) puts into channel 2, whose consumer
