@@ -44,7 +44,7 @@ enum class AddResult {
 };
 
 struct QueueOptions {
-  /// Slots per segment (rounded up to a power of two, at least 16).
+  /// Items per segment (rounded up to whole cache-line groups, at least 16 groups).
   std::size_t segment_items = 1024;
   /// 0 for unbounded. Otherwise the most items one producer may have queued and not yet drained;
   /// try_add() reports kFull beyond it and add_and_check_if_was_empty() waits.
@@ -213,10 +213,17 @@ class BatchFeedbackQueue {
   }
 
  private:
-  struct Slot {
-    std::atomic<std::uint64_t> seq{0};  // position + 1 once the item is written
-    alignas(T) unsigned char storage[sizeof(T)];
-    T* item() { return std::launder(reinterpret_cast<T*>(storage)); }
+  // Items travel in groups that share one cache line with their sequence word: 7 items of 8 bytes
+  // to a line. The producer stores the group's sequence (position of its newest item + 1) after
+  // each item, so a consumer learns of an item from the very line that carries it, and a line
+  // crosses between cores once per group rather than once per item.
+  static constexpr std::size_t kGroup =
+      alignof(T) <= 8 && sizeof(T) <= 56 ? 56 / sizeof(T) : std::size_t{1};
+  struct alignas(sizeof(std::uint64_t) + kGroup * sizeof(T) <= 64 ? 64 : alignof(std::uint64_t))
+      Slot {
+    std::atomic<std::uint64_t> seq{0};
+    alignas(T) unsigned char storage[kGroup * sizeof(T)];
+    T* item(std::size_t off) { return std::launder(reinterpret_cast<T*>(storage) + off); }
   };
 
   struct Segment {
@@ -229,9 +236,11 @@ class BatchFeedbackQueue {
   };
 
   struct Ring final : detail::RingBase {
-    explicit Ring(std::size_t segment_items) : segment_items_(segment_items) {
+    explicit Ring(std::size_t segment_items)
+        : segment_items_(segment_items), segment_groups_(segment_items / kGroup) {
       Segment* s = allocate();
       tail_seg = s;
+      tail_group = s->slots();
       head_seg = s;
     }
     ~Ring() override {
@@ -240,7 +249,8 @@ class BatchFeedbackQueue {
 
     // --- producer side (one thread at a time, handed over through `claimed`) ---
     alignas(detail::kCacheLine) Segment* tail_seg = nullptr;
-    std::size_t tail_idx = 0;
+    Slot* tail_group = nullptr;        // the group being filled
+    std::size_t tail_off = 0;          // items already in it
     std::uint64_t tail_pos = 0;        // items ever pushed
     std::uint64_t seen_consumed = 0;   // cached copy of `consumed`
     Segment* spare = nullptr;          // segments taken back from the free list
@@ -256,9 +266,10 @@ class BatchFeedbackQueue {
     // --- shared, written rarely ---
     alignas(detail::kCacheLine) std::atomic<std::uint64_t> consumed{0};  // bounded mode only
     alignas(detail::kCacheLine) std::atomic<Segment*> free_head{nullptr};
-    const std::size_t segment_items_;
+    const std::size_t segment_items_;   // a multiple of kGroup
+    const std::size_t segment_groups_;
     static constexpr std::size_t kPrefetchAfter = 16;
-    static constexpr std::size_t kPrefetchSlots = 16 * detail::kCacheLine / sizeof(Slot) + 1;
+    static constexpr std::size_t kPrefetchGroups = 16 * detail::kCacheLine / sizeof(Slot) + 1;
 
     bool can_push(std::uint64_t max_pending) {
       if (tail_pos - seen_consumed < max_pending) return true;
@@ -267,16 +278,22 @@ class BatchFeedbackQueue {
     }
 
     void push(T&& item) {
-      if (tail_idx == segment_items_) [[unlikely]] {
+      if (tail_off == kGroup) [[unlikely]] next_group();
+      Slot* group = tail_group;
+      ::new (static_cast<void*>(group->item(tail_off))) T(std::move(item));
+      ++tail_off;
+      group->seq.store(++tail_pos, std::memory_order_release);
+    }
+
+    void next_group() {
+      tail_off = 0;
+      if (++tail_group == tail_seg->slots() + segment_groups_) {
         Segment* s = take_segment();
         s->next.store(nullptr, std::memory_order_relaxed);
         tail_seg->next.store(s, std::memory_order_release);
         tail_seg = s;
-        tail_idx = 0;
+        tail_group = s->slots();
       }
-      Slot& slot = tail_seg->slots()[tail_idx++];
-      ::new (static_cast<void*>(slot.storage)) T(std::move(item));
-      slot.seq.store(++tail_pos, std::memory_order_release);
     }
 
     // Sink must not throw (FeedbackChannel catches for its consumer).
@@ -295,22 +312,33 @@ class BatchFeedbackQueue {
           seg = next;
           idx = 0;
         }
-        Slot* slots = seg->slots();
+        Slot* groups = seg->slots();
         const std::size_t room = segment_items_ - idx;
         const std::size_t end = max_items - n >= room ? segment_items_ : idx + (max_items - n);
         const std::size_t first = idx;
+        std::uint64_t ready_to = 0;  // items at positions below this are written
+        std::size_t g = idx / kGroup;
+        std::size_t off = idx % kGroup;
         for (; idx < end; ++idx) {
-          if (slots[idx].seq.load(std::memory_order_acquire) != pos + 1) break;
-          // Deep in a backlog, fetch lines well ahead: they come from the producer's cache and
-          // overlapping those transfers is what lets the consumer keep up. Early in a batch we do
-          // not, so we never pull a line the producer is still writing.
-          if (idx - first + n >= kPrefetchAfter && idx + kPrefetchSlots < segment_items_) {
-            __builtin_prefetch(&slots[idx + kPrefetchSlots], 0, 3);
+          if (pos >= ready_to) {
+            // First item of a group (or of the batch): its line tells how far the group is.
+            ready_to = groups[g].seq.load(std::memory_order_acquire);
+            if (pos >= ready_to) break;
+            // Deep in a backlog, fetch lines well ahead: they come from the producer's cache and
+            // overlapping those transfers is what lets the consumer keep up. Early in a batch we
+            // do not, so we never pull a line the producer is still writing.
+            if (idx - first + n >= kPrefetchAfter && g + kPrefetchGroups < segment_groups_) {
+              __builtin_prefetch(&groups[g + kPrefetchGroups], 0, 3);
+            }
           }
-          T* item = slots[idx].item();
+          T* item = groups[g].item(off);
           sink(std::move(*item));
           item->~T();
           ++pos;
+          if (++off == kGroup) {
+            off = 0;
+            ++g;
+          }
         }
         n += idx - first;
         if (idx < end || idx < segment_items_) break;  // met an unwritten slot, or the limit
@@ -330,7 +358,7 @@ class BatchFeedbackQueue {
         if (seg == nullptr) return false;
         idx = 0;
       }
-      return seg->slots()[idx].seq.load(std::memory_order_acquire) == head_pos + 1;
+      return seg->slots()[idx / kGroup].seq.load(std::memory_order_acquire) > head_pos;
     }
 
     void recycle(Segment* s) {
@@ -352,11 +380,11 @@ class BatchFeedbackQueue {
     }
 
     Segment* allocate() {
-      std::size_t bytes = Segment::kHeader + segment_items_ * sizeof(Slot);
+      std::size_t bytes = Segment::kHeader + segment_groups_ * sizeof(Slot);
       void* raw = ::operator new(bytes, std::align_val_t{std::max(alignof(Slot), detail::kCacheLine)});
       Segment* s = ::new (raw) Segment();
       Slot* slots = s->slots();
-      for (std::size_t i = 0; i < segment_items_; ++i) ::new (static_cast<void*>(&slots[i])) Slot();
+      for (std::size_t i = 0; i < segment_groups_; ++i) ::new (static_cast<void*>(&slots[i])) Slot();
       all_segments.push_back(s);
       allocated.fetch_add(1, std::memory_order_relaxed);
       return s;
@@ -364,7 +392,7 @@ class BatchFeedbackQueue {
 
     void free_segment(Segment* s) {
       Slot* slots = s->slots();
-      for (std::size_t i = 0; i < segment_items_; ++i) slots[i].~Slot();
+      for (std::size_t i = 0; i < segment_groups_; ++i) slots[i].~Slot();
       s->~Segment();
       ::operator delete(static_cast<void*>(s),
                         std::align_val_t{std::max(alignof(Slot), detail::kCacheLine)});
@@ -379,19 +407,19 @@ class BatchFeedbackQueue {
           head_seg = next;
           head_idx = 0;
         }
-        Slot& slot = head_seg->slots()[head_idx];
-        if (slot.seq.load(std::memory_order_acquire) != head_pos + 1) break;
-        slot.item()->~T();
+        Slot& group = head_seg->slots()[head_idx / kGroup];
+        if (group.seq.load(std::memory_order_acquire) <= head_pos) break;
+        group.item(head_idx % kGroup)->~T();
         ++head_idx;
         ++head_pos;
       }
     }
   };
 
+  // Whole groups, at least 16 of them.
   static std::size_t round_up(std::size_t n) {
-    std::size_t p = 16;
-    while (p < n) p <<= 1;
-    return p;
+    std::size_t groups = std::max<std::size_t>(16, (n + kGroup - 1) / kGroup);
+    return groups * kGroup;
   }
 
   bool bounded() const { return max_pending_ != std::numeric_limits<std::uint64_t>::max(); }
