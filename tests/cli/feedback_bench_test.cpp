@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // feedback-bench run in-process: argument checking, JSON Lines shape, the SVG plot.
+#include "feedback_bench.h"
+
 #include <doctest/doctest.h>
+#include <simdjson.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -8,10 +11,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <simdjson.h>
-
-#include "feedback_bench.h"
 
 namespace {
 
@@ -54,8 +53,9 @@ TEST_CASE("feedback-bench.rejects unknown implementations and payloads with a us
 }
 
 TEST_CASE("feedback-bench.writes one JSON object per line with the documented fields") {
-  Run r = run({"--impl", "aftk,floor", "--metric", "floor,rtt_spin,throughput", "-p", "1", "--payload", "8",
-               "--items", "20000", "--samples", "400", "-r", "1", "--warmup", "0", "--json", "-q"});
+  Run r = run({"--impl", "aftk,floor", "--metric", "floor,rtt_spin,throughput", "-p", "1",
+               "--payload", "8", "--items", "20000", "--samples", "400", "-r", "1", "--warmup", "0",
+               "--json", "-q"});
   REQUIRE(r.rc == 0);
   simdjson::dom::parser parser;
   std::istringstream lines(r.out);

@@ -39,7 +39,8 @@ class Watchdog {
       : what_(std::move(what)), thread_([this, budget] {
           std::unique_lock<std::mutex> lock(mutex_);
           if (!cv_.wait_for(lock, budget, [this] { return done_; })) {
-            std::fprintf(stderr, "watchdog: '%s' still running after %llds: deadlock or lost wake-up\n",
+            std::fprintf(stderr,
+                         "watchdog: '%s' still running after %llds: deadlock or lost wake-up\n",
                          what_.c_str(), static_cast<long long>(budget.count()));
             std::abort();
           }
@@ -83,10 +84,10 @@ struct StressResult {
   std::uint64_t received = 0;
   std::uint64_t duplicates = 0;
   std::uint64_t out_of_order = 0;
-  std::uint64_t wakes_claimed = 0;    // adds that reported was-empty
-  std::uint64_t idle_periods = 0;     // drain_all calls that left the queue armed
-  std::uint64_t lost_wakeups = 0;     // consumer slept with items ready and nobody claiming them
-  std::uint64_t full_reports = 0;     // try_add said kFull
+  std::uint64_t wakes_claimed = 0;  // adds that reported was-empty
+  std::uint64_t idle_periods = 0;   // drain_all calls that left the queue armed
+  std::uint64_t lost_wakeups = 0;   // consumer slept with items ready and nobody claiming them
+  std::uint64_t full_reports = 0;   // try_add said kFull
 };
 
 // P producers add tagged items; the consumer drains, sleeps when idle and is woken only by the
@@ -199,7 +200,7 @@ TEST_CASE("BatchFeedbackQueue.poll does not re-arm, arm does") {
   int sum = 0;
   CHECK(q.poll([&](int&& v) { sum += v; }) == 1);
   CHECK_FALSE(q.add_and_check_if_was_empty(2));  // consumer still awake
-  CHECK_FALSE(q.arm());                            // an item is there: keep draining
+  CHECK_FALSE(q.arm());                          // an item is there: keep draining
   CHECK(q.poll([&](int&& v) { sum += v; }) == 1);
   CHECK(q.arm());
   CHECK(q.add_and_check_if_was_empty(3));
@@ -236,7 +237,8 @@ TEST_CASE("BatchFeedbackQueue.reuses segments: no allocation per item once warm"
 TEST_CASE("BatchFeedbackQueue.moves and destroys non-trivial items, drained or not") {
   {
     BatchFeedbackQueue<std::unique_ptr<std::string>> q({.segment_items = 16});
-    for (int i = 0; i < 50; ++i) (void)q.add_and_check_if_was_empty(std::make_unique<std::string>(std::to_string(i)));
+    for (int i = 0; i < 50; ++i)
+      (void)q.add_and_check_if_was_empty(std::make_unique<std::string>(std::to_string(i)));
     std::string all;
     q.drain_all([&](std::unique_ptr<std::string>&& s) { all += *s; });
     CHECK(all.size() == 90);
@@ -290,8 +292,8 @@ TEST_CASE("BatchFeedbackQueue.stress with bursty producers: the consumer sleeps 
   for (unsigned producers : {1u, 2u, 8u}) {
     CAPTURE(producers);
     check_stress(producers, stress_items(producers) / 8, {.segment_items = 64}, false, true);
-    check_stress(producers, stress_items(producers) / 8, {.segment_items = 64, .force_fences = true},
-                 false, true);
+    check_stress(producers, stress_items(producers) / 8,
+                 {.segment_items = 64, .force_fences = true}, false, true);
   }
 }
 
@@ -321,7 +323,8 @@ TEST_CASE("FeedbackChannel.delivers items put before registration, even after cl
   CHECK(broker.size() == 0);
   std::vector<std::string> got;
   InlineExecutor inline_executor;
-  CHECK((*channel)->register_consumer([&](std::string&& s) { got.push_back(s); }, inline_executor)
+  CHECK((*channel)
+            ->register_consumer([&](std::string&& s) { got.push_back(s); }, inline_executor)
             .has_value());
   CHECK(got == std::vector<std::string>{"hello"});
   (*channel)->put("again");

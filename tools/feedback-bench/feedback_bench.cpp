@@ -3,6 +3,7 @@
 // queues and the hardware floors, measured in one run on one machine.
 #include "feedback_bench.h"
 
+#include <fmt/format.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -18,8 +19,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "aftk/cli/tool.h"
 #include "aftk/feedback/barrier.h"
@@ -70,15 +69,14 @@ double ns_per_tick() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     auto c1 = std::chrono::steady_clock::now();
     std::uint64_t t1 = __rdtsc();
-    return std::chrono::duration<double, std::nano>(c1 - c0).count() /
-           static_cast<double>(t1 - t0);
+    return std::chrono::duration<double, std::nano>(c1 - c0).count() / static_cast<double>(t1 - t0);
   }();
   return scale;
 }
 
 namespace {
 
-const std::vector<std::string> kImpls = {"aftk",       "aftk-channel", "two-deque-spin",
+const std::vector<std::string> kImpls = {"aftk",        "aftk-channel", "two-deque-spin",
                                          "mutex-deque", "moodycamel",   "boost-queue",
                                          "boost-spsc",  "floor"};
 const std::vector<std::string> kGroups = {"throughput", "rtt_spin", "rtt_park", "floor"};
@@ -166,10 +164,17 @@ class Bench {
     }
     for (unsigned payload : o_.payloads) {
       switch (payload) {
-        case 8: plan_payload<8>(pin); break;
-        case 64: plan_payload<64>(pin); break;
-        case 256: plan_payload<256>(pin); break;
-        default: break;
+        case 8:
+          plan_payload<8>(pin);
+          break;
+        case 64:
+          plan_payload<64>(pin);
+          break;
+        case 256:
+          plan_payload<256>(pin);
+          break;
+        default:
+          break;
       }
     }
     const int total = static_cast<int>(jobs_.size()) * (o_.warmup + o_.reps);
@@ -266,7 +271,8 @@ class Bench {
     using T = typename PeerItem<Peer>::type;
     std::size_t n = o_.samples;
     if (park) {
-      add_latency(name, "rtt_park", sizeof(T), [n, pin] { return rtt_park_once<Peer, T>(n / 4, pin); });
+      add_latency(name, "rtt_park", sizeof(T),
+                  [n, pin] { return rtt_park_once<Peer, T>(n / 4, pin); });
     } else {
       add_latency(name, "rtt_spin", sizeof(T), [n, pin] { return rtt_spin_once<Peer, T>(n, pin); });
     }
@@ -305,7 +311,8 @@ class Bench {
       Figure m = summarize(j, "throughput", rate, "items/s");
       m.extra["mb_per_s"] = m.median * j.bytes / 1e6;
       m.extra["allocs_per_item"] = *std::max_element(allocs.begin(), allocs.end());
-      if (!o_.spin_consumer) m.extra["wakes_per_batch"] = *std::max_element(wakes.begin(), wakes.end());
+      if (!o_.spin_consumer)
+        m.extra["wakes_per_batch"] = *std::max_element(wakes.begin(), wakes.end());
       results_.push_back(std::move(m));
       return;
     }
@@ -333,8 +340,8 @@ class Bench {
       a.extra["wakes_per_batch"] = *std::max_element(wakes.begin(), wakes.end());
       a.extra["timeouts"] = static_cast<double>(timeouts);
       if (timeouts != 0) {
-        cli::warning(io_, fmt::format("{} {}: {} park(s) timed out: a wake-up went missing",
-                                      j.impl, j.metric, timeouts));
+        cli::warning(io_, fmt::format("{} {}: {} park(s) timed out: a wake-up went missing", j.impl,
+                                      j.metric, timeouts));
       }
     }
     results_.push_back(std::move(a));
@@ -411,7 +418,8 @@ std::vector<Target> evaluate_targets(const std::vector<Figure>& rs, unsigned byt
   const Figure* spin = find(rs, "aftk", "rtt_spin_p50");
   const Figure* line = find(rs, "floor", "cacheline_rtt");
   if (spin && line) {
-    ts.push_back({"rtt_spin_p50 vs cache-line floor", spin->median / line->median, 2.5, false, "x"});
+    ts.push_back(
+        {"rtt_spin_p50 vs cache-line floor", spin->median / line->median, 2.5, false, "x"});
   }
   const Figure* p50 = find(rs, "aftk", "rtt_park_p50");
   const Figure* p99 = find(rs, "aftk", "rtt_park_p99");
@@ -424,7 +432,8 @@ std::vector<Target> evaluate_targets(const std::vector<Figure>& rs, unsigned byt
   }
   if (p50) {
     auto it = p50->extra.find("wakes_per_batch");
-    if (it != p50->extra.end()) ts.push_back({"wakes per drained batch", it->second, 1.0, false, ""});
+    if (it != p50->extra.end())
+      ts.push_back({"wakes per drained batch", it->second, 1.0, false, ""});
   }
   double worst = -1;
   for (auto& r : rs) {
@@ -464,8 +473,9 @@ void print_jsonl(std::FILE* out, const Machine& m, const Options& o, const std::
   json::append_string(line, m.kernel);
   line += ",\"compiler\":";
   json::append_string(line, m.compiler);
-  line += fmt::format(",\"membarrier\":{},\"reps\":{},\"warmup\":{},\"items\":{},\"samples\":{}}}\n",
-                      m.membarrier ? "true" : "false", o.reps, o.warmup, o.items, o.samples);
+  line +=
+      fmt::format(",\"membarrier\":{},\"reps\":{},\"warmup\":{},\"items\":{},\"samples\":{}}}\n",
+                  m.membarrier ? "true" : "false", o.reps, o.warmup, o.items, o.samples);
   std::fputs(line.c_str(), out);
   for (auto& r : rs) {
     line = "{\"kind\":\"measurement\",\"impl\":";
@@ -514,7 +524,8 @@ void print_table(std::FILE* out, bool color, const Machine& m, const Options& o,
                  const std::vector<Figure>& rs, const std::vector<Target>& ts) {
   fmt::print(out, "machine: {}, {} cores, {}, {}, membarrier {}\n", m.cpu, m.cores, m.kernel,
              m.compiler, m.membarrier ? "yes" : "no");
-  fmt::print(out, "method: {} repetitions after {} warm-up; median [min .. max] over repetitions\n\n",
+  fmt::print(out,
+             "method: {} repetitions after {} warm-up; median [min .. max] over repetitions\n\n",
              o.reps, o.warmup);
   cli::Table t;
   t.add_column("impl");
@@ -530,12 +541,18 @@ void print_table(std::FILE* out, bool color, const Machine& m, const Options& o,
     std::string ratio = r.ratio_to.empty() ? "" : fmt::format("{:.2f}x {}", r.ratio, r.ratio_to);
     std::string notes;
     for (auto& [k, v] : r.extra) {
-      if (k == "mb_per_s") notes += fmt::format("{:.0f} MB/s ", v);
-      else if (k == "allocs_per_item") notes += fmt::format("allocs/item {:.3g} ", v);
-      else if (k == "wakes_per_batch") notes += fmt::format("wakes/batch {:.2f} ", v);
-      else if (k == "timeouts" && v > 0) notes += fmt::format("LOST WAKES {:.0f} ", v);
-      else if (k == "max") notes += fmt::format("max {} ", human(v, r.unit));
-      else if (k == "p99") notes += fmt::format("p99 {} ", human(v, r.unit));
+      if (k == "mb_per_s")
+        notes += fmt::format("{:.0f} MB/s ", v);
+      else if (k == "allocs_per_item")
+        notes += fmt::format("allocs/item {:.3g} ", v);
+      else if (k == "wakes_per_batch")
+        notes += fmt::format("wakes/batch {:.2f} ", v);
+      else if (k == "timeouts" && v > 0)
+        notes += fmt::format("LOST WAKES {:.0f} ", v);
+      else if (k == "max")
+        notes += fmt::format("max {} ", human(v, r.unit));
+      else if (k == "p99")
+        notes += fmt::format("p99 {} ", human(v, r.unit));
     }
     t.add_row({r.impl, r.metric, std::to_string(r.producers), std::to_string(r.payload_bytes),
                human(r.median, r.unit), human(r.min, r.unit), human(r.max, r.unit), ratio, notes});
@@ -615,9 +632,10 @@ bool Target::met() const { return at_least ? value >= limit : value <= limit; }
 int main(int argc, const char* const* argv, cli::Io& io) {
   return cli::guarded(io, [&]() -> int {
     Options o;
-    CLI::App app{"Benchmark the feedback queue and channel against the upstream design, common "
-                 "lock-free queues and the machine's floors.",
-                 "feedback-bench"};
+    CLI::App app{
+        "Benchmark the feedback queue and channel against the upstream design, common "
+        "lock-free queues and the machine's floors.",
+        "feedback-bench"};
     app.footer(kFooter);
     app.set_version_flag("--version", cli::version_text(io.tool));
     std::vector<std::string> impls, metrics, producers, payloads;
@@ -634,8 +652,9 @@ int main(int argc, const char* const* argv, cli::Io& io) {
         ->check(CLI::Range(0, 100));
     app.add_option("--items", o.items, "Items per throughput repetition (default 2000000)")
         ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{1} << 34));
-    app.add_option("--samples", o.samples,
-                   "Round trips per latency repetition; parking loops use a quarter (default 20000)")
+    app.add_option(
+           "--samples", o.samples,
+           "Round trips per latency repetition; parking loops use a quarter (default 20000)")
         ->check(CLI::Range(std::size_t{100}, std::size_t{100'000'000}));
     app.add_flag("--quick", o.quick,
                  "Small run: 3 reps, 500000 items, 4000 samples, 8-byte items, P = 1,2");
@@ -657,18 +676,23 @@ int main(int argc, const char* const* argv, cli::Io& io) {
       if (producers.empty()) producers = {"1,2"};
     }
     std::string bad;
-    if (impls.empty()) impls = {"aftk,aftk-channel,two-deque-spin,mutex-deque,moodycamel,boost-queue,boost-spsc,floor"};
+    if (impls.empty())
+      impls = {
+          "aftk,aftk-channel,two-deque-spin,mutex-deque,moodycamel,boost-queue,boost-spsc,floor"};
     if (metrics.empty()) metrics = {"throughput,rtt_spin,rtt_park,floor"};
     std::set<std::string> impl_set(kImpls.begin(), kImpls.end());
     std::set<std::string> group_set(kGroups.begin(), kGroups.end());
     if (!parse_list(impls, o.impls, impl_set, bad)) {
       cli::error(io, fmt::format("unknown implementation '{}' (one of: aftk, aftk-channel, "
                                  "two-deque-spin, mutex-deque, moodycamel, boost-queue, "
-                                 "boost-spsc, floor)", bad));
+                                 "boost-spsc, floor)",
+                                 bad));
       return cli::kExitUsage;
     }
     if (!parse_list(metrics, o.metrics, group_set, bad)) {
-      cli::error(io, fmt::format("unknown metric '{}' (one of: throughput, rtt_spin, rtt_park, floor)", bad));
+      cli::error(
+          io,
+          fmt::format("unknown metric '{}' (one of: throughput, rtt_spin, rtt_park, floor)", bad));
       return cli::kExitUsage;
     }
     if (!producers.empty() && !parse_list(producers, o.producers, {}, bad)) {

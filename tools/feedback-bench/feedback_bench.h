@@ -18,8 +18,8 @@ struct Figure {
   double median = 0, min = 0, max = 0;
   std::string unit;  // items/s or ns
   int reps = 0;
-  double ratio = 0;      // median / the reference's median
-  std::string ratio_to;  // the reference: an impl or a floor metric
+  double ratio = 0;                     // median / the reference's median
+  std::string ratio_to;                 // the reference: an impl or a floor metric
   std::map<std::string, double> extra;  // mb_per_s, allocs_per_item, wakes_per_batch, ...
 };
 

@@ -203,7 +203,8 @@ LatencyRun rtt_spin_once(std::size_t samples, bool pin) {
         if (q2->drain(sink) == 0) relax();
       }
       std::uint64_t t1 = __rdtsc();
-      if (i >= samples / 10) ns.push_back(static_cast<double>(t1 - t0) * scale);  // first 10%: warm-up
+      if (i >= samples / 10)
+        ns.push_back(static_cast<double>(t1 - t0) * scale);  // first 10%: warm-up
     }
     T stop{};
     stop.words[0] = kStop;
@@ -290,7 +291,8 @@ ThroughputRun channel_throughput_once(unsigned producers, std::uint64_t items) {
   std::uint64_t got = 0, checksum = 0;
   std::chrono::steady_clock::time_point end;
   feedback::ThreadPoolExecutor pool(1);
-  auto channel = feedback::FeedbackChannel<T>::create(feedback::FeedbackKey{"bench", 1}.with_subtask_index(0, 0));
+  auto channel = feedback::FeedbackChannel<T>::create(
+      feedback::FeedbackKey{"bench", 1}.with_subtask_index(0, 0));
   (void)channel->register_consumer(
       [&](T&& v) {
         checksum += v.words[0];
@@ -341,14 +343,16 @@ LatencyRun channel_park_once(std::size_t samples, bool pin) {
   feedback::Parker park_a;
   std::atomic<std::uint64_t> reply{kStop};
   feedback::InlineExecutor inline_executor;
-  auto back = feedback::FeedbackChannel<T>::create(feedback::FeedbackKey{"bench", 2}.with_subtask_index(0, 0));
+  auto back = feedback::FeedbackChannel<T>::create(
+      feedback::FeedbackKey{"bench", 2}.with_subtask_index(0, 0));
   (void)back->register_consumer(
       [&](T&& v) {
         reply.store(v.words[0], std::memory_order_release);
         park_a.unpark();
       },
       inline_executor);
-  auto forth = feedback::FeedbackChannel<T>::create(feedback::FeedbackKey{"bench", 1}.with_subtask_index(0, 0));
+  auto forth = feedback::FeedbackChannel<T>::create(
+      feedback::FeedbackKey{"bench", 1}.with_subtask_index(0, 0));
   std::uint64_t timeouts = 0;
   std::vector<double> ns;
   ns.reserve(samples);

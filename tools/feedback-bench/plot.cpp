@@ -2,11 +2,11 @@
 // SVG output for feedback-bench: plain horizontal bar charts, no scripts, no external styles.
 #include "plot.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
-
-#include <fmt/format.h>
 
 namespace aftk::tools::feedback_bench {
 namespace {
@@ -20,18 +20,27 @@ std::string esc(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-const Figure* find(const std::vector<Figure>& fs, const std::string& impl, const std::string& metric,
-                   unsigned p, unsigned bytes) {
+const Figure* find(const std::vector<Figure>& fs, const std::string& impl,
+                   const std::string& metric, unsigned p, unsigned bytes) {
   for (auto& f : fs) {
     if (f.impl == impl && f.metric == metric && (p == 0 || f.producers == p) &&
         (bytes == 0 || f.payload_bytes == bytes)) {
@@ -96,8 +105,9 @@ std::string render_svg(const std::vector<Figure>& fs, const std::string& title,
         }
         y += kBar + 2;
       }
-      body += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"end\">{}</text>\n",
-                          kLeft - 8, (group_top + y) / 2 + 4, esc(impl));
+      body +=
+          fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"end\">{}</text>\n",
+                      kLeft - 8, (group_top + y) / 2 + 4, esc(impl));
       y += kGap + 6;
     }
     y += 30;
@@ -113,7 +123,7 @@ std::string render_svg(const std::vector<Figure>& fs, const std::string& title,
     }
   }
   if (hi > 0) {
-    double lmin = std::floor(std::log10(lo)) , lmax = std::ceil(std::log10(hi) + 0.05);
+    double lmin = std::floor(std::log10(lo)), lmax = std::ceil(std::log10(hi) + 0.05);
     auto xof = [&](double v) { return kLeft + (std::log10(v) - lmin) / (lmax - lmin) * kBarArea; };
     body += fmt::format(
         "<text x=\"10\" y=\"{}\" font-size=\"15\" font-weight=\"bold\">Round trip of one item, ns "
@@ -141,21 +151,24 @@ std::string render_svg(const std::vector<Figure>& fs, const std::string& title,
         body += fmt::format(
             "<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\"/>\n"
             "<text x=\"{:.1f}\" y=\"{}\" font-size=\"11\">{:.0f}</text>\n",
-            kLeft, y, std::max(1.0, xof(f->median) - kLeft), kBar, kColors[i],
-            xof(f->median) + 4, y + 11, f->median);
+            kLeft, y, std::max(1.0, xof(f->median) - kLeft), kBar, kColors[i], xof(f->median) + 4,
+            y + 11, f->median);
         y += kBar + 2;
       }
-      body += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"end\">{}</text>\n",
-                          kLeft - 8, (group_top + y) / 2 + 4, esc(impl));
+      body +=
+          fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"end\">{}</text>\n",
+                      kLeft - 8, (group_top + y) / 2 + 4, esc(impl));
       y += kGap + 6;
     }
     for (int d = static_cast<int>(lmin); d <= static_cast<int>(lmax); ++d) {
       double x = xof(std::pow(10.0, d));
       body += fmt::format(
-          "<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{}\" y2=\"{}\" stroke=\"#ccc\"/>\n<text x=\"{:.1f}\" "
+          "<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{}\" y2=\"{}\" stroke=\"#ccc\"/>\n<text "
+          "x=\"{:.1f}\" "
           "y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n",
-          x, x, panel_top - 4, y, x, y + 14, d < 3 ? fmt::format("{} ns", std::pow(10, d))
-                                                     : fmt::format("{} us", std::pow(10, d - 3)));
+          x, x, panel_top - 4, y, x, y + 14,
+          d < 3 ? fmt::format("{} ns", std::pow(10, d))
+                : fmt::format("{} us", std::pow(10, d - 3)));
     }
     for (const char* floor : {"cacheline_rtt", "futex_rtt"}) {
       const Figure* f = find(fs, "floor", floor, 0, 0);

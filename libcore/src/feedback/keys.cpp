@@ -14,7 +14,9 @@ std::string SubtaskFeedbackKey::to_string() const {
 
 std::size_t SubtaskFeedbackKeyHash::operator()(const SubtaskFeedbackKey& k) const noexcept {
   std::size_t h = std::hash<std::string>{}(k.pipeline_name);
-  auto mix = [&h](std::uint64_t v) { h ^= std::hash<std::uint64_t>{}(v) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
+  auto mix = [&h](std::uint64_t v) {
+    h ^= std::hash<std::uint64_t>{}(v) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  };
   mix(static_cast<std::uint32_t>(k.subtask_index));
   mix(static_cast<std::uint64_t>(k.invocation_id));
   mix(static_cast<std::uint32_t>(k.attempt_id));

@@ -15,7 +15,8 @@ namespace {
 static_assert(sizeof(std::atomic<std::int32_t>) == sizeof(std::int32_t));
 
 long futex(std::atomic<std::int32_t>* word, int op, std::int32_t value, const timespec* timeout) {
-  return ::syscall(SYS_futex, reinterpret_cast<std::int32_t*>(word), op, value, timeout, nullptr, 0);
+  return ::syscall(SYS_futex, reinterpret_cast<std::int32_t*>(word), op, value, timeout, nullptr,
+                   0);
 }
 
 }  // namespace
@@ -41,8 +42,9 @@ bool Parker::park(std::chrono::nanoseconds timeout) noexcept {
     if (timed) {
       // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so spurious returns do
       // not stretch the timeout.
-      long rc = ::syscall(SYS_futex, reinterpret_cast<std::int32_t*>(&state_),
-                          FUTEX_WAIT_BITSET_PRIVATE, -1, &deadline, nullptr, FUTEX_BITSET_MATCH_ANY);
+      long rc =
+          ::syscall(SYS_futex, reinterpret_cast<std::int32_t*>(&state_), FUTEX_WAIT_BITSET_PRIVATE,
+                    -1, &deadline, nullptr, FUTEX_BITSET_MATCH_ANY);
       if (rc != 0 && errno == ETIMEDOUT) {
         // Leave the sleeping state; if an unpark raced with the timeout, take it.
         std::int32_t sleeping = -1;

@@ -60,8 +60,8 @@ inline constexpr std::size_t kCacheLine = 64;
 /// What a thread's producer cache needs to know about a ring, whatever its element type.
 struct RingBase {
   virtual ~RingBase() = default;
-  std::atomic<bool> claimed{true};       // a live thread produces into this ring
-  std::atomic<bool> queue_alive{true};   // the owning queue still exists
+  std::atomic<bool> claimed{true};      // a live thread produces into this ring
+  std::atomic<bool> queue_alive{true};  // the owning queue still exists
 };
 
 /// Each thread remembers which ring it owns in which queue. When the thread ends, its rings are
@@ -219,8 +219,8 @@ class BatchFeedbackQueue {
   // crosses between cores once per group rather than once per item.
   static constexpr std::size_t kGroup =
       alignof(T) <= 8 && sizeof(T) <= 56 ? 56 / sizeof(T) : std::size_t{1};
-  struct alignas(sizeof(std::uint64_t) + kGroup * sizeof(T) <= 64 ? 64 : alignof(std::uint64_t))
-      Slot {
+  struct alignas(sizeof(std::uint64_t) + kGroup * sizeof(T) <= 64 ? 64
+                                                                  : alignof(std::uint64_t)) Slot {
     std::atomic<std::uint64_t> seq{0};
     alignas(T) unsigned char storage[kGroup * sizeof(T)];
     T* item(std::size_t off) { return std::launder(reinterpret_cast<T*>(storage) + off); }
@@ -229,7 +229,9 @@ class BatchFeedbackQueue {
   struct Segment {
     std::atomic<Segment*> next{nullptr};  // the producer links its next segment here
     Segment* free_next = nullptr;         // link in the ring's free list
-    Slot* slots() { return reinterpret_cast<Slot*>(reinterpret_cast<unsigned char*>(this) + kHeader); }
+    Slot* slots() {
+      return reinterpret_cast<Slot*>(reinterpret_cast<unsigned char*>(this) + kHeader);
+    }
     static constexpr std::size_t kHeader =
         (sizeof(std::atomic<Segment*>) + sizeof(Segment*) + alignof(Slot) - 1) / alignof(Slot) *
         alignof(Slot);
@@ -249,14 +251,14 @@ class BatchFeedbackQueue {
 
     // --- producer side (one thread at a time, handed over through `claimed`) ---
     alignas(detail::kCacheLine) Segment* tail_seg = nullptr;
-    Slot* tail_group = nullptr;        // the group being filled
-    std::size_t tail_off = 0;          // items already in it
-    std::uint64_t tail_pos = 0;        // items ever pushed
-    std::uint64_t seen_consumed = 0;   // cached copy of `consumed`
-    Segment* spare = nullptr;          // segments taken back from the free list
+    Slot* tail_group = nullptr;       // the group being filled
+    std::size_t tail_off = 0;         // items already in it
+    std::uint64_t tail_pos = 0;       // items ever pushed
+    std::uint64_t seen_consumed = 0;  // cached copy of `consumed`
+    Segment* spare = nullptr;         // segments taken back from the free list
     std::vector<Segment*> all_segments;
     std::atomic<std::size_t> allocated{0};
-    Ring* next_ring = nullptr;         // immutable once the ring is published
+    Ring* next_ring = nullptr;  // immutable once the ring is published
 
     // --- consumer side ---
     alignas(detail::kCacheLine) Segment* head_seg = nullptr;
@@ -266,7 +268,7 @@ class BatchFeedbackQueue {
     // --- shared, written rarely ---
     alignas(detail::kCacheLine) std::atomic<std::uint64_t> consumed{0};  // bounded mode only
     alignas(detail::kCacheLine) std::atomic<Segment*> free_head{nullptr};
-    const std::size_t segment_items_;   // a multiple of kGroup
+    const std::size_t segment_items_;  // a multiple of kGroup
     const std::size_t segment_groups_;
     static constexpr std::size_t kPrefetchAfter = 16;
     static constexpr std::size_t kPrefetchGroups = 16 * detail::kCacheLine / sizeof(Slot) + 1;
@@ -278,7 +280,8 @@ class BatchFeedbackQueue {
     }
 
     void push(T&& item) {
-      if (tail_off == kGroup) [[unlikely]] next_group();
+      if (tail_off == kGroup) [[unlikely]]
+        next_group();
       Slot* group = tail_group;
       ::new (static_cast<void*>(group->item(tail_off))) T(std::move(item));
       ++tail_off;
@@ -381,10 +384,12 @@ class BatchFeedbackQueue {
 
     Segment* allocate() {
       std::size_t bytes = Segment::kHeader + segment_groups_ * sizeof(Slot);
-      void* raw = ::operator new(bytes, std::align_val_t{std::max(alignof(Slot), detail::kCacheLine)});
+      void* raw =
+          ::operator new (bytes, std::align_val_t{std::max(alignof(Slot), detail::kCacheLine)});
       Segment* s = ::new (raw) Segment();
       Slot* slots = s->slots();
-      for (std::size_t i = 0; i < segment_groups_; ++i) ::new (static_cast<void*>(&slots[i])) Slot();
+      for (std::size_t i = 0; i < segment_groups_; ++i)
+        ::new (static_cast<void*>(&slots[i])) Slot();
       all_segments.push_back(s);
       allocated.fetch_add(1, std::memory_order_relaxed);
       return s;
@@ -394,8 +399,8 @@ class BatchFeedbackQueue {
       Slot* slots = s->slots();
       for (std::size_t i = 0; i < segment_groups_; ++i) slots[i].~Slot();
       s->~Segment();
-      ::operator delete(static_cast<void*>(s),
-                        std::align_val_t{std::max(alignof(Slot), detail::kCacheLine)});
+      ::operator delete (static_cast<void*>(s),
+                         std::align_val_t{std::max(alignof(Slot), detail::kCacheLine)});
     }
 
     // Quiescent: destroys undrained items so they do not outlive the queue.

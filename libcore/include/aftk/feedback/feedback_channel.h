@@ -53,7 +53,7 @@ class FeedbackChannelBroker {
   /// element type already has this key.
   template <class T>
   Result<std::shared_ptr<FeedbackChannel<T>>> get_channel(const SubtaskFeedbackKey& key,
-                                                               QueueOptions options = {});
+                                                          QueueOptions options = {});
 
   /// Forgets the channel for `key` (the channel itself lives on while anyone holds it).
   void remove_channel(const SubtaskFeedbackKey& key);
@@ -78,7 +78,8 @@ class FeedbackChannel final : public FeedbackChannelBase,
 
   /// A channel outside any broker (a broker makes its own with get_channel()). Drain tasks keep
   /// the channel alive, hence the shared_ptr.
-  static std::shared_ptr<FeedbackChannel> create(SubtaskFeedbackKey key, QueueOptions options = {}) {
+  static std::shared_ptr<FeedbackChannel> create(SubtaskFeedbackKey key,
+                                                 QueueOptions options = {}) {
     return std::make_shared<FeedbackChannel>(Passkey{}, std::move(key), options, nullptr);
   }
 
@@ -186,7 +187,8 @@ class FeedbackChannel final : public FeedbackChannelBase,
       std::size_t delivered = 0;
       bool idle = false;
       while (delivered < kBudget) {
-        std::size_t n = queue_.poll([&](T&& v) { deliver(*reg, std::move(v)); }, kBudget - delivered);
+        std::size_t n =
+            queue_.poll([&](T&& v) { deliver(*reg, std::move(v)); }, kBudget - delivered);
         delivered += n;
         if (n != 0) delivered_.fetch_add(n, std::memory_order_relaxed);
         if (n == 0 && queue_.arm()) {
