@@ -208,6 +208,20 @@ TEST_CASE("BatchFeedbackQueue.poll does not re-arm, arm does") {
   CHECK(sum == 6);
 }
 
+TEST_CASE("BatchFeedbackQueue.drain_or_arm returns 0 only once the queue is armed") {
+  BatchFeedbackQueue<int> q({.idle_polls = 3});
+  CHECK(q.add_and_check_if_was_empty(1));
+  int sum = 0;
+  auto sink = [&](int&& v) { sum += v; };
+  CHECK(q.drain_or_arm(sink) == 1);
+  CHECK_FALSE(q.add_and_check_if_was_empty(2));  // not armed while items keep coming
+  CHECK(q.drain_or_arm(sink) == 1);
+  CHECK(q.drain_or_arm(sink) == 0);
+  CHECK(q.add_and_check_if_was_empty(3));  // armed: this add must wake the consumer
+  CHECK(q.drain_or_arm(sink) == 1);
+  CHECK(sum == 6);
+}
+
 TEST_CASE("BatchFeedbackQueue.poll honours its item limit and keeps the rest") {
   BatchFeedbackQueue<int> q({.segment_items = 16});
   for (int i = 0; i < 100; ++i) (void)q.add_and_check_if_was_empty(i);
@@ -293,14 +307,15 @@ TEST_CASE("BatchFeedbackQueue.stress with bursty producers: the consumer sleeps 
     CAPTURE(producers);
     check_stress(producers, stress_items(producers) / 8, {.segment_items = 64}, false, true);
     check_stress(producers, stress_items(producers) / 8,
-                 {.segment_items = 64, .force_fences = true}, false, true);
+                 {.segment_items = 64, .force_fences = true, .idle_polls = 0}, false, true);
   }
 }
 
 TEST_CASE("BatchFeedbackQueue.stress with fences on both sides") {
   for (unsigned producers : {1u, 2u, 8u}) {
     CAPTURE(producers);
-    check_stress(producers, stress_items(producers), {.segment_items = 64, .force_fences = true});
+    check_stress(producers, stress_items(producers),
+                 {.segment_items = 64, .force_fences = true, .idle_polls = 0});
   }
 }
 

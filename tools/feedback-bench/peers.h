@@ -43,10 +43,7 @@ class AftkPeer {
   }
   template <class F>
   std::size_t drain_to_sleep(F& f) {
-    for (;;) {
-      if (std::size_t n = q_.poll(f)) return n;
-      if (q_.arm()) return 0;
-    }
+    return q_.drain_or_arm(f);
   }
 
  private:

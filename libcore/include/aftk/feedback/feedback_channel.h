@@ -188,13 +188,13 @@ class FeedbackChannel final : public FeedbackChannelBase,
       bool idle = false;
       while (delivered < kBudget) {
         std::size_t n =
-            queue_.poll([&](T&& v) { deliver(*reg, std::move(v)); }, kBudget - delivered);
-        delivered += n;
-        if (n != 0) delivered_.fetch_add(n, std::memory_order_relaxed);
-        if (n == 0 && queue_.arm()) {
+            queue_.drain_or_arm([&](T&& v) { deliver(*reg, std::move(v)); }, kBudget - delivered);
+        if (n == 0) {
           idle = true;
           break;
         }
+        delivered += n;
+        delivered_.fetch_add(n, std::memory_order_relaxed);
       }
       if (!idle) {
         // Still busy: let other tasks run, then continue in a fresh task.
