@@ -307,7 +307,7 @@ TEST_CASE("BatchFeedbackQueue.stress with bursty producers: the consumer sleeps 
     CAPTURE(producers);
     check_stress(producers, stress_items(producers) / 8, {.segment_items = 64}, false, true);
     check_stress(producers, stress_items(producers) / 8,
-                 {.segment_items = 64, .force_fences = true, .idle_polls = 0}, false, true);
+                 {.segment_items = 64, .force_fences = true, .idle_polls = 16}, false, true);
   }
 }
 
@@ -315,7 +315,7 @@ TEST_CASE("BatchFeedbackQueue.stress with fences on both sides") {
   for (unsigned producers : {1u, 2u, 8u}) {
     CAPTURE(producers);
     check_stress(producers, stress_items(producers),
-                 {.segment_items = 64, .force_fences = true, .idle_polls = 0});
+                 {.segment_items = 64, .force_fences = true, .idle_polls = 16});
   }
 }
 

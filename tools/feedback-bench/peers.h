@@ -47,6 +47,7 @@ class AftkPeer {
   }
 
  private:
+  // Sleeps as soon as it finds nothing, like the peers (QueueOptions::idle_polls = 0).
   feedback::BatchFeedbackQueue<T> q_;
 };
 

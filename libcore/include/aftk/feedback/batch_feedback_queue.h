@@ -52,9 +52,10 @@ struct QueueOptions {
   /// Use fences on both sides even when membarrier(2) works (for tests and comparisons).
   bool force_fences = false;
   /// drain_all() and drain_or_arm() poll this many more times, pausing in between, before they
-  /// arm: under steady load the consumer then never pays for going idle (and producers are not
-  /// interrupted by its barrier); an idle consumer spends about a microsecond before it sleeps.
-  std::size_t idle_polls = 64;
+  /// arm. Above 0 a reply that comes back within a microsecond or so never meets a sleeping
+  /// consumer, but a consumer that keeps polling also chases the producer line by line, which
+  /// costs throughput (feedback-bench measured it); 0 sleeps at once, like upstream.
+  std::size_t idle_polls = 0;
 };
 
 namespace detail {
