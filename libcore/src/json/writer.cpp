@@ -7,6 +7,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace aftk::json {
 namespace {
 
@@ -120,6 +124,21 @@ void append_utf8(std::string& out, std::uint32_t cp) {
 
 // Index of the first byte in [p, end) that needs attention, eight bytes at a time.
 const char* next_special(const char* p, const char* end, bool check_f0) {
+#if defined(__AVX2__)
+  // 32 bytes at a time: x <= 0x1F, x == '\\', and (when escaping them) x >= 0xF0.
+  const __m256i ctl = _mm256_set1_epi8(0x1F);
+  const __m256i bs = _mm256_set1_epi8('\\');
+  const __m256i f0 = _mm256_set1_epi8(static_cast<char>(0xF0));
+  while (end - p >= 32) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    __m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_max_epu8(x, ctl), ctl),
+                                _mm256_cmpeq_epi8(x, bs));
+    if (check_f0) m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_min_epu8(x, f0), f0));
+    const auto mask = static_cast<unsigned>(_mm256_movemask_epi8(m));
+    if (mask) return p + __builtin_ctz(mask);
+    p += 32;
+  }
+#endif
   constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
   while (end - p >= 8) {
     std::uint64_t x;
