@@ -67,11 +67,7 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   Options o;
   configure(app, o);
   if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
-  if (const int rc = kafka::handle_list(o.source.kafka, io); rc >= 0) return rc;
-  if (const auto why = cli::check_store_source(o.source); !why.empty()) {
-    cli::error(io, why);
-    return cli::kExitUsage;
-  }
+  if (const int rc = cli::handle_store_args(o.source, io); rc >= 0) return rc;
   io.quiet = o.output.quiet;
   return cli::guarded(io, [&]() -> int {
     using namespace actionstate;

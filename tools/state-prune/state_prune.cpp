@@ -58,11 +58,7 @@ int main(int argc, const char* const* argv, cli::Io& io) {
              "error; 3 confirmation needed but not given; 4 some tombstones written, some not.\n"
              "See state-prune(1).");
   if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
-  if (const int rc = kafka::handle_list(o.source.kafka, io); rc >= 0) return rc;
-  if (const auto why = cli::check_store_source(o.source); !why.empty()) {
-    cli::error(io, why);
-    return cli::kExitUsage;
-  }
+  if (const int rc = cli::handle_store_args(o.source, io); rc >= 0) return rc;
   io.quiet = o.output.quiet;
   actionstate::PruneRequest request;
   request.completed_prefix = o.completed;

@@ -64,11 +64,7 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   app.footer("Exit status: 0 rebuilt; 1 the store or a marker cannot be read, or markers conflict;\n"
              "2 usage error; 3 rebuilt, with problem records. See state-rebuild(1).");
   if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
-  if (const int rc = kafka::handle_list(o.source.kafka, io); rc >= 0) return rc;
-  if (const auto why = cli::check_store_source(o.source); !why.empty()) {
-    cli::error(io, why);
-    return cli::kExitUsage;
-  }
+  if (const int rc = cli::handle_store_args(o.source, io); rc >= 0) return rc;
   io.quiet = o.output.quiet;
   if (o.markers.empty() == !o.from_beginning) {
     cli::error(io, "give recovery markers (-m) or --from-beginning, not both and not neither");

@@ -28,6 +28,15 @@ std::string check_store_source(const StoreSource& source) {
   return {};
 }
 
+int handle_store_args(const StoreSource& source, const Io& io) {
+  if (const int rc = kafka::handle_list(source.kafka, io); rc >= 0) return rc;
+  if (const auto why = check_store_source(source); !why.empty()) {
+    error(io, why);
+    return kExitUsage;
+  }
+  return -1;
+}
+
 std::string StoreSource::describe() const {
   if (!is_kafka()) return fmt::format("'{}'", file);
   return fmt::format("topic '{}'", topic);

@@ -31,6 +31,11 @@ void add_store_source(CLI::App& app, StoreSource& source);
 /// Checks that exactly one of FILE and --topic was given; returns a usage message otherwise.
 std::string check_store_source(const StoreSource& source);
 
+struct Io;
+/// After parse(): answers -X list, and reports a bad combination of FILE, -t and Kafka flags as
+/// a usage error. Returns -1 to go on, or the exit code to return now.
+int handle_store_args(const StoreSource& source, const Io& io);
+
 /// Opens the store named by `source`; a topic must exist (it is never created here).
 /// Errors: IO, INVALID_ARGUMENT, NOT_FOUND, KAFKA, TIMEOUT.
 Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source, bool read_only);
