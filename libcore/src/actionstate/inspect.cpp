@@ -72,7 +72,7 @@ Result<InspectSummary> inspect_dump(const std::string& path, const InspectOption
           cache.erase(r.key);
           return {};
         }
-        cache.put(*key, std::string(r.key), std::string(*r.value), pos);
+        cache.put(*key, r.key, *r.value, pos);
         return {};
       },
       [&](const Error& e) { problems.push_back(e); }));

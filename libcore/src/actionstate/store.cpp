@@ -13,40 +13,51 @@ namespace aftk::actionstate {
 // ---------------------------------------------------------------------------------------------
 // StateCache
 
-void StateCache::put(const StateKey& key, std::string key_text, std::string value,
-                     RecordPosition position) {
-  auto [it, inserted] = entries_.try_emplace(std::move(key_text));
-  it->second.value = std::move(value);
-  it->second.position = position;
-  if (inserted) {
-    it->second.key = key;
-    auto& keys = index_[std::string(key.identity())][key.seq];
-    keys.push_back(it->first);
-  }
+StateCache::Entry& StateCache::slot(const StateKey& key, std::string_view key_text) {
+  if (auto it = entries_.find(key_text); it != entries_.end()) return it->second;
+  auto [it, inserted] = entries_.try_emplace(std::string(key_text));
+  it->second.key = key;
+  index_[std::string(key.identity())][key.seq].push_back(&*it);
+  return it->second;
 }
 
-void StateCache::unindex(const Entry& e, const std::string& key_text) {
+void StateCache::put(const StateKey& key, std::string_view key_text, std::string&& value,
+                     RecordPosition position) {
+  Entry& e = slot(key, key_text);
+  e.value = std::move(value);
+  e.position = position;
+}
+
+void StateCache::put(const StateKey& key, std::string_view key_text, std::string_view value,
+                     RecordPosition position) {
+  Entry& e = slot(key, key_text);
+  e.value.assign(value);
+  e.position = position;
+}
+
+void StateCache::unindex(Node* node) {
+  const Entry& e = node->second;
   auto id = index_.find(e.key.identity());
   if (id == index_.end()) return;
   auto seq = id->second.find(e.key.seq);
   if (seq != id->second.end()) {
-    auto& keys = seq->second;
-    keys.erase(std::remove(keys.begin(), keys.end(), key_text), keys.end());
-    if (keys.empty()) id->second.erase(seq);
+    auto& nodes = seq->second;
+    nodes.erase(std::remove(nodes.begin(), nodes.end(), node), nodes.end());
+    if (nodes.empty()) id->second.erase(seq);
   }
   if (id->second.empty()) index_.erase(id);
 }
 
 bool StateCache::erase(std::string_view key_text) {
-  auto it = entries_.find(std::string(key_text));
+  auto it = entries_.find(key_text);
   if (it == entries_.end()) return false;
-  unindex(it->second, it->first);
+  unindex(&*it);
   entries_.erase(it);
   return true;
 }
 
 const StateCache::Entry* StateCache::find(std::string_view key_text) const {
-  auto it = entries_.find(std::string(key_text));
+  auto it = entries_.find(key_text);
   return it == entries_.end() ? nullptr : &it->second;
 }
 
@@ -61,11 +72,9 @@ StateCache::GetOutcome StateCache::get(const StateKey& key) {
     if (it == entries_.end() || (out.diverged && rule_ == CleanupRule::kUpstream)) {
       // Later sequences of this business key were computed on a path that no longer holds.
       for (auto s = id->second.upper_bound(key.seq); s != id->second.end(); ++s) {
-        for (const auto& k : s->second) {
-          auto e = entries_.find(k);
-          if (e == entries_.end()) continue;
-          out.removed.push_back(std::move(e->second));
-          entries_.erase(e);
+        for (Node* n : s->second) {
+          out.removed.push_back(std::move(n->second));
+          entries_.erase(entries_.find(n->first));
         }
       }
       id->second.erase(id->second.upper_bound(key.seq), id->second.end());
@@ -82,11 +91,9 @@ std::vector<StateCache::Entry> StateCache::prune(std::string_view identity, std:
   if (id == index_.end()) return removed;
   auto stop = id->second.upper_bound(seq);
   for (auto s = id->second.begin(); s != stop; ++s) {
-    for (const auto& k : s->second) {
-      auto e = entries_.find(k);
-      if (e == entries_.end()) continue;
-      removed.push_back(std::move(e->second));
-      entries_.erase(e);
+    for (Node* n : s->second) {
+      removed.push_back(std::move(n->second));
+      entries_.erase(entries_.find(n->first));
     }
   }
   id->second.erase(id->second.begin(), stop);
@@ -100,15 +107,12 @@ void StateCache::clear() {
 }
 
 void StateCache::for_each(const std::function<void(const Entry&)>& visit) const {
+  std::vector<const Node*> sorted;
   for (const auto& [identity, seqs] : index_) {
-    for (const auto& [seq, keys] : seqs) {
-      std::vector<const std::string*> sorted;
-      for (const auto& k : keys) sorted.push_back(&k);
-      std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return *a < *b; });
-      for (auto* k : sorted) {
-        auto e = entries_.find(*k);
-        if (e != entries_.end()) visit(e->second);
-      }
+    for (const auto& [seq, nodes] : seqs) {
+      sorted.assign(nodes.begin(), nodes.end());
+      std::sort(sorted.begin(), sorted.end(), [](const Node* a, const Node* b) { return a->first < b->first; });
+      for (const Node* n : sorted) visit(n->second);
     }
   }
 }
@@ -182,7 +186,7 @@ Result<RebuildReport> LogStore::replay(const OffsetMap& from, const RebuildOptio
         report.problems.back().error.where = where(pos);
       }
     }
-    cache_.put(*key, std::string(r.key), std::string(*r.value), pos);
+    cache_.put(*key, r.key, *r.value, pos);
     return {};
   }));
   if (options.progress) options.progress(report.records, total);

@@ -52,8 +52,11 @@ class StateCache {
     RecordPosition position;
   };
 
-  /// Inserts or replaces the entry for `key`.
-  void put(const StateKey& key, std::string key_text, std::string value, RecordPosition position);
+  /// Inserts or replaces the entry for `key`, taking the value's buffer.
+  void put(const StateKey& key, std::string_view key_text, std::string&& value, RecordPosition position);
+  /// Inserts or replaces the entry for `key`, copying the value into the entry's own buffer (a
+  /// replaced entry keeps its capacity, so rebuilding many versions of a key does not allocate).
+  void put(const StateKey& key, std::string_view key_text, std::string_view value, RecordPosition position);
   /// Removes the entry; true if there was one.
   bool erase(std::string_view key_text);
   /// The entry for a record key, or null.
@@ -82,10 +85,18 @@ class StateCache {
   void for_each(const std::function<void(const Entry&)>& visit) const;
 
  private:
-  void unindex(const Entry& e, const std::string& key_text);
-  std::unordered_map<std::string, Entry> entries_;
-  // identity -> seq -> record keys
-  std::map<std::string, std::map<std::int64_t, std::vector<std::string>>, std::less<>> index_;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  using Map = std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>>;
+  using Node = Map::value_type;  // stable address: unordered_map never moves its nodes
+
+  Entry& slot(const StateKey& key, std::string_view key_text);
+  void unindex(Node* node);
+  Map entries_;
+  // identity -> seq -> the entries' own nodes (no second copy of any key)
+  std::map<std::string, std::map<std::int64_t, std::vector<Node*>>, std::less<>> index_;
   CleanupRule rule_ = CleanupRule::kUpstream;
 };
 
