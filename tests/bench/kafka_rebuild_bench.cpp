@@ -3,7 +3,7 @@
 // RSS of both. Not a test: it prints figures and ratios.
 //
 //   kafka_rebuild_bench -b HOST:PORT [--records 1000000] [--value-bytes 1024] [--partitions 64]
-//                       [--live-keys 50000] [--topic NAME] [--rounds 2]
+//                       [--live-keys 50000] [--topic NAME] [--rounds 2] [-X key=value...]
 //
 // Fills a topic (unless --topic names one that already holds the records), then runs, in child
 // processes so that each peak RSS is its own: `kcat -C -e -o beginning -f '%k %s\n'` to
@@ -45,7 +45,9 @@ struct Args {
   long live_keys = 50000;
   int rounds = 2;
   bool child = false;
+  bool decode_loop = false;
   bool validate = true;
+  std::vector<std::string> props;  // -X key=value for aftk's reader
 };
 
 double seconds_since(Clock::time_point t) {
@@ -55,7 +57,62 @@ double seconds_since(Clock::time_point t) {
 kafka::ClientConfig config_for(const Args& a) {
   kafka::ClientConfig c;
   c.set("bootstrap.servers", a.brokers);
+  for (const auto& kv : a.props) {
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) c.set(kv.substr(0, eq), kv.substr(eq + 1));
+  }
   return c;
+}
+
+// Record i of the bench topic: key i % live_keys in its (i / live_keys)-th version.
+void make_record(const Args& a, long i, std::mt19937_64& rng, std::string& key, std::string& value) {
+  static const std::string action = actionstate::name_uuid_from_bytes("process");
+  const long k = i % a.live_keys;
+  const long version = i / a.live_keys;
+  actionstate::Event e;
+  e.class_name = std::string(actionstate::kInputEventClass);
+  e.id = actionstate::name_uuid_from_bytes(fmt::format("ev-{}", k));
+  e.type = "_input_event";
+  // Pad the attributes so the whole value is about value_bytes long.
+  std::string pad(static_cast<size_t>(std::max(0, a.value_bytes - 420)), 'x');
+  for (size_t j = 0; j < pad.size(); j += 7) pad[j] = static_cast<char>('a' + rng() % 26);
+  e.attributes = fmt::format(R"({{"input":"user-{}","version":{},"text":"{}"}})", k, version, pad);
+  actionstate::ActionState s(e);
+  s.call_results.push_back(actionstate::CallResult::success("mod.summarize", "0123456789abcdef",
+                                                            std::string(48, 'r')));
+  s.short_term_memory_updates.push_back({"stm.k", actionstate::MemoryValue::kryo("S1JZTzp2")});
+  value.clear();
+  actionstate::encode(s, value);
+  // Only the text before the first '_' picks the partition, so the business key has none.
+  key = actionstate::StateKey::v03(fmt::format("user-{}", k % 9973), k,
+                                   actionstate::name_uuid_from_bytes(fmt::format("{}", k)), action)
+            .to_string();
+}
+
+// Decoding alone, in this process and on one thread: CPU time per value of the topic's shape.
+int decode_loop(const Args& a) {
+  std::mt19937_64 rng(42);
+  std::vector<std::string> values(1000);
+  std::string key;
+  size_t bytes = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    make_record(a, static_cast<long>(i), rng, key, values[i]);
+    bytes += values[i].size();
+  }
+  actionstate::Decoder decoder;
+  actionstate::ActionState scratch;
+  const long rounds = std::max(1L, a.records / static_cast<long>(values.size()));
+  const auto t0 = Clock::now();
+  for (long r = 0; r < rounds; ++r) {
+    for (const auto& v : values) {
+      if (!decoder.decode(v, scratch)) return fmt::print(stderr, "decode failed\n"), 1;
+    }
+  }
+  const double secs = seconds_since(t0);
+  const double n = static_cast<double>(rounds) * static_cast<double>(values.size());
+  fmt::print("decode: {:.0f} ns/value, {:.0f} MB/s ({} values of ~{} B)\n", secs / n * 1e9,
+             static_cast<double>(bytes) * static_cast<double>(rounds) / secs / 1e6, n, bytes / values.size());
+  return 0;
 }
 
 int fill(const Args& a) {
@@ -73,29 +130,9 @@ int fill(const Args& a) {
   if (!rk) return fmt::print(stderr, "{}\n", rk.error().to_string()), 1;
   const auto t0 = Clock::now();
   std::mt19937_64 rng(42);
-  const std::string action = actionstate::name_uuid_from_bytes("process");
-  std::string value;
+  std::string value, key;
   for (long i = 0; i < a.records; ++i) {
-    const long k = i % a.live_keys;
-    const long version = i / a.live_keys;
-    actionstate::Event e;
-    e.class_name = std::string(actionstate::kInputEventClass);
-    e.id = actionstate::name_uuid_from_bytes(fmt::format("ev-{}", k));
-    e.type = "_input_event";
-    // Pad the attributes so the whole value is about value_bytes long.
-    std::string pad(static_cast<size_t>(std::max(0, a.value_bytes - 420)), 'x');
-    for (size_t j = 0; j < pad.size(); j += 7) pad[j] = static_cast<char>('a' + rng() % 26);
-    e.attributes = fmt::format(R"({{"input":"user-{}","version":{},"text":"{}"}})", k, version, pad);
-    actionstate::ActionState s(e);
-    s.call_results.push_back(actionstate::CallResult::success("mod.summarize", "0123456789abcdef",
-                                                              std::string(48, 'r')));
-    s.short_term_memory_updates.push_back({"stm.k", actionstate::MemoryValue::kryo("S1JZTzp2")});
-    value.clear();
-    actionstate::encode(s, value);
-    // Only the text before the first '_' picks the partition, so the business key has none.
-    const std::string key = actionstate::StateKey::v03(fmt::format("user-{}", k % 9973), k,
-                                                       actionstate::name_uuid_from_bytes(fmt::format("{}", k)),
-                                                       action).to_string();
+    make_record(a, i, rng, key, value);
     const auto p = *actionstate::partition_for_key(key, a.partitions);
     for (;;) {
       auto err = rd_kafka_producev(rk->get(), RD_KAFKA_V_TOPIC(a.topic.c_str()), RD_KAFKA_V_PARTITION(p),
@@ -137,6 +174,7 @@ int child_rebuild(const Args& a) {
 struct Run {
   double seconds = 0;
   long max_rss_kb = 0;
+  double cpu_seconds = 0;  // user + system
   std::string out;
   int status = 0;
 };
@@ -169,6 +207,8 @@ Run run_child(const std::vector<std::string>& argv, bool capture) {
   wait4(pid, &run.status, 0, &ru);
   run.seconds = seconds_since(t0);
   run.max_rss_kb = ru.ru_maxrss;
+  run.cpu_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                    static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   return run;
 }
 
@@ -188,9 +228,12 @@ int main(int argc, char** argv) {
     else if (s == "--live-keys") a.live_keys = std::stol(next());
     else if (s == "--rounds") a.rounds = std::stoi(next());
     else if (s == "--child-rebuild") a.child = true;
+    else if (s == "--decode-loop") a.decode_loop = true;
     else if (s == "--no-validate") a.validate = false;
+    else if (s == "-X") a.props.push_back(next());
     else return fmt::print(stderr, "kafka_rebuild_bench: unknown argument '{}'\n", s), 2;
   }
+  if (a.decode_loop) return decode_loop(a);
   if (a.brokers.empty()) return fmt::print(stderr, "kafka_rebuild_bench: give -b or set AFTK_BROKERS\n"), 2;
   if (a.child) return child_rebuild(a);
 
@@ -217,7 +260,8 @@ int main(int argc, char** argv) {
 
   fmt::print("topic {} ({} partitions, {} records, ~{} B values, {} live keys) on {}\n", a.topic, a.partitions,
              a.records, a.value_bytes, a.live_keys, a.brokers);
-  fmt::print("{:<6} {:>5} {:>10} {:>12} {:>9} {:>12}\n", "reader", "round", "seconds", "records/s", "MB/s", "peak RSS MB");
+  fmt::print("{:<7} {:>5} {:>8} {:>8} {:>10} {:>7} {:>11}\n", "reader", "round", "seconds", "cpu s",
+             "records/s", "MB/s", "peak RSS MB");
   double best_kcat = 1e9, best_aftk = 1e9;
   long rss_kcat = 0, rss_aftk = 0;
   for (int round = 1; round <= a.rounds; ++round) {
@@ -230,6 +274,7 @@ int main(int argc, char** argv) {
       std::vector<std::string> argv = {self, "--child-rebuild", "-b", a.brokers, "--topic", a.topic,
                                        "--partitions", std::to_string(a.partitions)};
       if (!validate) argv.push_back("--no-validate");
+      for (const auto& kv : a.props) argv.insert(argv.end(), {"-X", kv});
       Run r = run_child(argv, true);
       if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) return fmt::print(stderr, "rebuild failed\n"), 1;
       long live = 0, problems = 0;
@@ -238,8 +283,8 @@ int main(int argc, char** argv) {
       std::sscanf(r.out.c_str(), "%ld %llu %lf %ld %ld", &records, &bytes, &secs, &live, &problems);
       mb = static_cast<double>(bytes) / 1e6;
       // Whole-process time for every reader, start-up and metadata included, so they compare alike.
-      fmt::print("{:<6} {:>5} {:>10.2f} {:>12.0f} {:>9.1f} {:>12.1f}   ({}; rebuild call {:.2f} s, {} live, {} problems)\n",
-                 validate ? "aftk" : "aftk-nv", round, r.seconds, static_cast<double>(records) / r.seconds,
+      fmt::print("{:<7} {:>5} {:>8.2f} {:>8.2f} {:>10.0f} {:>7.1f} {:>11.1f}   ({}; rebuild call {:.2f} s, {} live, {} problems)\n",
+                 validate ? "aftk" : "aftk-nv", round, r.seconds, r.cpu_seconds, static_cast<double>(records) / r.seconds,
                  mb / r.seconds, static_cast<double>(r.max_rss_kb) / 1024,
                  validate ? "every value decoded strictly" : "values not decoded", secs, live, problems);
       if (validate) {
@@ -247,7 +292,7 @@ int main(int argc, char** argv) {
         rss_aftk = std::max(rss_aftk, r.max_rss_kb);
       }
     }
-    fmt::print("{:<6} {:>5} {:>10.2f} {:>12.0f} {:>9.1f} {:>12.1f}\n", "kcat", round, kcat_secs,
+    fmt::print("{:<7} {:>5} {:>8.2f} {:>8.2f} {:>10.0f} {:>7.1f} {:>11.1f}\n", "kcat", round, kcat_secs, k.cpu_seconds,
                static_cast<double>(records) / kcat_secs, mb / kcat_secs, static_cast<double>(k.max_rss_kb) / 1024);
     best_kcat = std::min(best_kcat, k.seconds);
     rss_kcat = std::max(rss_kcat, k.max_rss_kb);

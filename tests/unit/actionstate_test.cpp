@@ -8,11 +8,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
 
 #include "aftk/actionstate/file_store.h"
 #include "aftk/actionstate/ids.h"
 #include "aftk/actionstate/key.h"
+#include "aftk/actionstate/key_table.h"
 #include "aftk/actionstate/marker.h"
 #include "aftk/actionstate/serde.h"
 #include "aftk/actionstate/store.h"
@@ -241,6 +246,31 @@ TEST_CASE("Serde.the spec's verified example encodes to the exact bytes") {
         R"("callResults":[{"functionId":"mod.f","argsDigest":"0123456789abcdef","resultPayload":"Im9rIg==","exceptionPayload":null,"status":"SUCCEEDED"},)"
         R"({"functionId":"mod.h","argsDigest":"fedcba9876543210","resultPayload":null,"exceptionPayload":null,"status":"PENDING"}],)"
         R"("completed":false})");
+}
+
+TEST_CASE("Serde.field names with JSON escapes decode like plain ones") {
+  // Names are read from the input as they are unless they hold a backslash; escaped names
+  // (legal JSON, though Jackson never writes them) must still be recognised.
+  ActionState s(input_event("{\"input\":\"hello\"}"));
+  s.short_term_memory_updates.push_back({"stm.k", MemoryValue::kryo("S1JZTzp2")});
+  s.call_results.push_back(CallResult::success("mod.f", "0123456789abcdef", std::string("1")));
+  const std::string plain = encode(s);
+  std::string escaped = plain;
+  for (auto [from, to] : {std::pair<std::string, std::string>{"\"@class\"", "\"\\u0040class\""},
+                          {"\"callResults\"", "\"call\\u0052esults\""},
+                          {"\"payload\"", "\"pay\\u006coad\""}}) {
+    const auto at = escaped.find(from);
+    REQUIRE(at != std::string::npos);
+    escaped.replace(at, from.size(), to);
+  }
+  Decoder d;
+  ActionState back;
+  REQUIRE(d.decode(escaped, back));
+  CHECK(encode(back) == plain);
+  // A name that only starts like a known one is still unknown.
+  std::string longer = plain;
+  longer.replace(longer.find("\"completed\""), 11, "\"completedX\"");
+  CHECK_FALSE(d.decode(longer, back));
 }
 
 TEST_CASE("Serde.legacy call results without status infer success or failure") {
@@ -624,4 +654,60 @@ TEST_CASE("Store.golden records through the file store: last value wins, tombsto
   // The underscore business key is indexed and prunable.
   auto pruned = (*fs)->prune("acct_7_x", 0);
   CHECK(pruned->evicted.size() == 1);
+}
+
+TEST_CASE("KeyTable.agrees with std::unordered_map through inserts, updates and erases") {
+  // Few distinct keys and many operations, so probe runs form, wrap around the slot array and
+  // are mended by erase; both seeds, so the home slots differ between runs.
+  for (std::uint64_t seed : {0ull, 0x1234567ull}) {
+    actionstate::KeyTable<int> table(seed);
+    std::unordered_map<std::string, int> model;
+    std::mt19937 rng(static_cast<unsigned>(seed) + 7);
+    for (int step = 0; step < 200000; ++step) {
+      const std::string key = fmt::format("biz_{}_{}", rng() % 3000, step % 3 == 0 ? "x" : "");
+      const std::uint64_t h = table.hash(key);
+      switch (rng() % 4) {
+        case 0:
+        case 1: {
+          auto [v, inserted] = table.try_emplace(key, h);
+          CHECK(inserted == (model.count(key) == 0));
+          *v = step;
+          model[key] = step;
+          break;
+        }
+        case 2:
+          CHECK(table.erase(key, h) == (model.erase(key) == 1));
+          break;
+        default: {
+          int* v = table.find(key, h);
+          auto it = model.find(key);
+          REQUIRE((v != nullptr) == (it != model.end()));
+          if (v != nullptr) CHECK(*v == it->second);
+        }
+      }
+      if (step % 50000 == 0) REQUIRE(table.size() == model.size());
+    }
+    REQUIRE(table.size() == model.size());
+    size_t seen = 0;
+    table.for_each([&](const std::string& k, int& v) {
+      ++seen;
+      auto it = model.find(k);
+      REQUIRE(it != model.end());
+      CHECK(v == it->second);
+    });
+    CHECK(seen == model.size());
+  }
+}
+
+TEST_CASE("KeyTable.key_hash depends on every byte and on the length") {
+  const std::string base(100, 'k');
+  std::set<std::uint64_t> hashes;
+  for (size_t n = 0; n <= base.size(); ++n) hashes.insert(actionstate::key_hash(std::string_view(base).substr(0, n)));
+  for (size_t i = 0; i < base.size(); ++i) {
+    std::string s = base;
+    s[i] = 'j';
+    hashes.insert(actionstate::key_hash(s));
+  }
+  CHECK(hashes.size() == 101 + 100);
+  CHECK(actionstate::key_hash("abc", 1) != actionstate::key_hash("abc", 2));
 }

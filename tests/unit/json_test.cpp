@@ -123,6 +123,21 @@ TEST_CASE("Ids.action UUIDs and business key digests") {
         "zSZiFU5tdrKyuS5wwMrDzPU0+bdOtbiYGexQkIPQClA=");
   CHECK(actionstate::is_canonical_uuid("22bf7b3d-f5c0-3314-93e2-9385c03e03b1"));
   CHECK_FALSE(actionstate::is_canonical_uuid("22BF7b3d-f5c0-3314-93e2-9385c03e03b1"));
+  // Every single-byte change of a valid UUID is caught: a dash moved, a non-hex digit, a byte
+  // of any value, and lengths one off.
+  const std::string good = "22bf7b3d-f5c0-3314-93e2-9385c03e03b1";
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (int c = 0; c < 256; ++c) {
+      std::string u = good;
+      u[i] = static_cast<char>(c);
+      const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+      const bool ok = dash ? c == '-' : ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+      CHECK(actionstate::is_canonical_uuid(u) == ok);
+    }
+  }
+  CHECK_FALSE(actionstate::is_canonical_uuid(good.substr(0, 35)));
+  CHECK_FALSE(actionstate::is_canonical_uuid(good + "0"));
+  CHECK_FALSE(actionstate::is_canonical_uuid(""));
 }
 
 TEST_CASE("Normalize.one-pass re-escaping agrees with unescape-then-escape") {

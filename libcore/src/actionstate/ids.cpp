@@ -4,6 +4,8 @@
 
 #include <openssl/evp.h>
 
+#include <array>
+
 #include <fmt/format.h>
 
 #include "aftk/json/base64.h"
@@ -51,16 +53,24 @@ std::string name_uuid_from_bytes(std::string_view bytes) {
 }
 
 bool is_canonical_uuid(std::string_view s) {
+  // Branch-free: every byte's class must equal the class its position expects (hex digit, or '-'
+  // at 8, 13, 18 and 23). Keys and event ids are checked on every record a rebuild reads.
+  static constexpr auto kClass = [] {
+    std::array<std::uint8_t, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = 1;
+    for (int c = 'a'; c <= 'f'; ++c) t[static_cast<size_t>(c)] = 1;
+    t['-'] = 2;
+    return t;
+  }();
+  static constexpr auto kExpect = [] {
+    std::array<std::uint8_t, 36> t{};
+    for (size_t i = 0; i < 36; ++i) t[i] = (i == 8 || i == 13 || i == 18 || i == 23) ? 2 : 1;
+    return t;
+  }();
   if (s.size() != 36) return false;
-  for (size_t i = 0; i < 36; ++i) {
-    const char c = s[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return false;
-    }
-  }
-  return true;
+  unsigned bad = 0;
+  for (size_t i = 0; i < 36; ++i) bad |= kClass[static_cast<unsigned char>(s[i])] ^ kExpect[i];
+  return bad == 0;
 }
 
 std::int32_t flink_murmur_hash(std::int32_t code) {

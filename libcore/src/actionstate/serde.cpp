@@ -145,26 +145,23 @@ std::string encode(const ActionState& state) {
 
 namespace {
 
-struct PathSegment {
-  std::string_view field;  // empty for an array index
-  size_t index = 0;
-};
-
 struct Ctx {
   const DecodeOptions& options;
   std::vector<Deviation>* deviations;
   std::vector<std::string>* pool;  // spare strings, so null/non-null flips do not allocate
-  std::vector<PathSegment> path;  // rendered only when an error or deviation needs it
+  // (field, index) segments, the field empty for an array index; rendered only when an error or
+  // deviation needs it.
+  std::vector<std::pair<std::string_view, size_t>>& path;
   std::string error;
   bool strict() const { return options.mode == ReadMode::kStrict; }
   std::string path_text() const {
     std::string out;
-    for (const auto& s : path) {
-      if (s.field.empty()) {
-        fmt::format_to(std::back_inserter(out), "[{}]", s.index);
+    for (const auto& [field, index] : path) {
+      if (field.empty()) {
+        fmt::format_to(std::back_inserter(out), "[{}]", index);
       } else {
         if (!out.empty()) out.push_back('.');
-        out.append(s.field);
+        out.append(field);
       }
     }
     return out;
@@ -315,8 +312,17 @@ bool for_each_member(Ctx& c, od::object& obj, bool scoped, F&& visit) {
   for (auto fr : obj) {
     od::field f;
     if (!check(c, std::move(fr).get(f))) return false;
+    // Field names are plain ASCII in practice: take them from the input as they are, and leave
+    // unescaping (which copies into the parser's string buffer) to names that hold a '\'.
     std::string_view key;
-    if (!check(c, f.unescaped_key().get(key))) return false;
+    const char* raw = f.key().raw();
+    const char* end = raw;
+    while (*end != '"' && *end != '\\') ++end;
+    if (*end == '"') {
+      key = std::string_view(raw, static_cast<size_t>(end - raw));
+    } else if (!check(c, f.unescaped_key().get(key))) {
+      return false;
+    }
     od::value v = f.value();
     if (!scoped) {
       if (!visit(key, v)) return false;
@@ -583,8 +589,8 @@ Status Decoder::decode(std::string_view json, ActionState& out, std::vector<Devi
 
 Status Decoder::decode_padded(simdjson::padded_string_view padded, ActionState& out,
                               std::vector<Deviation>* deviations) {
-  Ctx c{options_, deviations, &pool_, {}, {}};
-  c.path.reserve(8);
+  path_.clear();
+  Ctx c{options_, deviations, &pool_, path_, {}};
   od::document doc;
   auto err = parser_.iterate(padded).get(doc);
   if (err) return fail(Errc::kCorruptRecord, fmt::format("invalid JSON: {}", simdjson::error_message(err)));

@@ -2,6 +2,7 @@
 // KafkaActionStateStore: verify-or-create the topic, acknowledged puts, exact parallel rebuild.
 #include "aftk/kafka/store.h"
 
+#include "aftk/actionstate/key_table.h"
 #include "aftk/kafka/topic_id.h"
 
 #include <librdkafka/rdkafka.h>
@@ -9,7 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
-#include <unordered_map>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -272,11 +273,6 @@ Status KafkaActionStateStore::scan(const OffsetMap& from, const OffsetMap& to,
 
 namespace {
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-
 // The live records one reader thread has seen for its partitions.
 struct Shard {
   struct Live {
@@ -284,7 +280,7 @@ struct Shard {
     std::string value;
     RecordPosition position;
   };
-  std::unordered_map<std::string, Live, StringHash, std::equal_to<>> live;
+  actionstate::KeyTable<Live> live;
   std::vector<actionstate::RecordProblem> problems;
   std::uint64_t records = 0, tombstones = 0, bytes = 0;
   actionstate::Decoder decoder;
@@ -330,31 +326,41 @@ Result<actionstate::RebuildReport> KafkaActionStateStore::replay(const OffsetMap
       options.progress(done.load(std::memory_order_relaxed), total);
     }
     const RecordPosition pos{r.partition, r.offset};
-    auto key = actionstate::parse_key(r.key);
-    if (!key) {
-      s.problems.push_back({pos, std::string(r.key), key.error()});
-      s.problems.back().error.where = where(pos);
-      if (r.value == nullptr) ++s.tombstones;
-      return {};
+    // A key already in the table parsed when it went in; only a new key text is parsed.
+    const std::uint64_t h = s.live.hash(r.key);
+    Shard::Live* live = s.live.find(r.key, h);
+    std::optional<actionstate::StateKey> parsed;
+    if (live == nullptr) {
+      auto key = actionstate::parse_key(r.key);
+      if (!key) {
+        s.problems.push_back({pos, std::string(r.key), key.error()});
+        s.problems.back().error.where = where(pos);
+        if (r.value == nullptr) ++s.tombstones;
+        return {};
+      }
+      parsed = std::move(*key);
     }
     if (r.value == nullptr) {
       ++s.tombstones;
-      if (auto it = s.live.find(r.key); it != s.live.end()) s.live.erase(it);
+      if (live != nullptr) s.live.erase(r.key, h);
       return {};
     }
-    const std::string_view value(r.value, r.value_size);
+    if (live == nullptr) {
+      live = s.live.try_emplace(r.key, h).first;
+      live->key = std::move(*parsed);
+    }
+    // The copy the table keeps (in the superseded value's storage) is also what gets decoded:
+    // with simdjson's padding reserved behind it, the value is copied once, not twice.
+    live->value.reserve(r.value_size + simdjson::SIMDJSON_PADDING);
+    live->value.assign(r.value, r.value_size);
+    live->position = pos;
     if (options.validate) {
-      if (auto st = s.decoder.decode(value, s.scratch); !st) {
+      const simdjson::padded_string_view padded(live->value.data(), live->value.size(),
+                                                live->value.capacity());
+      if (auto st = s.decoder.decode_padded(padded, s.scratch); !st) {
         s.problems.push_back({pos, std::string(r.key), st.error()});
         s.problems.back().error.where = where(pos);
       }
-    }
-    auto it = s.live.find(r.key);
-    if (it == s.live.end()) {
-      s.live.emplace(std::string(r.key), Shard::Live{std::move(*key), std::string(value), pos});
-    } else {
-      it->second.value.assign(value);  // reuses the superseded value's storage
-      it->second.position = pos;
     }
     return {};
   }));
@@ -364,9 +370,9 @@ Result<actionstate::RebuildReport> KafkaActionStateStore::replay(const OffsetMap
     report.tombstones += s.tombstones;
     report.bytes += s.bytes;
     for (auto& p : s.problems) report.problems.push_back(std::move(p));
-    for (auto& [text, live] : s.live) {
+    s.live.for_each([&](const std::string& text, Shard::Live& live) {
       cache_.put(live.key, text, std::move(live.value), live.position);
-    }
+    });
     s.live.clear();
   }
   std::sort(report.problems.begin(), report.problems.end(), [](const auto& a, const auto& b) {

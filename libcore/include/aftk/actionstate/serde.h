@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <simdjson.h>
@@ -64,6 +65,9 @@ class Decoder {
   simdjson::ondemand::parser parser_;
   json::PaddedBuffer buffer_;
   std::vector<std::string> pool_;
+  // The JSON path of the member being decoded (field name, or array index when the name is
+  // empty), kept between calls so that decoding does not allocate for it.
+  std::vector<std::pair<std::string_view, std::size_t>> path_;
 };
 
 }  // namespace aftk::actionstate
