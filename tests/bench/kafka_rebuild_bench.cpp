@@ -28,6 +28,7 @@
 #include "aftk/actionstate/ids.h"
 #include "aftk/actionstate/key.h"
 #include "aftk/actionstate/serde.h"
+#include "aftk/cli/tool.h"
 #include "aftk/kafka/client.h"
 #include "aftk/kafka/store.h"
 
@@ -152,6 +153,7 @@ int fill(const Args& a) {
 
 // Child: one rebuild, figures on stdout as "records bytes seconds live problems".
 int child_rebuild(const Args& a) {
+  cli::tune_allocator();  // as every aftk tool does at start-up
   kafka::StoreOptions o;
   o.topic = a.topic;
   o.create_topic = false;

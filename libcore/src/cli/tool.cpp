@@ -2,6 +2,7 @@
 // Shared command-line plumbing: diagnostics, exit codes, output selection, tables, progress.
 #include "aftk/cli/tool.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,7 +18,17 @@
 
 namespace aftk::cli {
 
+void tune_allocator() {
+  // glibc maps allocations above a threshold (128 KiB, rising to 32 MiB with use) and gives
+  // memory at the top of the heap back beyond another. A rebuild receives a multi-MiB fetch
+  // answer many times a second; left to these defaults each answer was faulted in page by page
+  // again, which measured at about a third of a rebuild's CPU time. Peak memory is unchanged.
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 Io process_io(std::string tool) {
+  tune_allocator();
   Io io;
   io.tool = std::move(tool);
   io.out_tty = ::isatty(STDOUT_FILENO) == 1;

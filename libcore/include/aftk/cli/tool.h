@@ -35,8 +35,13 @@ struct Io {
   bool quiet = false;
 };
 
-/// Io on the process's stdout and stderr, with TTY detection.
+/// Io on the process's stdout and stderr, with TTY detection. Also calls tune_allocator().
 Io process_io(std::string tool);
+
+/// Process-wide malloc settings for tools that stream large buffers (librdkafka's fetch answers,
+/// file chunks): such buffers are kept in the heap and reused instead of being mapped, faulted
+/// in, zeroed and unmapped again for every one. Only for programs, never called by the library.
+void tune_allocator();
 
 /// "<tool>: error: message" on stderr.
 void error(const Io& io, std::string_view message);
