@@ -15,6 +15,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -182,7 +183,7 @@ struct Run {
 };
 
 // Runs argv in a child with stdout to a pipe (or /dev/null) and measures wall time and peak RSS.
-Run run_child(const std::vector<std::string>& argv, bool capture) {
+Run run_child(const std::vector<std::string>& argv, bool capture, const char* env = nullptr) {
   int pipefd[2] = {-1, -1};
   if (capture && pipe(pipefd) != 0) std::abort();
   const auto t0 = Clock::now();
@@ -191,6 +192,7 @@ Run run_child(const std::vector<std::string>& argv, bool capture) {
     int out = capture ? pipefd[1] : open("/dev/null", O_WRONLY);
     dup2(out, 1);
     if (capture) close(pipefd[0]);
+    if (env != nullptr) putenv(const_cast<char*>(env));
     std::vector<char*> cargv;
     for (const auto& s : argv) cargv.push_back(const_cast<char*>(s.c_str()));
     cargv.push_back(nullptr);
@@ -264,14 +266,27 @@ int main(int argc, char** argv) {
              a.records, a.value_bytes, a.live_keys, a.brokers);
   fmt::print("{:<7} {:>5} {:>8} {:>8} {:>10} {:>7} {:>11}\n", "reader", "round", "seconds", "cpu s",
              "records/s", "MB/s", "peak RSS MB");
-  double best_kcat = 1e9, best_aftk = 1e9;
+  // kcat as users run it, and kcat with glibc's allocator set as aftk's tools set it at start-up
+  // (cli::tune_allocator), so that the part of the difference that tuning makes can be seen.
+  static char kTuned[] = "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456";
+  std::vector<double> ratio, ratio_tuned;
+  double live_mb = 0;
   long rss_kcat = 0, rss_aftk = 0;
+  auto row = [](std::string_view name, int round, const Run& r, long records, double mb) {
+    fmt::print("{:<7} {:>5} {:>8.2f} {:>8.2f} {:>10.0f} {:>7.1f} {:>11.1f}", name, round, r.seconds, r.cpu_seconds,
+               static_cast<double>(records) / r.seconds, mb / r.seconds, static_cast<double>(r.max_rss_kb) / 1024);
+  };
   for (int round = 1; round <= a.rounds; ++round) {
-    Run k = run_child({"kcat", "-C", "-q", "-b", a.brokers, "-t", a.topic, "-e", "-o", "beginning", "-f", "%k %s\n"}, false);
-    if (!WIFEXITED(k.status) || WEXITSTATUS(k.status) != 0) return fmt::print(stderr, "kcat failed\n"), 1;
-    const double kcat_secs = k.seconds;
+    const std::vector<std::string> kcat_argv = {"kcat", "-C", "-q", "-b", a.brokers, "-t", a.topic, "-e",
+                                                "-o", "beginning", "-f", "%k %s\n"};
+    Run k = run_child(kcat_argv, false);
+    Run kt = run_child(kcat_argv, false, kTuned);
+    for (const Run* r : {&k, &kt}) {
+      if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0) return fmt::print(stderr, "kcat failed\n"), 1;
+    }
     long records = 0;
     double mb = 0;
+    Run decoded;
     for (bool validate : {true, false}) {
       std::vector<std::string> argv = {self, "--child-rebuild", "-b", a.brokers, "--topic", a.topic,
                                        "--partitions", std::to_string(a.partitions)};
@@ -285,21 +300,30 @@ int main(int argc, char** argv) {
       std::sscanf(r.out.c_str(), "%ld %llu %lf %ld %ld", &records, &bytes, &secs, &live, &problems);
       mb = static_cast<double>(bytes) / 1e6;
       // Whole-process time for every reader, start-up and metadata included, so they compare alike.
-      fmt::print("{:<7} {:>5} {:>8.2f} {:>8.2f} {:>10.0f} {:>7.1f} {:>11.1f}   ({}; rebuild call {:.2f} s, {} live, {} problems)\n",
-                 validate ? "aftk" : "aftk-nv", round, r.seconds, r.cpu_seconds, static_cast<double>(records) / r.seconds,
-                 mb / r.seconds, static_cast<double>(r.max_rss_kb) / 1024,
+      row(validate ? "aftk" : "aftk-nv", round, r, records, mb);
+      fmt::print("   ({}; rebuild call {:.2f} s, {} live, {} problems)\n",
                  validate ? "every value decoded strictly" : "values not decoded", secs, live, problems);
       if (validate) {
-        best_aftk = std::min(best_aftk, r.seconds);
+        decoded = r;
+        live_mb = static_cast<double>(live) * static_cast<double>(bytes) / static_cast<double>(std::max(1L, records)) / 1e6;
         rss_aftk = std::max(rss_aftk, r.max_rss_kb);
       }
     }
-    fmt::print("{:<7} {:>5} {:>8.2f} {:>8.2f} {:>10.0f} {:>7.1f} {:>11.1f}\n", "kcat", round, kcat_secs, k.cpu_seconds,
-               static_cast<double>(records) / kcat_secs, mb / kcat_secs, static_cast<double>(k.max_rss_kb) / 1024);
-    best_kcat = std::min(best_kcat, k.seconds);
-    rss_kcat = std::max(rss_kcat, k.max_rss_kb);
+    row("kcat", round, k, records, mb);
+    fmt::print("   (aftk/kcat this round: {:.2f}x)\n", k.seconds / decoded.seconds);
+    row("kcat+m", round, kt, records, mb);
+    fmt::print("   (malloc tuned as aftk's tools tune it; aftk/kcat+m this round: {:.2f}x)\n", kt.seconds / decoded.seconds);
+    ratio.push_back(k.seconds / decoded.seconds);
+    ratio_tuned.push_back(kt.seconds / decoded.seconds);
+    rss_kcat = std::max({rss_kcat, k.max_rss_kb, kt.max_rss_kb});
   }
-  fmt::print("aftk/kcat throughput (best of {}): {:.2f}x; peak RSS aftk {:.0f} MB, kcat {:.0f} MB\n", a.rounds,
-             best_kcat / best_aftk, static_cast<double>(rss_aftk) / 1024, static_cast<double>(rss_kcat) / 1024);
+  auto summary = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return fmt::format("median {:.2f}x (min {:.2f}x, max {:.2f}x)", v[v.size() / 2], v.front(), v.back());
+  };
+  fmt::print("aftk/kcat throughput over {} rounds, each paired in its round: {}\n", a.rounds, summary(ratio));
+  fmt::print("aftk/kcat+m throughput: {}\n", summary(ratio_tuned));
+  fmt::print("peak RSS: aftk {:.0f} MB (the live keys and values alone: about {:.0f} MB), kcat {:.0f} MB\n",
+             static_cast<double>(rss_aftk) / 1024, live_mb, static_cast<double>(rss_kcat) / 1024);
   return 0;
 }
