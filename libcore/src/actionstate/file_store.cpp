@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -86,8 +88,9 @@ std::string parse_line(od::parser& parser, const json::Line& line, TopicRecord& 
 
 Status read_dump(const std::string& path,
                  const std::function<Status(const TopicRecord&, const json::Line&)>& sink,
-                 const std::function<void(const Error&)>& on_problem) {
+                 const std::function<void(const Error&)>& on_problem, DumpStart start) {
   AFTK_TRY_ASSIGN(auto reader, json::LineReader::open(path));
+  if (start.offset > 0) AFTK_TRY(reader.seek(start.offset, start.lines_before));
   od::parser parser;
   json::Line line;
   TopicRecord r;
@@ -135,13 +138,17 @@ Result<std::unique_ptr<FileStore>> FileStore::open(const std::string& path, File
           }
           auto& b = s->begin_[static_cast<size_t>(r.partition)];
           auto& e = s->end_[static_cast<size_t>(r.partition)];
-          if (b >= 0 && r.offset < e)
+          if (b >= 0 && r.offset < e) {
             s->problems_.push_back(Error{Errc::kCorruptRecord,
                                          fmt::format("offset {} of partition {} is not above the previous one ({})",
                                                      r.offset, r.partition, e - 1),
                                          fmt::format("{}:{}", path, line.number)});
+            s->ordered_ = false;
+          }
           if (b < 0) b = r.offset;
           e = std::max(e, r.offset + 1);
+          s->index(r.partition, r.offset, line.offset, line.number - 1);
+          s->end_lines_ = line.number;
           return {};
         },
         [&](const Error& e) { s->problems_.push_back(e); }));
@@ -151,6 +158,23 @@ Result<std::unique_ptr<FileStore>> FileStore::open(const std::string& path, File
   if (!options.read_only) {
     s->out_ = std::fopen(path.c_str(), "ab");
     if (!s->out_) return fail(Errc::kIo, fmt::format("cannot open store '{}' for appending: {}", path, std::strerror(errno)));
+  }
+  struct stat now {};
+  if (exists && ::stat(path.c_str(), &now) == 0) s->end_byte_ = static_cast<std::uint64_t>(now.st_size);
+  if (s->out_ && s->end_byte_ > 0) {
+    // A crash mid-append leaves a last line without its '\n' (reported above as torn). End
+    // it, so the next record starts a line of its own instead of joining the torn one and
+    // becoming unreadable with it.
+    std::FILE* in = std::fopen(path.c_str(), "rb");
+    int last = EOF;
+    if (in && ::fseeko(in, static_cast<off_t>(s->end_byte_ - 1), SEEK_SET) == 0) last = std::fgetc(in);
+    if (in) std::fclose(in);
+    if (last != '\n') {
+      if (std::fputc('\n', s->out_) == EOF || std::fflush(s->out_) != 0)
+        return fail(Errc::kIo, fmt::format("cannot append to store '{}': {}", path, std::strerror(errno)));
+      ++s->end_byte_;
+      ++s->end_lines_;
+    }
   }
   return s;
 }
@@ -189,12 +213,43 @@ Result<RecordPosition> FileStore::append(std::int32_t partition, std::string_vie
   if (std::fwrite(line_.data(), 1, line_.size(), out_) != line_.size() || std::fflush(out_) != 0)
     return fail(Errc::kIo, fmt::format("cannot append to store '{}': {}", path_, std::strerror(errno)));
   end_[static_cast<size_t>(partition)] = offset + 1;
+  index(partition, offset, end_byte_, end_lines_);
+  end_byte_ += line_.size();
+  ++end_lines_;
   return RecordPosition{partition, offset};
+}
+
+void FileStore::index(std::int32_t partition, std::int64_t offset, std::uint64_t byte,
+                      std::uint64_t lines_before) {
+  const auto p = static_cast<size_t>(partition);
+  if (p >= index_.size()) {
+    index_.resize(p + 1);
+    seen_.resize(p + 1, 0);
+  }
+  if (seen_[p]++ % kIndexEvery == 0) index_[p].push_back({offset, byte, lines_before});
+}
+
+DumpStart FileStore::scan_start(const OffsetMap& from) const {
+  // Records before a partition's start offset are filtered by scan() anyway; this only skips
+  // lines that cannot hold a record at or after it.
+  if (!ordered_) return {};
+  std::optional<DumpStart> earliest;
+  for (const auto& [p, f] : from) {
+    if (p < 0 || static_cast<size_t>(p) >= index_.size() || index_[static_cast<size_t>(p)].empty()) continue;
+    const auto& ix = index_[static_cast<size_t>(p)];
+    auto it = std::upper_bound(ix.begin(), ix.end(), f,
+                               [](std::int64_t v, const IndexEntry& e) { return v < e.offset; });
+    const IndexEntry& e = it == ix.begin() ? ix.front() : *std::prev(it);
+    if (!earliest || e.byte < earliest->offset) earliest = DumpStart{e.byte, e.lines_before};
+  }
+  // No record of those partitions yet: only lines appended from now on can hold one.
+  return earliest ? *earliest : DumpStart{end_byte_, end_lines_};
 }
 
 Status FileStore::scan(const OffsetMap& from, const OffsetMap& to,
                        const std::function<Status(const TopicRecord&)>& sink) {
   if (out_) std::fflush(out_);
+  const DumpStart start = scan_start(from);
   return read_dump(
       path_,
       [&](const TopicRecord& r, const json::Line&) -> Status {
@@ -204,7 +259,8 @@ Status FileStore::scan(const OffsetMap& from, const OffsetMap& to,
         if (t != to.end() && r.offset >= t->second) return {};
         return sink(r);
       },
-      [](const Error&) {});  // reported once, by open()
+      [](const Error&) {},  // reported once, by open()
+      start);
 }
 
 }  // namespace aftk::actionstate

@@ -57,6 +57,16 @@ LineReader::~LineReader() {
   if (owns_ && file_) std::fclose(file_);
 }
 
+Status LineReader::seek(std::uint64_t offset, std::uint64_t lines_before) {
+  if (::fseeko(file_, static_cast<off_t>(offset), SEEK_SET) != 0)
+    return fail(Errc::kIo, fmt::format("cannot seek in '{}': {}", path_, std::strerror(errno)));
+  pos_ = end_ = 0;
+  eof_ = false;
+  file_offset_ = offset;
+  line_no_ = lines_before;
+  return {};
+}
+
 Result<bool> LineReader::next(Line& line) {
   while (true) {
     const char* start = buf_.data() + pos_;

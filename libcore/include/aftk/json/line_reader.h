@@ -36,6 +36,9 @@ class LineReader {
 
   /// Fills `line` with the next line; returns false at end of input. Errors: IO.
   Result<bool> next(Line& line);
+  /// Goes on reading at byte `offset`, which must be where a line starts, counting the lines
+  /// before it as `lines_before`. Errors: IO (e.g. stdin, which cannot seek).
+  Status seek(std::uint64_t offset, std::uint64_t lines_before);
   /// Bytes consumed so far and the file size (0 when unknown, e.g. a pipe).
   std::uint64_t position() const { return file_offset_ - (end_ - pos_); }
   std::uint64_t size() const { return size_; }
