@@ -299,12 +299,12 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
       prefetch.emplace_back("fetch.message.max.bytes", std::to_string(std::min<std::int64_t>(per * 1024, 1048576)));
     }
   }
-  // Fetch answers of at most 8 MiB rather than librdkafka's 50 MiB: an answer's buffer lives
+  // Fetch answers of at most 16 MiB rather than librdkafka's 50 MiB: an answer's buffer lives
   // until the last of its records is consumed, and buffers of this size stay in the heap where
   // they are reused (see cli::tune_allocator) instead of being mapped afresh each time. The
   // broker still sends a whole record batch when a single one is larger.
   if (!config.get("fetch.max.bytes")) {
-    std::int64_t fetch_max = 8 << 20;
+    std::int64_t fetch_max = 16 << 20;
     if (auto m = config.get("message.max.bytes")) {  // librdkafka wants fetch.max.bytes >= it
       fetch_max = std::max<std::int64_t>(fetch_max, std::strtoll(m->c_str(), nullptr, 10));
     }
