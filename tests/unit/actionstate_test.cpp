@@ -724,6 +724,9 @@ TEST_CASE("FileStore.an append after a torn last line starts a line of its own")
   {
     auto fs = FileStore::open(path, o).value();
     REQUIRE(fs->problems().size() == 1);
+    const auto size = std::filesystem::file_size(path);
+    REQUIRE(fs->flush().has_value());
+    CHECK(std::filesystem::file_size(path) == size);  // opening alone writes nothing
     ActionState s(input_event("{\"input\":\"after the crash\"}"));
     REQUIRE(fs->put(k2, s).has_value());
   }

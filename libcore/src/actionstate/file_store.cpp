@@ -162,19 +162,14 @@ Result<std::unique_ptr<FileStore>> FileStore::open(const std::string& path, File
   struct stat now {};
   if (exists && ::stat(path.c_str(), &now) == 0) s->end_byte_ = static_cast<std::uint64_t>(now.st_size);
   if (s->out_ && s->end_byte_ > 0) {
-    // A crash mid-append leaves a last line without its '\n' (reported above as torn). End
-    // it, so the next record starts a line of its own instead of joining the torn one and
-    // becoming unreadable with it.
+    // A crash mid-append leaves a last line without its '\n' (reported above as torn). The
+    // first append ends it, so the new record starts a line of its own instead of joining the
+    // torn one and becoming unreadable with it. Opening alone never writes.
     std::FILE* in = std::fopen(path.c_str(), "rb");
     int last = EOF;
     if (in && ::fseeko(in, static_cast<off_t>(s->end_byte_ - 1), SEEK_SET) == 0) last = std::fgetc(in);
     if (in) std::fclose(in);
-    if (last != '\n') {
-      if (std::fputc('\n', s->out_) == EOF || std::fflush(s->out_) != 0)
-        return fail(Errc::kIo, fmt::format("cannot append to store '{}': {}", path, std::strerror(errno)));
-      ++s->end_byte_;
-      ++s->end_lines_;
-    }
+    s->end_torn_ = last != '\n';
   }
   return s;
 }
@@ -208,12 +203,18 @@ Result<RecordPosition> FileStore::append(std::int32_t partition, std::string_vie
                       .count();
   const std::int64_t offset = end_[static_cast<size_t>(partition)];
   line_.clear();
+  if (end_torn_) line_.push_back('\n');
+  const size_t record_at = line_.size();
   append_dump_line(line_, TopicRecord{partition, offset, ms, key,
                                       value ? std::optional<std::string_view>(*value) : std::nullopt});
   if (std::fwrite(line_.data(), 1, line_.size(), out_) != line_.size() || std::fflush(out_) != 0)
     return fail(Errc::kIo, fmt::format("cannot append to store '{}': {}", path_, std::strerror(errno)));
   end_[static_cast<size_t>(partition)] = offset + 1;
-  index(partition, offset, end_byte_, end_lines_);
+  if (end_torn_) {
+    end_torn_ = false;
+    ++end_lines_;
+  }
+  index(partition, offset, end_byte_ + record_at, end_lines_);
   end_byte_ += line_.size();
   ++end_lines_;
   return RecordPosition{partition, offset};

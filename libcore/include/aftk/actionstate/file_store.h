@@ -86,6 +86,7 @@ class FileStore : public LogStore {
   bool ordered_ = true;              // offsets rise within each partition (else read it all)
   std::uint64_t end_byte_ = 0;       // where the next appended line begins
   std::uint64_t end_lines_ = 0;      // lines before it
+  bool end_torn_ = false;            // the file ends in a line without '\n': end it first
   std::string path_;
   FileStoreOptions options_;
   std::FILE* out_ = nullptr;
