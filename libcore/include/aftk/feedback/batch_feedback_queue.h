@@ -23,8 +23,9 @@
 //   of items (kStreamingItems since it last armed) and caught up first waits a moment
 //   (QueueOptions::idle_wait, 1 us) without reading producer memory, then looks again. A
 //   streaming producer therefore meets neither the interrupt nor the wake, and the consumer
-//   takes the next batch as whole cache lines instead of chasing the producer item by item. A
-//   consumer that has taken a single item (a round trip) still arms at once, like upstream.
+//   takes the next batch mostly as whole cache lines instead of chasing the producer item by
+//   item. A consumer that has taken a single item (a round trip) still arms at once, so a parked
+//   round trip is what it was.
 #pragma once
 
 #include <atomic>
