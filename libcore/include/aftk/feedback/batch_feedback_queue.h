@@ -21,11 +21,11 @@
 // - Arming is the expensive step (membarrier interrupts every CPU that runs a producer, and the
 //   add that then finds the flag pays a futex wake), so a consumer that has just taken a stream
 //   of items (kStreamingItems since it last armed) and caught up first waits a moment
-//   (QueueOptions::idle_wait, 1 us) without reading producer memory, then looks again. A
-//   streaming producer therefore meets neither the interrupt nor the wake, and the consumer
-//   takes the next batch mostly as whole cache lines instead of chasing the producer item by
-//   item. A consumer that has taken a single item (a round trip) still arms at once, so a parked
-//   round trip is what it was.
+//   (QueueOptions::idle_wait, 1 us: a yield of the CPU, then a spin) without reading producer
+//   memory, then looks again. A streaming producer therefore meets neither the interrupt nor the
+//   wake, and the consumer takes the next batch mostly as whole cache lines instead of chasing
+//   the producer item by item. A consumer that has taken a single item (a round trip) still arms
+//   at once, so a parked round trip is what it was.
 #pragma once
 
 #include <atomic>
@@ -516,11 +516,14 @@ class BatchFeedbackQueue {
     return false;
   }
 
+  // Gives the CPU to a thread that shares it (with more threads than cores that is often a
+  // producer), then spins out the rest of idle_wait. Neither reads producer memory.
   [[gnu::noinline]] void idle_pause() const {
     const auto deadline = std::chrono::steady_clock::now() + idle_wait_;
-    do {
+    std::this_thread::yield();
+    while (std::chrono::steady_clock::now() < deadline) {
       for (int i = 0; i < 8; ++i) detail::cpu_relax();
-    } while (std::chrono::steady_clock::now() < deadline);
+    }
   }
 
   [[gnu::noinline]] void wait_for_room(Ring* ring) {
