@@ -30,6 +30,7 @@ struct Target {
   double limit = 0;
   bool at_least = false;  // value >= limit (else value <= limit)
   std::string unit;
+  std::string note;  // what to read the value against, e.g. the floor's own figure
   bool met() const;
 };
 

@@ -101,10 +101,12 @@ ThroughputRun throughput_once(unsigned producers, std::uint64_t items, bool pin)
   feedback::Parker parker;
   std::chrono::steady_clock::time_point end;
   std::vector<std::thread> threads;
+  // Each thread loops on copies of what it needs and keeps its counters in locals until the end:
+  // a per-item write to this frame would share a cache line with what the other threads read.
   for (unsigned p = 0; p < producers; ++p) {
-    threads.emplace_back([&, p] {
+    threads.emplace_back([&, p, q = peer.get(), per] {
       if (pin && producers == 1) pin_to(0);
-      auto handle = peer->handle();
+      auto handle = q->handle();
       ready.fetch_add(1);
       while (!go.load(std::memory_order_acquire)) relax();
       std::uint64_t before = thread_allocations();
@@ -112,7 +114,7 @@ ThroughputRun throughput_once(unsigned producers, std::uint64_t items, bool pin)
       for (std::uint64_t i = 0; i < per; ++i) {
         T v{};
         v.words[0] = (std::uint64_t{p} << 40) | i;
-        if (peer->add(handle, std::move(v)) && Park) {
+        if (q->add(handle, std::move(v)) && Park) {
           ++my_claims;
           parker.unpark();
         }
@@ -122,11 +124,11 @@ ThroughputRun throughput_once(unsigned producers, std::uint64_t items, bool pin)
     });
   }
   std::uint64_t checksum = 0, batches = 0;
-  threads.emplace_back([&] {
+  threads.emplace_back([&, q = peer.get(), total] {
     if (pin && producers == 1) pin_to(1);
-    std::uint64_t got = 0;
+    std::uint64_t got = 0, sum = 0, my_batches = 0;
     auto sink = [&](T&& v) {
-      checksum += v.words[0];
+      sum += v.words[0];
       ++got;
     };
     ready.fetch_add(1);
@@ -135,13 +137,13 @@ ThroughputRun throughput_once(unsigned producers, std::uint64_t items, bool pin)
     Backoff backoff;
     while (got < total) {
       if constexpr (Park) {
-        if (peer->drain_to_sleep(sink) == 0) {
+        if (q->drain_to_sleep(sink) == 0) {
           parker.park(std::chrono::milliseconds(200));
         } else {
-          ++batches;
+          ++my_batches;
         }
       } else {
-        if (peer->drain(sink) == 0) {
+        if (q->drain(sink) == 0) {
           backoff.idle();
         } else {
           backoff.hit();
@@ -149,6 +151,8 @@ ThroughputRun throughput_once(unsigned producers, std::uint64_t items, bool pin)
       }
     }
     end = std::chrono::steady_clock::now();
+    checksum = sum;
+    batches = my_batches;
     allocs.fetch_add(thread_allocations() - before);
   });
   while (ready.load() != producers + 1) std::this_thread::yield();
@@ -238,13 +242,15 @@ LatencyRun rtt_park_once(std::size_t samples, bool pin) {
         park_a.unpark();
       }
     };
+    std::uint64_t my_batches = 0;  // counted locally: see throughput_once
     while (!stop) {
       if (q1->drain_to_sleep(sink) == 0) {
         if (!park_b.park(kPatience)) timeouts.fetch_add(1);
       } else {
-        ++batches_b;
+        ++my_batches;
       }
     }
+    batches_b = my_batches;
   });
   std::thread ping([&] {
     if (pin) pin_to(0);
@@ -252,13 +258,14 @@ LatencyRun rtt_park_once(std::size_t samples, bool pin) {
     const double scale = ns_per_tick();
     bool got = false;
     auto sink = [&](T&&) { got = true; };
+    std::uint64_t my_claims = 0;
     for (std::size_t i = 0; i < samples + samples / 10; ++i) {
       T v{};
       v.words[0] = i;
       got = false;
       std::uint64_t t0 = __rdtsc();
       if (q1->add(h1, std::move(v))) {
-        ++claims_a;
+        ++my_claims;
         park_b.unpark();
       }
       while (!got) {
@@ -269,6 +276,7 @@ LatencyRun rtt_park_once(std::size_t samples, bool pin) {
       std::uint64_t t1 = __rdtsc();
       if (i >= samples / 10) ns.push_back(static_cast<double>(t1 - t0) * scale);
     }
+    claims_a = my_claims;
     T stop{};
     stop.words[0] = kStop;
     if (q1->add(h1, std::move(stop))) park_b.unpark();
@@ -287,18 +295,22 @@ template <class T>
 ThroughputRun channel_throughput_once(unsigned producers, std::uint64_t items) {
   const std::uint64_t per = std::max<std::uint64_t>(1, items / producers);
   const std::uint64_t total = per * producers;
-  std::atomic<bool> done{false};
-  std::uint64_t got = 0, checksum = 0;
-  std::chrono::steady_clock::time_point end;
+  // What the consumer writes per item lives on lines of its own (see throughput_once).
+  struct alignas(64) ConsumerState {
+    std::uint64_t got = 0, checksum = 0;
+    std::chrono::steady_clock::time_point end;
+    std::atomic<bool> done{false};
+  };
+  auto state = std::make_unique<ConsumerState>();
   feedback::ThreadPoolExecutor pool(1);
   auto channel = feedback::FeedbackChannel<T>::create(
       feedback::FeedbackKey{"bench", 1}.with_subtask_index(0, 0));
   (void)channel->register_consumer(
-      [&](T&& v) {
-        checksum += v.words[0];
-        if (++got == total) {
-          end = std::chrono::steady_clock::now();
-          done.store(true, std::memory_order_release);
+      [s = state.get(), total](T&& v) {
+        s->checksum += v.words[0];
+        if (++s->got == total) {
+          s->end = std::chrono::steady_clock::now();
+          s->done.store(true, std::memory_order_release);
         }
       },
       pool);
@@ -307,14 +319,14 @@ ThroughputRun channel_throughput_once(unsigned producers, std::uint64_t items) {
   std::atomic<std::uint64_t> allocs{0};
   std::vector<std::thread> threads;
   for (unsigned p = 0; p < producers; ++p) {
-    threads.emplace_back([&, p] {
+    threads.emplace_back([&, p, c = channel.get(), per] {
       ready.fetch_add(1);
       while (!go.load(std::memory_order_acquire)) relax();
       std::uint64_t before = thread_allocations();
       for (std::uint64_t i = 0; i < per; ++i) {
         T v{};
         v.words[0] = (std::uint64_t{p} << 40) | i;
-        channel->put(std::move(v));
+        c->put(std::move(v));
       }
       allocs.fetch_add(thread_allocations() - before);
     });
@@ -323,10 +335,10 @@ ThroughputRun channel_throughput_once(unsigned producers, std::uint64_t items) {
   auto start = std::chrono::steady_clock::now();
   go.store(true, std::memory_order_release);
   for (auto& t : threads) t.join();
-  while (!done.load(std::memory_order_acquire)) std::this_thread::yield();
+  while (!state->done.load(std::memory_order_acquire)) std::this_thread::yield();
   channel->close();
-  double secs = std::chrono::duration<double>(end - start).count();
-  asm volatile("" : : "r"(checksum));
+  double secs = std::chrono::duration<double>(state->end - start).count();
+  asm volatile("" : : "r"(state->checksum));
   ThroughputRun r;
   r.items_per_s = static_cast<double>(total) / secs;
   r.allocs_per_item = static_cast<double>(allocs.load()) / static_cast<double>(total);

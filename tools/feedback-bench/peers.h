@@ -47,7 +47,8 @@ class AftkPeer {
   }
 
  private:
-  // Sleeps as soon as it finds nothing, like the peers (QueueOptions::idle_polls = 0).
+  // Default options, as FeedbackChannel uses them: drain_or_arm() arms as soon as it finds
+  // nothing, except after a stream of items, when it first waits QueueOptions::idle_wait (1 us).
   feedback::BatchFeedbackQueue<T> q_;
 };
 

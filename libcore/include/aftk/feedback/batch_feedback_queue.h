@@ -18,9 +18,18 @@
 //   available (or under ThreadSanitizer) both sides use ordinary seq_cst fences.
 // - A drain visits every ring and takes what is ready in sequence order, so each producer's items
 //   come out in the order it added them. Items of different producers may interleave.
+// - Arming is the expensive step (membarrier interrupts every CPU that runs a producer, and the
+//   add that then finds the flag pays a futex wake), so a consumer that has just taken a stream
+//   of items (kStreamingItems since it last armed) and caught up first waits a moment
+//   (QueueOptions::idle_wait, 1 us: a yield of the CPU, then a spin) without reading producer
+//   memory, then looks again. A streaming producer therefore meets neither the interrupt nor the
+//   wake, and the consumer takes the next batch mostly as whole cache lines instead of chasing
+//   the producer item by item. A consumer that has taken a single item (a round trip) still arms
+//   at once, so a parked round trip is what it was.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -51,12 +60,16 @@ struct QueueOptions {
   std::size_t max_pending_per_producer = 0;
   /// Use fences on both sides even when membarrier(2) works (for tests and comparisons).
   bool force_fences = false;
-  /// drain_all() and drain_or_arm() poll this many more times, pausing in between, before they
-  /// arm. Above 0 a reply that comes back within a microsecond or so never meets a sleeping
-  /// consumer, but a consumer that keeps polling also chases the producer line by line, which
-  /// costs throughput (feedback-bench measured it); 0 sleeps at once, like upstream.
-  std::size_t idle_polls = 0;
+  /// How long drain_or_arm() (and drain_all()) waits for more items before it arms, but only
+  /// when it has just taken a stream of them (kStreamingItems or more since it last armed): a
+  /// consumer that has taken a single item arms at once, like upstream. The wait touches no
+  /// producer's memory; afterwards the consumer looks once more. 0 arms at once always.
+  std::chrono::nanoseconds idle_wait{std::chrono::microseconds(1)};
 };
+
+/// Items a consumer must have taken since it last armed before drain_or_arm() waits
+/// (QueueOptions::idle_wait) instead of arming at once.
+inline constexpr std::size_t kStreamingItems = 16;
 
 namespace detail {
 
@@ -127,7 +140,7 @@ class BatchFeedbackQueue {
                          ? std::numeric_limits<std::uint64_t>::max()
                          : options.max_pending_per_producer),
         asymmetric_(!options.force_fences && detail::asymmetric_barriers_available()),
-        idle_polls_(options.idle_polls) {}
+        idle_wait_(options.idle_wait) {}
 
   BatchFeedbackQueue(const BatchFeedbackQueue&) = delete;
   BatchFeedbackQueue& operator=(const BatchFeedbackQueue&) = delete;
@@ -146,7 +159,8 @@ class BatchFeedbackQueue {
   /// waits (yielding) while this producer is at its limit.
   bool add_and_check_if_was_empty(T item) {
     Ring* ring = my_ring();
-    while (!ring->can_push(max_pending_)) std::this_thread::yield();
+    if (!ring->can_push(max_pending_)) [[unlikely]]
+      wait_for_room(ring);
     ring->push(std::move(item));
     return claim_wake();
   }
@@ -186,18 +200,30 @@ class BatchFeedbackQueue {
   }
 
   /// Consumer only, for a consumer that sleeps when idle: delivers what is ready and returns the
-  /// count; when nothing is, polls a little longer (QueueOptions::idle_polls) and then arms.
-  /// Returns 0 only when the consumer may sleep (the next add reports was-empty).
+  /// count. When nothing is ready it arms, after a short wait (QueueOptions::idle_wait) if it has
+  /// been taking a stream of items. Returns 0 only when the consumer may sleep (the next add
+  /// reports was-empty).
   template <class Sink>
   std::size_t drain_or_arm(Sink&& sink,
                            std::size_t max_items = std::numeric_limits<std::size_t>::max()) {
     for (;;) {
-      if (std::size_t n = poll(sink, max_items)) return n;
-      for (std::size_t i = 0; i < idle_polls_; ++i) {
-        detail::cpu_relax();
-        if (std::size_t n = poll(sink, max_items)) return n;
+      std::size_t n = poll(sink, max_items);
+      if (n == 0 && streak_ >= kStreamingItems && idle_wait_.count() > 0) {
+        // Producers are streaming and the consumer has caught up with them. Arming now would
+        // cost a membarrier (an interrupt to every CPU running a producer) and, a few items
+        // later, a futex wake paid by a producer; waiting lets a batch build up instead. The
+        // wait reads nothing the producers write, so it does not slow them down either.
+        idle_pause();
+        n = poll(sink, max_items);
       }
-      if (arm()) return 0;
+      if (n != 0) {
+        streak_ += n;
+        return n;
+      }
+      if (arm()) {
+        streak_ = 0;
+        return 0;
+      }
     }
   }
 
@@ -309,13 +335,16 @@ class BatchFeedbackQueue {
 
     void next_group() {
       tail_off = 0;
-      if (++tail_group == tail_seg->slots() + segment_groups_) {
-        Segment* s = take_segment();
-        s->next.store(nullptr, std::memory_order_relaxed);
-        tail_seg->next.store(s, std::memory_order_release);
-        tail_seg = s;
-        tail_group = s->slots();
-      }
+      if (++tail_group == tail_seg->slots() + segment_groups_) [[unlikely]]
+        next_segment();
+    }
+
+    [[gnu::noinline]] void next_segment() {
+      Segment* s = take_segment();
+      s->next.store(nullptr, std::memory_order_relaxed);
+      tail_seg->next.store(s, std::memory_order_release);
+      tail_seg = s;
+      tail_group = s->slots();
     }
 
     // Sink must not throw (FeedbackChannel catches for its consumer).
@@ -487,16 +516,34 @@ class BatchFeedbackQueue {
     return false;
   }
 
+  // Gives the CPU to a thread that shares it (with more threads than cores that is often a
+  // producer), then spins out the rest of idle_wait. Neither reads producer memory.
+  [[gnu::noinline]] void idle_pause() const {
+    const auto deadline = std::chrono::steady_clock::now() + idle_wait_;
+    std::this_thread::yield();
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (int i = 0; i < 8; ++i) detail::cpu_relax();
+    }
+  }
+
+  [[gnu::noinline]] void wait_for_room(Ring* ring) {
+    while (!ring->can_push(max_pending_)) std::this_thread::yield();
+  }
+
   Ring* my_ring() {
     if (detail::t_last_ring.queue_id == id_) [[likely]] {
       return static_cast<Ring*>(detail::t_last_ring.ring);
     }
-    Ring* r = my_ring_slow(detail::producer_cache());
+    return my_ring_slow();
+  }
+
+  [[gnu::noinline]] Ring* my_ring_slow() {
+    Ring* r = find_or_make_ring(detail::producer_cache());
     detail::t_last_ring = {id_, r};
     return r;
   }
 
-  Ring* my_ring_slow(detail::ProducerCache& cache) {
+  Ring* find_or_make_ring(detail::ProducerCache& cache) {
     // Forget rings of queues that are gone.
     std::erase_if(cache.entries, [](const detail::ProducerCache::Entry& e) {
       if (e.ring->queue_alive.load(std::memory_order_acquire)) return false;
@@ -535,7 +582,10 @@ class BatchFeedbackQueue {
   const std::size_t segment_items_;
   const std::uint64_t max_pending_;
   const bool asymmetric_;
-  const std::size_t idle_polls_;
+  const std::chrono::nanoseconds idle_wait_;
+  // Consumer only, on a line of its own (producers read the fields above on every add): items
+  // taken by drain_or_arm() since it last armed.
+  alignas(detail::kCacheLine) std::size_t streak_ = 0;
   alignas(detail::kCacheLine) std::atomic<bool> armed_{true};  // empty queue: first add wakes
   alignas(detail::kCacheLine) std::atomic<Ring*> rings_head_{nullptr};
   mutable std::mutex rings_mutex_;
