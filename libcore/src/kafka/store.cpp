@@ -125,23 +125,30 @@ Result<std::unique_ptr<KafkaActionStateStore>> KafkaActionStateStore::open(const
     }
   }
 
-  ClientConfig pcfg = config;
+  return store;
+}
+
+// The producer is made on the first write: reading tools (inspect, rebuild, a prune's plan) never
+// connect one, so they need no write or idempotent-write rights and start faster.
+Status KafkaActionStateStore::ensure_producer() {
+  if (producer_) return {};
+  ClientConfig pcfg = config_;
   // A put should fail within the store's timeout rather than librdkafka's 5 minutes; the user's
   // own message.timeout.ms still wins.
   if (!pcfg.get("message.timeout.ms") && !pcfg.get("delivery.timeout.ms")) {
-    pcfg.set("message.timeout.ms", std::to_string(options.timeout.count()), "default");
+    pcfg.set("message.timeout.ms", std::to_string(options_.timeout.count()), "default");
   }
-  AFTK_TRY_ASSIGN(store->producer_,
-                  make_producer(pcfg, {{"acks", "all"}, {"enable.idempotence", "true"}},
-                                [&](rd_kafka_conf_t* c) {
-                                  rd_kafka_conf_set_dr_msg_cb(c, store_on_delivery);
-                                  rd_kafka_conf_set_opaque(c, &store->pending_);
-                                }));
-  return store;
+  AFTK_TRY_ASSIGN(producer_, make_producer(pcfg, {{"acks", "all"}, {"enable.idempotence", "true"}},
+                                           [&](rd_kafka_conf_t* c) {
+                                             rd_kafka_conf_set_dr_msg_cb(c, store_on_delivery);
+                                             rd_kafka_conf_set_opaque(c, &pending_);
+                                           }));
+  return {};
 }
 
 Result<RecordPosition> KafkaActionStateStore::append(std::int32_t partition, std::string_view key,
                                                      const std::string* value) {
+  AFTK_TRY(ensure_producer());
   const std::uint64_t id = ++next_id_;
   pending_[id] = Delivery{};
   struct Forget {
@@ -194,6 +201,7 @@ Result<RecordPosition> KafkaActionStateStore::append(std::int32_t partition, std
 }
 
 Status KafkaActionStateStore::flush() {
+  if (!producer_) return {};  // nothing was written
   rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), static_cast<int>(options_.timeout.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return fail(kafka_error(err, fmt::format("cannot flush writes to topic '{}'", options_.topic)));

@@ -103,7 +103,8 @@ class KafkaActionStateStore : public actionstate::LogStore {
   ClientConfig config_;
   StoreOptions options_;
   Handle admin_;     // metadata, admin requests and offsets
-  Handle producer_;
+  Status ensure_producer();
+  Handle producer_;  // made by the first write
   std::string topic_id_;
   std::string cleanup_policy_;
   std::vector<std::string> notes_;
