@@ -268,7 +268,8 @@ int main(int argc, char** argv) {
              "records/s", "MB/s", "peak RSS MB");
   // kcat as users run it, and kcat with glibc's allocator set as aftk's tools set it at start-up
   // (cli::tune_allocator), so that the part of the difference that tuning makes can be seen.
-  static char kTuned[] = "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456";
+  static std::string tuned = fmt::format("GLIBC_TUNABLES=glibc.malloc.mmap_threshold={}:glibc.malloc.trim_threshold={}",
+                                         cli::kMmapThreshold, cli::kTrimThreshold);
   std::vector<double> ratio, ratio_tuned;
   double live_mb = 0;
   long last_records = 0;
@@ -281,7 +282,7 @@ int main(int argc, char** argv) {
     const std::vector<std::string> kcat_argv = {"kcat", "-C", "-q", "-b", a.brokers, "-t", a.topic, "-e",
                                                 "-o", "beginning", "-f", "%k %s\n"};
     Run k = run_child(kcat_argv, false);
-    Run kt = run_child(kcat_argv, false, kTuned);
+    Run kt = run_child(kcat_argv, false, tuned.c_str());
     for (const Run* r : {&k, &kt}) {
       if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0) return fmt::print(stderr, "kcat failed\n"), 1;
     }

@@ -312,17 +312,8 @@ bool for_each_member(Ctx& c, od::object& obj, bool scoped, F&& visit) {
   for (auto fr : obj) {
     od::field f;
     if (!check(c, std::move(fr).get(f))) return false;
-    // Field names are plain ASCII in practice: take them from the input as they are, and leave
-    // unescaping (which copies into the parser's string buffer) to names that hold a '\'.
     std::string_view key;
-    const char* raw = f.key().raw();
-    const char* end = raw;
-    while (*end != '"' && *end != '\\') ++end;
-    if (*end == '"') {
-      key = std::string_view(raw, static_cast<size_t>(end - raw));
-    } else if (!check(c, f.unescaped_key().get(key))) {
-      return false;
-    }
+    if (!check(c, f.unescaped_key().get(key))) return false;
     od::value v = f.value();
     if (!scoped) {
       if (!visit(key, v)) return false;

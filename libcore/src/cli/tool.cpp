@@ -23,8 +23,8 @@ void tune_allocator() {
   // memory at the top of the heap back beyond another. A rebuild receives a multi-MiB fetch
   // answer many times a second; left to these defaults each answer was faulted in page by page
   // again, which measured at about a third of a rebuild's CPU time. Peak memory is unchanged.
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  ::mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+  ::mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
 }
 
 Io process_io(std::string tool) {

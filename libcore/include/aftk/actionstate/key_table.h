@@ -79,7 +79,6 @@ class KeyTable {
     const std::size_t i = probe(key, h);
     return slots_[i].index == kEmpty ? nullptr : &entries_[slots_[i].index].value;
   }
-  V* find(std::string_view key) noexcept { return find(key, hash(key)); }
 
   /// Inserts a default value for `key` unless it is present. Returns the value and whether it
   /// was inserted.

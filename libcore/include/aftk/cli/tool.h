@@ -42,6 +42,9 @@ Io process_io(std::string tool);
 /// file chunks): such buffers are kept in the heap and reused instead of being mapped, faulted
 /// in, zeroed and unmapped again for every one. Only for programs, never called by the library.
 void tune_allocator();
+/// The glibc mmap and trim thresholds tune_allocator() sets, in bytes.
+inline constexpr int kMmapThreshold = 32 << 20;
+inline constexpr int kTrimThreshold = 256 << 20;
 
 /// "<tool>: error: message" on stderr.
 void error(const Io& io, std::string_view message);
