@@ -21,6 +21,9 @@
 #include "aftk/actionstate/marker.h"
 #include "aftk/actionstate/serde.h"
 #include "aftk/actionstate/store.h"
+#include "aftk/json/base64.h"
+#include "aftk/json/normalize.h"
+#include "aftk/json/writer.h"
 
 using namespace aftk;
 using namespace aftk::actionstate;
@@ -797,4 +800,263 @@ TEST_CASE("KeyTable.key_hash depends on every byte and on the length") {
   }
   CHECK(hashes.size() == 101 + 100);
   CHECK(actionstate::key_hash("abc", 1) != actionstate::key_hash("abc", 2));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The canonical-form reader against the general reader.
+
+namespace {
+
+// Random ActionStates: `plain` keeps to what the canonical reader must take (no escapes outside
+// attributes, lower-case ids, integer-only attributes, envelopes); otherwise anything the model
+// can hold, including what the strict reader rejects.
+class StateGen {
+ public:
+  StateGen(std::uint64_t seed, bool plain) : rng_(seed), plain_(plain) {}
+
+  ActionState state() {
+    ActionState s;
+    if (chance(8)) s.task_event = event();
+    for (int i = n(3); i > 0; --i) s.sensory_memory_updates.push_back(update());
+    for (int i = n(3); i > 0; --i) s.short_term_memory_updates.push_back(update());
+    for (int i = n(3); i > 0; --i) s.output_events.push_back(event());
+    for (int i = n(4); i > 0; --i) s.call_results.push_back(call());
+    s.completed = chance(5);
+    return s;
+  }
+
+ private:
+  bool chance(int tenths) { return static_cast<int>(rng_() % 10) < tenths; }
+  int n(int max) { return static_cast<int>(rng_() % static_cast<unsigned>(max + 1)); }
+
+  std::string text(bool plain) {
+    static const char* kPlain[] = {"a", "b", "Z", "0", " ", "/", "_", "-", "\xc3\xa9", "\xe2\x82\xac", "\xe2\x80\xa8"};
+    static const char* kAny[] = {"\"", "\\", "\n", "\t", "\x01", "\x1f", "\x7f", "\xf0\x9f\x98\x80"};
+    const bool any = !plain && chance(2);
+    std::string out;
+    for (int i = n(12); i > 0; --i) {
+      if (any && chance(3)) out += kAny[rng_() % std::size(kAny)];
+      else out += kPlain[rng_() % std::size(kPlain)];
+    }
+    return out;
+  }
+
+  void json_value(std::string& out, int depth) {
+    switch (rng_() % (depth > 3 ? 6 : 8)) {
+      case 0: json::append_string(out, text(plain_ || chance(3))); break;
+      case 1: out += fmt::format("{}", static_cast<std::int64_t>(rng_() >> n(63)) * (chance(5) ? 1 : -1)); break;
+      case 2: out += chance(5) ? "12345678901234567890123456789" : (chance(5) ? "1.5e300" : "-0.0"); break;
+      case 3: out += chance(5) ? "true" : "false"; break;
+      case 4: out += "null"; break;
+      case 5: out += plain_ ? (chance(5) ? "0" : "2.5") : (chance(5) ? "-0" : "0.1e-3"); break;
+      case 6: case 7: {
+        const bool object = chance(5);
+        out += object ? '{' : '[';
+        for (int i = n(3); i > 0; --i) {
+          if (out.back() != '{' && out.back() != '[') out += ',';
+          if (object) {
+            json::append_string(out, text(plain_ || chance(5)));
+            out += ':';
+          }
+          json_value(out, depth + 1);
+        }
+        out += object ? '}' : ']';
+        break;
+      }
+    }
+  }
+
+  std::string attributes() {
+    std::string raw = "{";
+    for (int i = n(4); i > 0; --i) {
+      if (raw.size() > 1) raw += ',';
+      json::append_string(raw, text(plain_ || chance(5)));
+      raw += ':';
+      json_value(raw, 0);
+    }
+    raw += '}';
+    return json::normalize(raw).value();
+  }
+
+  std::string uuid() {
+    std::string u = fmt::format("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", rng_() & 0xFFFFFFFF, rng_() & 0xFFFF,
+                                rng_() & 0xFFF, rng_() & 0xFFF, rng_() & 0xFFFFFFFFFFFF);
+    if (!plain_ && chance(1)) u[0] = 'A';
+    return u;
+  }
+
+  Event event() {
+    Event e;
+    const int c = n(2);
+    e.class_name = std::string(c == 0 ? kEventClass : c == 1 ? kInputEventClass : kOutputEventClass);
+    e.id = uuid();
+    e.type = plain_ || chance(9) ? "t" + text(plain_) : "";
+    e.attributes = attributes();
+    if (chance(3)) e.upstream_event_id = uuid();
+    if (chance(3)) e.upstream_action_name = text(plain_);
+    return e;
+  }
+
+  std::string bytes() {
+    std::string b;
+    for (int i = n(20); i > 0; --i) b.push_back(static_cast<char>(rng_()));
+    return b;
+  }
+
+  MemoryUpdate update() {
+    MemoryUpdate m;
+    m.path = text(plain_);
+    const int k = plain_ || chance(8) ? n(1) : 2;
+    if (k == 1) m.value = MemoryValue::kryo(json::base64_encode(bytes()));
+    if (k == 2) m.value = {MemoryValue::Kind::kPlainJson, attributes()};
+    return m;
+  }
+
+  CallResult call() {
+    CallResult c;
+    if (chance(8)) c.function_id = text(plain_);
+    if (chance(8)) c.args_digest = text(plain_);
+    if (chance(6)) c.result_payload = bytes();
+    if (chance(3)) c.exception_payload = bytes();
+    const int st = n(3);
+    if (st > 0) c.status = st == 1 ? CallStatus::kSucceeded : st == 2 ? CallStatus::kFailed : CallStatus::kPending;
+    return c;
+  }
+
+  std::mt19937_64 rng_;
+  bool plain_;
+};
+
+// One to three random edits: bytes deleted, inserted, replaced or repeated.
+std::string mutate(std::string v, std::mt19937_64& rng) {
+  static const std::string kBytes[] = {"{", "}", "[", "]", "\"", ":", ",", "\\", " ", "0", "7", "-", ".",
+                                       "e", "t", "n", "u", "/", "\x01", "\xc3\xa9", "\xf0\x9f\x98\x80", "\xff",
+                                       "\\u00e9", "null", "\"\"", "1.0"};
+  for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0 && !v.empty(); --edits) {
+    const size_t at = rng() % v.size();
+    switch (rng() % 4) {
+      case 0: v.erase(at, 1 + rng() % 3); break;
+      case 1: v.insert(at, kBytes[rng() % std::size(kBytes)]); break;
+      case 2: v.replace(at, 1, kBytes[rng() % std::size(kBytes)]); break;
+      case 3: v.insert(at, v.substr(at, 1 + rng() % 12)); break;
+    }
+  }
+  return v;
+}
+
+struct ReaderPair {
+  explicit ReaderPair(DecodeOptions o) : fast(o), general([&] {
+    o.canonical_fast_path = false;
+    return o;
+  }()) {}
+  Decoder fast, general;
+  ActionState a, b;  // reused, as callers reuse them: stale fields would show
+  std::vector<Deviation> da, db;
+  std::uint64_t compared = 0;
+
+  // Both readers agree; when the canonical reader took the value, on every field.
+  void check(const std::string& v) {
+    const auto before = fast.stats().canonical;
+    da.clear();
+    db.clear();
+    const Status ra = fast.decode(v, a, &da);
+    const Status rb = general.decode(v, b, &db);
+    CAPTURE(v);
+    REQUIRE(ra.has_value() == rb.has_value());
+    if (fast.stats().canonical == before) {
+      if (!ra) CHECK(ra.error().message == rb.error().message);
+      return;
+    }
+    ++compared;
+    CHECK(db.empty());
+    CHECK(da.empty());
+    CHECK(a == b);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Serde.the canonical reader takes every plain value and decodes it as the general reader does") {
+  for (bool lineage_rejected : {false, true}) {
+    ReaderPair r({ReadMode::kStrict, lineage_rejected});
+    StateGen gen(7, /*plain=*/true);
+    int with_lineage = 0;
+    for (int i = 0; i < 2000; ++i) {
+      const ActionState s = gen.state();
+      bool lineage = false;
+      auto has = [](const Event& e) { return e.upstream_event_id || e.upstream_action_name; };
+      if (s.task_event && has(*s.task_event)) lineage = true;
+      for (const auto& e : s.output_events) lineage = lineage || has(e);
+      with_lineage += lineage;
+      const auto hits = r.fast.stats().canonical;
+      const std::string v = encode(s);
+      r.check(v);
+      if (lineage && lineage_rejected) {
+        CHECK_FALSE(r.general.decode(v, r.b));
+      } else {
+        CHECK(encode(r.b) == v);
+        CHECK(r.b == s);
+      }
+      // The 0.3.1 reader's lineage rejection is the general reader's to report.
+      CHECK(r.fast.stats().canonical == hits + (lineage && lineage_rejected ? 0 : 1));
+    }
+    CHECK(with_lineage > 200);
+  }
+}
+
+TEST_CASE("Serde.canonical and general readers agree on random and mutated values") {
+  std::mt19937_64 rng(11);
+  for (ReadMode mode : {ReadMode::kStrict, ReadMode::kLenient}) {
+    for (bool plain : {true, false}) {
+      CAPTURE(plain);
+      ReaderPair r({mode, false});
+      StateGen gen(plain ? 3 : 5, plain);
+      for (int i = 0; i < 1500; ++i) {
+        const std::string v = encode(gen.state());
+        r.check(v);
+        for (int m = 0; m < 12; ++m) r.check(mutate(v, rng));
+      }
+      // Enough values went the canonical way for the comparison to mean something.
+      MESSAGE("plain " << plain << ": " << r.compared << " of " << 1500 * 13 << " values read the canonical way");
+      CHECK(r.compared > (plain ? 1500u : 100u));
+    }
+  }
+}
+
+TEST_CASE("Serde.golden records read the canonical way agree with the general reader") {
+  const char* dir = std::getenv("AFTK_TESTDATA");
+  for (const std::string version : {"flink-agents-0.3.1", "flink-agents-main-8ad3a32"}) {
+    CAPTURE(version);
+    std::ifstream in(std::string(dir ? dir : "tests/data") + "/golden/" + version + "/action-state.jsonl");
+    REQUIRE(in.good());
+    ReaderPair r({ReadMode::kStrict, false});
+    std::string line;
+    int values = 0;
+    while (std::getline(in, line)) {
+      simdjson::dom::parser p;
+      simdjson::dom::element rec;
+      REQUIRE(p.parse(line).get(rec) == simdjson::SUCCESS);
+      std::string_view v;
+      if (rec["value"].get(v)) continue;  // a tombstone
+      ++values;
+      r.check(std::string(v));
+    }
+    CHECK(values == 36);
+    // Every golden value is in the canonical form but the hand-edited legacy one.
+    CHECK(r.compared == 35);
+    MESSAGE(version << ": " << r.compared << " of " << values << " values read the canonical way");
+  }
+}
+
+TEST_CASE("Serde.lenient decoding into a reused state does not keep a previous event's type") {
+  Decoder d({ReadMode::kLenient, false});
+  ActionState s;
+  REQUIRE(d.decode(encode(ActionState(input_event(R"({"a":1})"))), s));
+  REQUIRE(s.task_event->type == "_input_event");
+  std::vector<Deviation> dev;
+  REQUIRE(d.decode(R"({"taskEvent":{"@class":"org.apache.flink.agents.api.InputEvent","id":"11111111-2222-3333-4444-555555555555","attributes":{}},"sensoryMemoryUpdates":[],"shortTermMemoryUpdates":[],"outputEvents":[],"callResults":[],"completed":false})",
+                   s, &dev));
+  CHECK(s.task_event->type.empty());
+  REQUIRE(dev.size() == 1);
+  CHECK(dev[0].message == "missing or empty \"type\"");
 }

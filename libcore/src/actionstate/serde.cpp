@@ -2,6 +2,8 @@
 // ActionState <-> JSON exactly as upstream's ActionStateSerde writes and reads it.
 #include "aftk/actionstate/serde.h"
 
+#include <charconv>
+#include <cstring>
 #include <random>
 
 #include <fmt/format.h>
@@ -9,6 +11,7 @@
 #include "aftk/actionstate/ids.h"
 #include "aftk/json/base64.h"
 #include "aftk/json/writer.h"
+#include "../json/scan.h"
 
 namespace aftk::actionstate {
 
@@ -329,6 +332,7 @@ bool decode_event(Ctx& c, od::value& v, Event& e) {
   od::object obj;
   if (v.get_object().get(obj)) return wrong_type(c, v, "an event object");
   bool has_class = false, has_type = false, has_id = false;
+  e.type.clear();  // an absent "type" must not keep the previous value's (lenient mode)
   e.upstream_event_id.reset();
   e.upstream_action_name.reset();
   e.attributes.assign("{}");
@@ -572,14 +576,278 @@ bool decode_state(Ctx& c, od::object& obj, ActionState& s) {
   return true;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The canonical form: the exact bytes Jackson (and encode()) writes, read without simdjson.
+//
+// Values written by the runtime or by aftk are compact, keep their fields in one order and escape
+// strings as Jackson does, so a single forward pass over the bytes can read them. The pass
+// accepts only input whose decoding it is sure of, every such input one the general reader below
+// decodes to the same ActionState without any deviation; anything else (whitespace, another
+// field order, escapes in a field whose value is unescaped, numbers that are not plain integers,
+// lenient-only forms) makes it decline, and the general reader decides. Declining costs the bytes
+// read so far, nothing else: the caller's ActionState is rewritten in full by whichever reader
+// finishes.
+
+class CanonicalReader {
+ public:
+  CanonicalReader(Ctx& c, std::string_view in, std::string& scratch)
+      : c_(c), p_(in.data()), end_(in.data() + in.size()), scratch_(scratch) {}
+
+  bool state(ActionState& s) {
+    if (!lit("{\"taskEvent\":")) return false;
+    if (lit("null")) {
+      s.task_event.reset();
+    } else {
+      if (!s.task_event) s.task_event.emplace();
+      if (!event(*s.task_event)) return false;
+    }
+    return lit(",\"sensoryMemoryUpdates\":") && list(s.sensory_memory_updates, &CanonicalReader::memory_update) &&
+           lit(",\"shortTermMemoryUpdates\":") && list(s.short_term_memory_updates, &CanonicalReader::memory_update) &&
+           lit(",\"outputEvents\":") && list(s.output_events, &CanonicalReader::event) &&
+           lit(",\"callResults\":") && list(s.call_results, &CanonicalReader::call_result) &&
+           lit(",\"completed\":") && boolean(s.completed) && lit("}") && p_ == end_;
+  }
+
+ private:
+  // Nesting deeper than this inside attributes is left to the general reader.
+  static constexpr int kMaxDepth = 64;
+
+  template <size_t N>
+  bool lit(const char (&text)[N]) {
+    constexpr size_t n = N - 1;
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, text, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+
+  bool boolean(bool& out) {
+    if (lit("true")) return out = true, true;
+    if (lit("false")) return out = false, true;
+    return false;
+  }
+
+  // A string without escapes or control characters: its bytes are its value.
+  bool plain(std::string_view& out) {
+    if (p_ >= end_ || *p_ != '"') return false;
+    const char* q = json::detail::find_special<true, false>(p_ + 1, end_);
+    if (q >= end_ || *q != '"') return false;
+    out = std::string_view(p_ + 1, static_cast<size_t>(q - p_ - 1));
+    p_ = q + 1;
+    return true;
+  }
+
+  bool opt_plain(std::optional<std::string>& out) {
+    if (lit("null")) {
+      release(c_, out);
+      return true;
+    }
+    std::string_view v;
+    if (!plain(v)) return false;
+    acquire(c_, out).assign(v);
+    return true;
+  }
+
+  bool opt_bytes(std::optional<std::string>& out) {
+    if (lit("null")) {
+      release(c_, out);
+      return true;
+    }
+    std::string_view v;
+    if (!plain(v)) return false;
+    json::Base64Problem problem;
+    return json::base64_decode_lenient(v, acquire(c_, out), problem).has_value() && !problem.unpadded;
+  }
+
+  // A string already in Jackson's form, left in place: only the escapes Jackson writes, no raw
+  // control characters, no raw 4-byte sequences (Jackson writes those as surrogate pairs).
+  bool jackson_string() {
+    if (p_ >= end_ || *p_ != '"') return false;
+    const char* q = p_ + 1;
+    for (;;) {
+      q = json::detail::find_special<true, true>(q, end_);
+      if (q >= end_) return false;
+      if (*q == '"') break;
+      const size_t kept = json::detail::kept_escape_length(q, end_, /*surrogates=*/true);
+      if (kept == 0) return false;
+      q += kept;
+    }
+    p_ = q + 1;
+    return true;
+  }
+
+  // A JSON value already in the form append_normalized writes, left in place.
+  bool jackson_value(int depth) {
+    if (p_ >= end_) return false;
+    switch (*p_) {
+      case '{':
+        if (depth >= kMaxDepth) return false;
+        ++p_;
+        if (lit("}")) return true;
+        do {
+          if (!jackson_string() || !lit(":") || !jackson_value(depth + 1)) return false;
+        } while (lit(","));
+        return lit("}");
+      case '[':
+        if (depth >= kMaxDepth) return false;
+        ++p_;
+        if (lit("]")) return true;
+        do {
+          if (!jackson_value(depth + 1)) return false;
+        } while (lit(","));
+        return lit("]");
+      case '"':
+        return jackson_string();
+      case 't':
+        return lit("true");
+      case 'f':
+        return lit("false");
+      case 'n':
+        return lit("null");
+      default:
+        return jackson_number();
+    }
+  }
+
+  // A number as normalization writes it: an integer -?(0|[1-9][0-9]*) other than "-0" (copied
+  // unchanged), or a double exactly as Java's Double.toString prints it.
+  bool jackson_number() {
+    const char* q = p_;
+    if (q < end_ && *q == '-') ++q;
+    if (q >= end_ || *q < '0' || *q > '9') return false;
+    const char* digits = q;
+    if (*q == '0') {
+      ++q;
+    } else {
+      while (q < end_ && *q >= '0' && *q <= '9') ++q;
+    }
+    if (q < end_ && (*q == '.' || *q == 'e' || *q == 'E')) {
+      while (q < end_ && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' || *q == '-')) ++q;
+      double d;
+      const auto [ptr, ec] = std::from_chars(p_, q, d);
+      if (ec != std::errc() || ptr != q) return false;
+      scratch_.clear();
+      json::append_java_double(scratch_, d);
+      if (std::string_view(p_, static_cast<size_t>(q - p_)) != scratch_) return false;
+    } else if (*digits == '0' && digits != p_) {
+      return false;  // "-0" normalizes to "0"
+    }
+    p_ = q;
+    return true;
+  }
+
+  bool event(Event& e) {
+    std::string_view v;
+    if (!lit("{\"@class\":") || !plain(v)) return false;
+    e.class_name.assign(v);
+    if (!lit(",\"id\":") || !plain(v) || !is_canonical_uuid(v)) return false;
+    e.id.assign(v);
+    bool has_type = false;
+    if (lit(",\"type\":")) {
+      if (!plain(v) || v.empty()) return false;
+      e.type.assign(v);
+      has_type = true;
+    }
+    if (!lit(",\"attributes\":") || p_ >= end_ || *p_ != '{') return false;
+    const char* attributes = p_;
+    if (!jackson_value(0)) return false;
+    e.attributes.assign(attributes, static_cast<size_t>(p_ - attributes));
+    const bool lineage_ok = !c_.options.reject_lineage_fields;
+    if (lit(",\"upstreamEventId\":")) {
+      if (!lineage_ok || !plain(v)) return false;
+      acquire(c_, e.upstream_event_id).assign(v);
+    } else {
+      release(c_, e.upstream_event_id);
+    }
+    if (lit(",\"upstreamActionName\":")) {
+      if (!lineage_ok || !plain(v)) return false;
+      acquire(c_, e.upstream_action_name).assign(v);
+    } else {
+      release(c_, e.upstream_action_name);
+    }
+    if (!has_type) {
+      if (!lit(",\"type\":") || !plain(v) || v.empty()) return false;
+      e.type.assign(v);
+    }
+    return lit("}");
+  }
+
+  bool memory_update(MemoryUpdate& m) {
+    std::string_view v;
+    if (!lit("{\"path\":") || !plain(v)) return false;
+    m.path.assign(v);
+    if (!lit(",\"value\":")) return false;
+    if (lit("null")) {
+      m.value.kind = MemoryValue::Kind::kNull;
+      m.value.text.clear();
+    } else {
+      if (!lit("{\"serde\":\"kryo\",\"version\":1,\"payload\":") || !plain(v) || !lit("}")) return false;
+      scratch_.clear();
+      if (!json::base64_decode(v, scratch_)) return false;
+      m.value.kind = MemoryValue::Kind::kKryo;
+      m.value.text.assign(v);
+    }
+    return lit("}");
+  }
+
+  bool call_result(CallResult& r) {
+    if (!lit("{\"functionId\":") || !opt_plain(r.function_id) || !lit(",\"argsDigest\":") ||
+        !opt_plain(r.args_digest) || !lit(",\"resultPayload\":") || !opt_bytes(r.result_payload) ||
+        !lit(",\"exceptionPayload\":") || !opt_bytes(r.exception_payload) || !lit(",\"status\":"))
+      return false;
+    if (lit("null")) r.status.reset();
+    else if (lit("\"SUCCEEDED\"")) r.status = CallStatus::kSucceeded;
+    else if (lit("\"FAILED\"")) r.status = CallStatus::kFailed;
+    else if (lit("\"PENDING\"")) r.status = CallStatus::kPending;
+    else return false;
+    return lit("}");
+  }
+
+  template <class T>
+  bool list(std::vector<T>& out, bool (CanonicalReader::*each)(T&)) {
+    if (!lit("[")) return false;
+    size_t used = 0;
+    if (!lit("]")) {
+      do {
+        if (!(this->*each)(next_slot(out, used))) return false;
+      } while (lit(","));
+      if (!lit("]")) return false;
+    }
+    out.resize(used);
+    return true;
+  }
+
+  Ctx& c_;
+  const char* p_;
+  const char* end_;
+  std::string& scratch_;
+};
+
 }  // namespace
 
+bool Decoder::read_canonical(std::string_view json, ActionState& out) {
+  if (!options_.canonical_fast_path || !simdjson::validate_utf8(json.data(), json.size())) return false;
+  path_.clear();
+  Ctx c{options_, nullptr, &pool_, path_, {}};
+  if (!CanonicalReader(c, json, scratch_).state(out)) return false;
+  ++stats_.canonical;
+  return true;
+}
+
 Status Decoder::decode(std::string_view json, ActionState& out, std::vector<Deviation>* deviations) {
-  return decode_padded(buffer_.wrap(json), out, deviations);
+  if (read_canonical(json, out)) return {};  // needs no padding, so no copy
+  return decode_general(buffer_.wrap(json), out, deviations);
 }
 
 Status Decoder::decode_padded(simdjson::padded_string_view padded, ActionState& out,
                               std::vector<Deviation>* deviations) {
+  if (read_canonical(std::string_view(padded.data(), padded.size()), out)) return {};
+  return decode_general(padded, out, deviations);
+}
+
+Status Decoder::decode_general(simdjson::padded_string_view padded, ActionState& out,
+                               std::vector<Deviation>* deviations) {
+  ++stats_.general;
   path_.clear();
   Ctx c{options_, deviations, &pool_, path_, {}};
   od::document doc;

@@ -7,9 +7,8 @@
 #include <cmath>
 #include <cstring>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
+#include "scan.h"
+
 
 namespace aftk::json {
 namespace {
@@ -122,43 +121,6 @@ void append_utf8(std::string& out, std::uint32_t cp) {
   }
 }
 
-// Index of the first byte in [p, end) that needs attention, eight bytes at a time.
-const char* next_special(const char* p, const char* end, bool check_f0) {
-#if defined(__AVX2__)
-  // 32 bytes at a time: x <= 0x1F, x == '\\', and (when escaping them) x >= 0xF0.
-  const __m256i ctl = _mm256_set1_epi8(0x1F);
-  const __m256i bs = _mm256_set1_epi8('\\');
-  const __m256i f0 = _mm256_set1_epi8(static_cast<char>(0xF0));
-  while (end - p >= 32) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    __m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_max_epu8(x, ctl), ctl),
-                                _mm256_cmpeq_epi8(x, bs));
-    if (check_f0) m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_min_epu8(x, f0), f0));
-    const auto mask = static_cast<unsigned>(_mm256_movemask_epi8(m));
-    if (mask) return p + __builtin_ctz(mask);
-    p += 32;
-  }
-#endif
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-  while (end - p >= 8) {
-    std::uint64_t x;
-    std::memcpy(&x, p, 8);
-    const std::uint64_t bs = x ^ 0x5C5C5C5C5C5C5C5Cull;
-    std::uint64_t bad = ((x - 0x2020202020202020ull) & ~x & kHigh) | ((bs - kOnes) & ~bs & kHigh);
-    if (check_f0) {
-      const std::uint64_t f = (x & 0xF0F0F0F0F0F0F0F0ull) ^ 0xF0F0F0F0F0F0F0F0ull;
-      bad |= (f - kOnes) & ~f & kHigh;
-    }
-    if (bad) break;
-    p += 8;
-  }
-  for (; p < end; ++p) {
-    const auto c = static_cast<unsigned char>(*p);
-    if (c < 0x20 || c == '\\' || (check_f0 && c >= 0xF0)) return p;
-  }
-  return end;
-}
-
 }  // namespace
 
 namespace {
@@ -173,6 +135,34 @@ bool is_upper_hex4(const char* p) {
 
 }  // namespace
 
+namespace detail {
+
+size_t kept_escape_length(const char* p, const char* end, bool surrogates) {
+  if (end - p < 2 || p[0] != '\\') return 0;
+  switch (p[1]) {
+    case '"': case '\\': case 'b': case 't': case 'n': case 'f': case 'r':
+      return 2;
+    case 'u':
+      break;
+    default:
+      return 0;
+  }
+  unsigned v;
+  if (!read_u_escape(p, end, v) || !is_upper_hex4(p + 2)) return 0;
+  if (v < 0x20) {
+    // Jackson uses the short form for these, so \u0008 and the like are rewritten.
+    const bool short_form = v == '\b' || v == '\t' || v == '\n' || v == '\f' || v == '\r';
+    return short_form ? 0 : 6;
+  }
+  if (surrogates && v >= 0xD800 && v < 0xDC00) {
+    unsigned lo;
+    if (read_u_escape(p + 6, end, lo) && lo >= 0xDC00 && lo < 0xE000 && is_upper_hex4(p + 8)) return 12;
+  }
+  return 0;
+}
+
+}  // namespace detail
+
 bool append_string_from_json(std::string& out, std::string_view raw, Escape mode) {
   const size_t mark = out.size();
   const bool surrogates = mode == Escape::kSurrogatePairs;
@@ -186,7 +176,7 @@ bool append_string_from_json(std::string& out, std::string_view raw, Escape mode
     return false;
   };
   while (p < end) {
-    p = next_special(p, end, surrogates);
+    p = surrogates ? detail::find_special<false, true>(p, end) : detail::find_special<false, false>(p, end);
     if (p >= end) break;
     const auto c = static_cast<unsigned char>(*p);
     if (c < 0x20) return give_up();
@@ -199,37 +189,23 @@ bool append_string_from_json(std::string& out, std::string_view raw, Escape mode
       continue;
     }
     // A backslash escape: Jackson's own forms stay in the run.
-    if (end - p < 2) return give_up();
-    switch (p[1]) {
-      case '"': case '\\': case 'b': case 't': case 'n': case 'f': case 'r':
-        p += 2;
-        continue;
-      case '/':
-        flush();
-        out.push_back('/');
-        p += 2;
-        run = p;
-        continue;
-      case 'u':
-        break;
-      default:
-        return give_up();
-    }
-    unsigned v;
-    if (!read_u_escape(p, end, v)) return give_up();
-    const bool short_form = v == '"' || v == '\\' || v == '\b' || v == '\t' || v == '\n' ||
-                            v == '\f' || v == '\r';
-    if (v < 0x20 && !short_form && is_upper_hex4(p + 2)) {
-      p += 6;  // \u00XX with upper-case hex: as Jackson writes it
+    if (const size_t kept = detail::kept_escape_length(p, end, surrogates)) {
+      p += kept;
       continue;
     }
+    if (end - p < 2) return give_up();
+    if (p[1] == '/') {
+      flush();
+      out.push_back('/');
+      p += 2;
+      run = p;
+      continue;
+    }
+    unsigned v;
+    if (p[1] != 'u' || !read_u_escape(p, end, v)) return give_up();
     if (v >= 0xD800 && v < 0xDC00) {
       unsigned lo;
       if (!read_u_escape(p + 6, end, lo) || lo < 0xDC00 || lo >= 0xE000) return give_up();
-      if (surrogates && is_upper_hex4(p + 2) && is_upper_hex4(p + 8)) {
-        p += 12;
-        continue;
-      }
       flush();
       if (surrogates) {
         append_u_escape(out, v);

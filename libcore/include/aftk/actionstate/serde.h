@@ -2,6 +2,7 @@
 // The ActionState JSON form: byte-exact encoding and strict or lenient decoding.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,12 +36,23 @@ struct DecodeOptions {
   ReadMode mode = ReadMode::kStrict;
   /// Reject "upstreamEventId"/"upstreamActionName" as the 0.3.1 reader does.
   bool reject_lineage_fields = false;
+  /// Read values in the canonical form (compact, Jackson's field order and escaping: what the
+  /// runtime and encode() write) in one pass over the bytes, and give everything else to the
+  /// general simdjson reader. The result is the same either way; false, for tests and
+  /// benchmarks, always takes the general reader.
+  bool canonical_fast_path = true;
 };
 
 /// A deviation from the strict form that lenient mode read past.
 struct Deviation {
   std::string path;  // e.g. "callResults[1].status"
   std::string message;
+};
+
+/// How many values each reader decoded (successfully or not).
+struct DecodeStats {
+  std::uint64_t canonical = 0;  // read by the one-pass canonical-form reader
+  std::uint64_t general = 0;    // given to the general simdjson reader
 };
 
 /// Reusable decoder: keeps its parser and buffers, so decoding many values allocates little.
@@ -59,12 +71,18 @@ class Decoder {
 
   const DecodeOptions& options() const { return options_; }
   void set_options(DecodeOptions options) { options_ = options; }
+  const DecodeStats& stats() const { return stats_; }
 
  private:
+  bool read_canonical(std::string_view json, ActionState& out);
+  Status decode_general(simdjson::padded_string_view json, ActionState& out, std::vector<Deviation>* deviations);
+
   DecodeOptions options_;
+  DecodeStats stats_;
   simdjson::ondemand::parser parser_;
   json::PaddedBuffer buffer_;
   std::vector<std::string> pool_;
+  std::string scratch_;  // decoded base64 that is only checked, not kept
   // The JSON path of the member being decoded (field name, or array index when the name is
   // empty), kept between calls so that decoding does not allocate for it.
   std::vector<std::pair<std::string_view, std::size_t>> path_;
