@@ -506,14 +506,16 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
       {
         // A queue that reached its cap holds, after one batch, at least the cap less that
         // batch; three quarters leaves room for the estimate's error. Once such a queue is down
-        // to half (and librdkafka may be asleep), ask for a wake-up.
+        // to half (at once when a batch takes more than half the cap), librdkafka may be
+        // asleep: ask for a wake-up.
         taken_bytes += batch_bytes;
         taken_msgs += n;
         const std::int64_t len = rd_kafka_queue_length(queues[w].get());
         const std::int64_t est = len * (taken_bytes / std::max<std::int64_t>(1, taken_msgs));
         if (4 * (est + batch_bytes) >= 3 * cap_bytes || 4 * (len + n) >= 3 * cap_msgs) {
           near_cap = true;
-        } else if (near_cap && 2 * est <= cap_bytes && 2 * len <= cap_msgs) {
+        }
+        if (near_cap && 2 * est <= cap_bytes && 2 * len <= cap_msgs) {
           near_cap = false;
           nudge(w);
         }
