@@ -150,6 +150,60 @@ TEST_CASE("KafkaClient.read_exact ends partitions whose last offsets are transac
   CHECK(seen.back().offset == 10);  // offset 5 and 11 are markers
 }
 
+TEST_CASE("KafkaClient.read_exact with a read-ahead cap far below the topic reads every record once") {
+  // 4 partitions of 2000 records of ~2 KB: 16 MB, against queues capped at 1 MiB (by the
+  // budget) or at 64 messages (queued.min.messages). librdkafka stops fetching whenever the
+  // queues are full, and the reader must get it going again every time without losing,
+  // repeating or reordering anything.
+  auto topic = testing::unique_topic("capped");
+  constexpr int kPartitions = 4, kPerPartition = 2000;
+  testing::create(topic, kPartitions);
+  auto value_of = [](int p, int i) {
+    std::string v = fmt::format("p{}-r{}-", p, i);
+    v.resize(2000, static_cast<char>('a' + (p * 7 + i) % 26));
+    return v;
+  };
+  std::vector<testing::RawRecord> records;
+  for (int i = 0; i < kPerPartition; ++i) {
+    for (int p = 0; p < kPartitions; ++p) records.push_back({p, fmt::format("k{}-{}", p, i), value_of(p, i)});
+  }
+  testing::produce(topic, records);
+  std::vector<kafka::ReadRange> ranges;
+  for (int p = 0; p < kPartitions; ++p) ranges.push_back({p, 0, kPerPartition});
+
+  kafka::ClientConfig config = broker_config();
+  kafka::ReadOptions opt;
+  opt.workers = 2;
+  opt.idle_timeout = 60s;
+  SUBCASE("a budget of 2 MiB over two workers") { opt.prefetch_budget_kb = 2048; }
+  SUBCASE("the user's own queued.max.messages.kbytes, with few messages a queue") {
+    opt.prefetch_budget_kb = 1 << 20;  // loses to the user's setting
+    config.set("queued.max.messages.kbytes", "1024");
+    config.set("queued.min.messages", "64");
+  }
+  std::mutex mu;
+  std::vector<std::int64_t> next(kPartitions, 0);
+  std::size_t bad = 0, total = 0;
+  auto st = kafka::read_exact(config, topic, ranges, opt, [&](unsigned, const kafka::RecordView& r) -> Status {
+    std::lock_guard lock(mu);
+    ++total;
+    const auto p = static_cast<size_t>(r.partition);
+    // Exactly the next offset of its partition, with the value written there.
+    if (p >= next.size() || r.offset != next[p] || r.value == nullptr ||
+        std::string_view(r.value, r.value_size) != value_of(r.partition, static_cast<int>(r.offset)) ||
+        r.key != fmt::format("k{}-{}", r.partition, r.offset)) {
+      ++bad;
+    } else {
+      ++next[p];
+    }
+    return {};
+  });
+  REQUIRE_MESSAGE(st, (st ? "" : st.error().to_string()));
+  CHECK(bad == 0);
+  CHECK(total == static_cast<size_t>(kPartitions * kPerPartition));
+  CHECK(next == std::vector<std::int64_t>(kPartitions, kPerPartition));
+}
+
 TEST_CASE("KafkaClient.read_exact names the partition when an offset is out of range") {
   auto topic = testing::unique_topic("range");
   testing::create(topic, 1);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -47,6 +48,16 @@ struct TopicDeleter {
   void operator()(rd_kafka_topic_t* t) const noexcept { rd_kafka_topic_destroy(t); }
 };
 using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
+
+// A numeric setting of a handle as librdkafka resolved it (its default when nobody set it).
+std::int64_t conf_int(rd_kafka_t* rk, const char* key, std::int64_t fallback) {
+  char buf[64];
+  size_t size = sizeof buf;
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), key, buf, &size) != RD_KAFKA_CONF_OK) return fallback;
+  char* end = nullptr;
+  const long long v = std::strtoll(buf, &end, 10);
+  return end != buf ? v : fallback;
+}
 
 // libcore does not log: librdkafka's own log lines are dropped unless the user asked for them
 // with -X debug=... or -X log_level=..., in which case they go to stderr as librdkafka prints them.
@@ -291,30 +302,40 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
     if (r.start < r.end) todo.push_back(r);
   }
   if (todo.empty()) return {};
+  const unsigned workers = std::max(1u, std::min<unsigned>(options.workers, static_cast<unsigned>(todo.size())));
+  // Each partition's fetch queue is forwarded to its worker's queue, and librdkafka measures a
+  // forwarded queue by the queue it forwards to, so queued.max.messages.kbytes and
+  // queued.min.messages cap each worker's queue, not each partition's: the budget is split
+  // over the workers.
   Overrides prefetch;
-  if (options.prefetch_budget_kb > 0 && !config.get("queued.max.messages.kbytes")) {
-    const std::int64_t per = std::max<std::int64_t>(1024, options.prefetch_budget_kb / static_cast<std::int64_t>(todo.size()));
+  const std::int64_t budget = config.get("queued.max.messages.kbytes") ? 0 : options.prefetch_budget_kb;
+  if (budget > 0) {
+    const std::int64_t per = std::max<std::int64_t>(1024, budget / static_cast<std::int64_t>(workers));
     prefetch.emplace_back("queued.max.messages.kbytes", std::to_string(per));
-    if (!config.get("fetch.message.max.bytes")) {
-      prefetch.emplace_back("fetch.message.max.bytes", std::to_string(std::min<std::int64_t>(per * 1024, 1048576)));
-    }
   }
-  // Fetch answers of at most 16 MiB rather than librdkafka's 50 MiB: an answer's buffer lives
-  // until the last of its records is consumed, and buffers of this size stay in the heap where
-  // they are reused (see cli::tune_allocator) instead of being mapped afresh each time. The
-  // broker still sends a whole record batch when a single one is larger.
+  // Fetch answers of at most 16 MiB rather than librdkafka's 50 MiB, and with a budget at most
+  // half of it: an answer's buffer lives until the last of its records is consumed, and as an
+  // answer carries records of several workers' partitions, a queue's few records can keep many
+  // answers alive. Buffers of this size stay in the heap where they are reused (see
+  // cli::tune_allocator) instead of being mapped afresh each time. The broker still sends a
+  // whole record batch when a single one is larger.
   if (!config.get("fetch.max.bytes")) {
     std::int64_t fetch_max = 16 << 20;
+    if (budget > 0) fetch_max = std::clamp<std::int64_t>(budget * 1024 / 2, 1 << 20, fetch_max);
     if (auto m = config.get("message.max.bytes")) {  // librdkafka wants fetch.max.bytes >= it
       fetch_max = std::max<std::int64_t>(fetch_max, std::strtoll(m->c_str(), nullptr, 10));
     }
     prefetch.emplace_back("fetch.max.bytes", std::to_string(fetch_max));
   }
+  // Every offset asked for exists already, so a broker never has anything to wait for. When the
+  // only partitions librdkafka may fetch are ones at their log end (their records read, the
+  // others' queues full), the broker holds the fetch for fetch.wait.max.ms (500 ms) hoping for
+  // more, and no other fetch can go out to it meanwhile: the workers starve. 10 ms bounds that.
+  if (!config.get("fetch.wait.max.ms")) prefetch.emplace_back("fetch.wait.max.ms", "10");
   AFTK_TRY_ASSIGN(Handle rk, make_reader(config, prefetch));
   TopicPtr rkt(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr));
   if (!rkt) return fail(kafka_error(rd_kafka_last_error(), fmt::format("cannot open topic '{}'", topic)));
 
-  const unsigned workers = std::max(1u, std::min<unsigned>(options.workers, static_cast<unsigned>(todo.size())));
   std::vector<QueuePtr> queues;
   for (unsigned w = 0; w < workers; ++w) queues.emplace_back(rd_kafka_queue_new(rk.get()));
 
@@ -345,6 +366,49 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
     started.push_back(r.partition);
   }
 
+  // librdkafka 2.0 decides whether to fetch a partition only when its broker thread wakes up:
+  // after a fetch answer, an operation sent to it, or a second of sleep. Once every queue it
+  // feeds is over its cap no fetch is outstanding, and consuming from a queue wakes nothing, so
+  // it would sleep out that second with the workers idle (fetch.queue.backoff.ms came in 2.1).
+  // Any request sent to the broker wakes it up and makes it decide afresh, without touching the
+  // partitions' fetch state (pausing or seeking would drop what is queued). So a worker whose
+  // queue came near its cap asks, once it has drained that queue to half, for a cheap request:
+  // the latest offsets of its partitions, one ListOffsets per leader. A thread of its own sends
+  // it so that no worker waits for the answer, which is not needed.
+  const std::int64_t cap_bytes = conf_int(rk.get(), "queued.max.messages.kbytes", 65536) * 1024;
+  const std::int64_t cap_msgs = conf_int(rk.get(), "queued.min.messages", 100000);
+  std::mutex nudge_mu;
+  std::condition_variable nudge_cv;
+  std::vector<char> nudge_wanted(workers, 0);
+  bool nudge_quit = false;
+  std::thread nudger([&] {
+    std::unique_lock lock(nudge_mu);
+    for (;;) {
+      nudge_cv.wait(lock, [&] {
+        return nudge_quit || std::find(nudge_wanted.begin(), nudge_wanted.end(), 1) != nudge_wanted.end();
+      });
+      if (nudge_quit) return;
+      PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(todo.size())));
+      for (unsigned w = 0; w < workers; ++w) {
+        if (!nudge_wanted[w]) continue;
+        nudge_wanted[w] = 0;
+        for (auto p : parts_of[w]) {
+          rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
+        }
+      }
+      lock.unlock();
+      rd_kafka_offsets_for_times(rk.get(), list.get(), 500);  // only the request matters
+      lock.lock();
+    }
+  });
+  auto nudge = [&](unsigned w) {
+    {
+      std::lock_guard lock(nudge_mu);
+      nudge_wanted[w] = 1;
+    }
+    nudge_cv.notify_one();
+  };
+
   std::atomic<bool> stop{false};
   std::atomic<std::int64_t> last_progress{now_ns()};
   std::mutex err_mu;
@@ -359,6 +423,10 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
     size_t remaining = parts_of[w].size();
     std::vector<rd_kafka_message_t*> batch(1024);
     std::vector<char> done(end.size(), 0);
+    // Payload bytes and messages taken so far: librdkafka counts a queue's size in payload
+    // bytes, and has no call that tells it, so it is estimated from the length and the mean.
+    std::int64_t taken_bytes = 0, taken_msgs = 0;
+    bool near_cap = false;
     while (remaining > 0 && !stop.load(std::memory_order_relaxed)) {
       if (options.should_stop && options.should_stop()) {
         set_error(Error{Errc::kInterrupted, "interrupted while reading the topic", {}, false});
@@ -378,8 +446,10 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
         break;
       }
       bool progressed = false;
+      std::int64_t batch_bytes = 0;
       for (ssize_t i = 0; i < n; ++i) {
         rd_kafka_message_t* m = batch[static_cast<size_t>(i)];
+        batch_bytes += static_cast<std::int64_t>(m->len);
         const auto p = static_cast<size_t>(m->partition);
         const bool known = m->partition >= 0 && p < end.size() && end[p] >= 0;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -433,6 +503,23 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
         }
         rd_kafka_message_destroy(m);
       }
+      {
+        // A queue that reached its cap holds, after one batch, at least the cap less that
+        // batch; three quarters leaves room for the estimate's error. Once such a queue is down
+        // to half (at once when a batch takes more than half the cap), librdkafka may be
+        // asleep: ask for a wake-up.
+        taken_bytes += batch_bytes;
+        taken_msgs += n;
+        const std::int64_t len = rd_kafka_queue_length(queues[w].get());
+        const std::int64_t est = len * (taken_bytes / std::max<std::int64_t>(1, taken_msgs));
+        if (4 * (est + batch_bytes) >= 3 * cap_bytes || 4 * (len + n) >= 3 * cap_msgs) {
+          near_cap = true;
+        }
+        if (near_cap && 2 * est <= cap_bytes && 2 * len <= cap_msgs) {
+          near_cap = false;
+          nudge(w);
+        }
+      }
       const std::int64_t t = now_ns();
       if (progressed) {
         last_progress.store(t, std::memory_order_relaxed);
@@ -460,6 +547,12 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
   for (unsigned w = 1; w < workers; ++w) threads.emplace_back(work, w);
   work(0);
   for (auto& t : threads) t.join();
+  {
+    std::lock_guard lock(nudge_mu);
+    nudge_quit = true;
+  }
+  nudge_cv.notify_one();
+  nudger.join();
   for (auto p : started) rd_kafka_consume_stop(rkt.get(), p);
   if (first_error) return fail(std::move(*first_error));
   return {};

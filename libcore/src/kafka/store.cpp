@@ -359,7 +359,15 @@ Result<actionstate::RebuildReport> KafkaActionStateStore::replay(const OffsetMap
     }
     // The copy the table keeps (in the superseded value's storage) is also what gets decoded:
     // with simdjson's padding reserved behind it, the value is copied once, not twice.
-    live->value.reserve(r.value_size + simdjson::SIMDJSON_PADDING);
+    // A value that outgrows its storage gets a fresh buffer of just its size: reserve() would
+    // double the capacity, and a value one byte longer than the last (a counter gaining a
+    // digit) would then hold twice its size for the rest of the rebuild.
+    const size_t need = r.value_size + simdjson::SIMDJSON_PADDING;
+    if (live->value.capacity() < need) {
+      std::string fresh;
+      fresh.reserve(need);
+      live->value.swap(fresh);
+    }
     live->value.assign(r.value, r.value_size);
     live->position = pos;
     if (options.validate) {

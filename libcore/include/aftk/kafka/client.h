@@ -96,13 +96,16 @@ struct ReadOptions {
   unsigned workers = 2;
   /// Give up when no partition advanced for this long (broker down, partition offline).
   std::chrono::milliseconds idle_timeout{30000};
-  /// Prefetch budget over all partitions, in KiB, split evenly into queued.max.messages.kbytes
-  /// per partition (librdkafka's own default is 64 MiB per partition for this reader). 0 keeps
-  /// librdkafka's settings, the default: librdkafka 2.0.2 pauses a partition's fetching for a
-  /// whole second whenever its queue reaches the cap (fetch.queue.backoff.ms arrived in 2.1), so
-  /// a cap below about a second of data per partition costs far more time than it saves memory.
-  /// A user's own queued.max.messages.kbytes always wins.
-  std::int64_t prefetch_budget_kb = 0;
+  /// Read-ahead budget over all workers, in KiB: librdkafka's queued.max.messages.kbytes caps
+  /// each worker's queue at an equal share of it (at least 1 MiB), and fetch answers are limited
+  /// to half of it (at most 16 MiB, or message.max.bytes if higher), so the records fetched but
+  /// not yet handed to on_record hold about the budget plus a few answers, however long the
+  /// read. librdkafka 2.0 stops fetching while the queues are full and would look again only
+  /// after up to a second (fetch.queue.backoff.ms came in 2.1); read_exact wakes it as soon as
+  /// a queue has drained to half, so the cap does not starve the workers. 0 leaves librdkafka's
+  /// caps (64 MiB or 100000 records a worker) and 16 MiB answers. A user's own
+  /// queued.max.messages.kbytes wins over the budget, and the wake-ups work with it too.
+  std::int64_t prefetch_budget_kb = 16384;
   /// Checked between batches; returning true stops the read with INTERRUPTED.
   std::function<bool()> should_stop;
 };
