@@ -786,7 +786,39 @@ TEST_CASE("KeyTable.agrees with std::unordered_map through inserts, updates and 
       CHECK(v == it->second);
     });
     CHECK(seen == model.size());
+    // drain hands over every entry once, keys intact, and leaves the table empty and usable.
+    std::unordered_map<std::string, int> drained;
+    table.drain([&](std::string&& k, int&& v) { CHECK(drained.emplace(std::move(k), v).second); });
+    CHECK(drained == model);
+    CHECK(table.size() == 0);
+    CHECK(table.find("biz_1_", table.hash("biz_1_")) == nullptr);
+    CHECK(table.try_emplace("biz_1_", table.hash("biz_1_")).second);
   }
+}
+
+TEST_CASE("StateCache.taking keys and values by move indexes them as copying does") {
+  StateCache moved, copied;
+  for (int i = 0; i < 40; ++i) {
+    StateKey k = StateKey::v03(fmt::format("user-{}", i % 4), i / 4, event_uuid(fmt::format("{{\"i\":{}}}", i)).value(), kAction);
+    const std::string text = k.to_string();
+    const std::string value = fmt::format("v{}", i);
+    copied.put(k, text, std::string_view(value), {0, i});
+    moved.put(StateKey(k), std::string(text), std::string(value), {0, i});
+  }
+  // Again for one key: an existing entry is replaced, not duplicated.
+  StateKey k0 = StateKey::v03("user-0", 0, event_uuid("{\"i\":0}").value(), kAction);
+  copied.put(k0, k0.to_string(), std::string_view("new"), {1, 0});
+  moved.put(StateKey(k0), k0.to_string(), std::string("new"), {1, 0});
+  REQUIRE(moved.size() == copied.size());
+  std::vector<std::string> a, b;
+  copied.for_each([&](const StateCache::Entry& e) { a.push_back(e.key.to_string() + "=" + e.value); });
+  moved.for_each([&](const StateCache::Entry& e) { b.push_back(e.key.to_string() + "=" + e.value); });
+  CHECK(a == b);
+  CHECK(moved.find(k0.to_string())->value == "new");
+  // The index by business key works: prune drops user-1's states up to seq 5.
+  CHECK(moved.prune("user-1", 5).size() == copied.prune("user-1", 5).size());
+  CHECK(moved.size() == copied.size());
+  CHECK(moved.size() == 40 - 6);
 }
 
 TEST_CASE("KeyTable.key_hash depends on every byte and on the length") {

@@ -13,12 +13,30 @@ namespace aftk::actionstate {
 // ---------------------------------------------------------------------------------------------
 // StateCache
 
+void StateCache::index(Node* node) {
+  const StateKey& key = node->second.key;
+  auto id = index_.find(key.identity());
+  if (id == index_.end()) id = index_.emplace(std::string(key.identity()), Index::mapped_type{}).first;
+  id->second[key.seq].push_back(node);
+}
+
 StateCache::Entry& StateCache::slot(const StateKey& key, std::string_view key_text) {
   if (auto it = entries_.find(key_text); it != entries_.end()) return it->second;
   auto [it, inserted] = entries_.try_emplace(std::string(key_text));
   it->second.key = key;
-  index_[std::string(key.identity())][key.seq].push_back(&*it);
+  index(&*it);
   return it->second;
+}
+
+void StateCache::put(StateKey&& key, std::string&& key_text, std::string&& value, RecordPosition position) {
+  auto it = entries_.find(std::string_view(key_text));
+  if (it == entries_.end()) {
+    it = entries_.try_emplace(std::move(key_text)).first;
+    it->second.key = std::move(key);
+    index(&*it);
+  }
+  it->second.value = std::move(value);
+  it->second.position = position;
 }
 
 void StateCache::put(const StateKey& key, std::string_view key_text, std::string&& value,

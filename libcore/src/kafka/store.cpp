@@ -381,15 +381,18 @@ Result<actionstate::RebuildReport> KafkaActionStateStore::replay(const OffsetMap
     return {};
   }));
 
+  size_t live = 0;
+  for (const auto& s : shards) live += s.live.size();
+  cache_.reserve(live);
   for (auto& s : shards) {
     report.records += s.records;
     report.tombstones += s.tombstones;
     report.bytes += s.bytes;
     for (auto& p : s.problems) report.problems.push_back(std::move(p));
-    s.live.for_each([&](const std::string& text, Shard::Live& live) {
-      cache_.put(live.key, text, std::move(live.value), live.position);
+    // Keys, key texts and values move into the cache: nothing is copied.
+    s.live.drain([&](std::string&& text, Shard::Live&& entry) {
+      cache_.put(std::move(entry.key), std::move(text), std::move(entry.value), entry.position);
     });
-    s.live.clear();
   }
   std::sort(report.problems.begin(), report.problems.end(), [](const auto& a, const auto& b) {
     return std::tie(a.position.partition, a.position.offset) < std::tie(b.position.partition, b.position.offset);

@@ -133,6 +133,16 @@ class KeyTable {
     }
   }
 
+  /// Hands every entry to f(std::string&& key, V&& value), in no particular order, and
+  /// leaves the table empty: for moving the entries elsewhere without copying their keys.
+  template <class F>
+  void drain(F&& f) {
+    for (const Slot& s : slots_) {
+      if (s.index != kEmpty) f(std::move(entries_[s.index].key), std::move(entries_[s.index].value));
+    }
+    clear();
+  }
+
   void clear() {
     slots_.clear();
     entries_.clear();

@@ -57,6 +57,10 @@ class StateCache {
   /// Inserts or replaces the entry for `key`, copying the value into the entry's own buffer (a
   /// replaced entry keeps its capacity, so rebuilding many versions of a key does not allocate).
   void put(const StateKey& key, std::string_view key_text, std::string_view value, RecordPosition position);
+  /// Inserts or replaces the entry for `key`, taking the key, its text and the value.
+  void put(StateKey&& key, std::string&& key_text, std::string&& value, RecordPosition position);
+  /// Makes room for `n` entries in all, so that filling the cache does not rehash it.
+  void reserve(size_t n) { entries_.reserve(n); }
   /// Removes the entry; true if there was one.
   bool erase(std::string_view key_text);
   /// The entry for a record key, or null.
@@ -93,10 +97,12 @@ class StateCache {
   using Node = Map::value_type;  // stable address: unordered_map never moves its nodes
 
   Entry& slot(const StateKey& key, std::string_view key_text);
+  void index(Node* node);
   void unindex(Node* node);
   Map entries_;
   // identity -> seq -> the entries' own nodes (no second copy of any key)
-  std::map<std::string, std::map<std::int64_t, std::vector<Node*>>, std::less<>> index_;
+  using Index = std::map<std::string, std::map<std::int64_t, std::vector<Node*>>, std::less<>>;
+  Index index_;
   CleanupRule rule_ = CleanupRule::kUpstream;
 };
 
