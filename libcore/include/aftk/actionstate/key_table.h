@@ -134,13 +134,17 @@ class KeyTable {
   }
 
   /// Hands every entry to f(std::string&& key, V&& value), in no particular order, and
-  /// leaves the table empty: for moving the entries elsewhere without copying their keys.
+  /// leaves the table empty with its storage given back: for moving the entries elsewhere
+  /// without copying their keys, and without both copies' memory held at once afterwards.
   template <class F>
   void drain(F&& f) {
     for (const Slot& s : slots_) {
       if (s.index != kEmpty) f(std::move(entries_[s.index].key), std::move(entries_[s.index].value));
     }
-    clear();
+    std::vector<Slot>().swap(slots_);
+    std::vector<Entry>().swap(entries_);
+    std::vector<std::uint32_t>().swap(free_);
+    size_ = 0;
   }
 
   void clear() {
