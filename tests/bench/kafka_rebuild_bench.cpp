@@ -181,6 +181,7 @@ int child_rebuild(const Args& a) {
   const double secs = seconds_since(t0);
   if (!r) return fmt::print(stderr, "{}\n", r.error().to_string()), 1;
   fmt::print("{} {} {:.6f} {} {}\n", r->records, r->bytes, secs, r->live, r->problems.size());
+  (*store)->abandon_cache();  // as the tools do when they exit (cli::CacheLeftAtExit)
   return 0;
 }
 

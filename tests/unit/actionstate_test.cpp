@@ -21,6 +21,7 @@
 #include "aftk/actionstate/marker.h"
 #include "aftk/actionstate/serde.h"
 #include "aftk/actionstate/store.h"
+#include "aftk/cli/store_source.h"
 #include "aftk/json/base64.h"
 #include "aftk/json/normalize.h"
 #include "aftk/json/writer.h"
@@ -1091,4 +1092,29 @@ TEST_CASE("Serde.lenient decoding into a reused state does not keep a previous e
   CHECK(s.task_event->type.empty());
   REQUIRE(dev.size() == 1);
   CHECK(dev[0].message == "missing or empty \"type\"");
+}
+
+TEST_CASE("StateCache.abandon empties the cache, which stays usable; tools abandon only as processes") {
+  MemoryStore store(4);
+  auto key = [](int i) {
+    return StateKey::v03("user-1", i, event_uuid(fmt::format("{{\"i\":{}}}", i)).value(), kAction);
+  };
+  for (int i = 0; i < 3; ++i) REQUIRE(store.put(key(i), ActionState(input_event(R"({"a":1})"))));
+  REQUIRE(store.cache().size() == 3);
+  {
+    cli::Io in_process;  // as tests run tools: everything is freed as usual
+    const cli::CacheLeftAtExit left(in_process, &store);
+  }
+  CHECK(store.cache().size() == 3);
+  {
+    cli::Io process;
+    process.exits_after = true;  // as process_io sets it
+    const cli::CacheLeftAtExit left(process, &store);
+  }
+  CHECK(store.cache().empty());
+  // The store goes on working: a put caches again, and the abandoned entries are not found.
+  REQUIRE(store.put(key(5), ActionState(input_event(R"({"a":2})"))));
+  CHECK(store.cache().size() == 1);
+  CHECK(store.cache().find(key(0).to_string()) == nullptr);
+  CHECK(store.get(key(5)).value().has_value());
 }

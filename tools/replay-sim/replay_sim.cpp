@@ -390,6 +390,7 @@ int run_event_logs(const ReplayOptions& o, LogStore& store, const cli::OutputOpt
 int run_replay(const ReplayOptions& o, const cli::OutputOptions& output, cli::Io& io) {
   auto store = cli::open_store(o.source, true);
   if (!store) return cli::report_error(io, store.error());
+  const cli::CacheLeftAtExit left(io, store->get());
   if (auto* file = dynamic_cast<FileStore*>(store->get()))
     for (const auto& p : file->problems())
       cli::warning(io, fmt::format("{}: {}", p.where, p.message));

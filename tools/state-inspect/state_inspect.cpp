@@ -89,6 +89,7 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     if (o.source.is_kafka()) {
       auto store = cli::open_store(o.source, true);
       if (!store) return cli::report_error(io, store.error());
+      const cli::CacheLeftAtExit left(io, store->get());
       RebuildOptions ro;
       ro.validate = false;  // decoded once, below
       ro.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };

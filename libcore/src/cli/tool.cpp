@@ -31,6 +31,7 @@ Io process_io(std::string tool) {
   tune_allocator();
   Io io;
   io.tool = std::move(tool);
+  io.exits_after = true;
   io.out_tty = ::isatty(STDOUT_FILENO) == 1;
   io.err_tty = ::isatty(STDERR_FILENO) == 1;
   return io;

@@ -81,6 +81,11 @@ class StateCache {
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   void clear();
+  /// Empties the cache without freeing its entries: their memory stays in use, reachable, until
+  /// the process ends. For programs about to exit, where the operating system takes it all back
+  /// at once, but freeing a large cache entry by entry touches every one of them again (0.3 s for
+  /// 200k states). Never for a cache that lives on.
+  void abandon();
 
   void set_cleanup_rule(CleanupRule rule) { rule_ = rule; }
   CleanupRule cleanup_rule() const { return rule_; }
@@ -185,6 +190,8 @@ class LogStore : public ActionStateStore {
 
   /// Loads every record from each partition's beginning (what an inspector wants).
   Result<RebuildReport> load_all(const RebuildOptions& options = {});
+  /// Empties the cache without freeing it; see StateCache::abandon. Writes are unaffected.
+  void abandon_cache() { cache_.abandon(); }
 
   std::int32_t num_partitions() const { return num_partitions_; }
 

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "aftk/actionstate/store.h"
+#include "aftk/cli/tool.h"
 #include "aftk/kafka/options.h"
 #include "aftk/result.h"
 
@@ -31,7 +32,6 @@ void add_store_source(CLI::App& app, StoreSource& source);
 /// Checks that exactly one of FILE and --topic was given; returns a usage message otherwise.
 std::string check_store_source(const StoreSource& source);
 
-struct Io;
 /// After parse(): answers -X list, and reports a bad combination of FILE, -t and Kafka flags as
 /// a usage error. Returns -1 to go on, or the exit code to return now.
 int handle_store_args(const StoreSource& source, const Io& io);
@@ -39,5 +39,23 @@ int handle_store_args(const StoreSource& source, const Io& io);
 /// Opens the store named by `source`; a topic must exist (it is never created here).
 /// Errors: IO, INVALID_ARGUMENT, NOT_FOUND, KAFKA, TIMEOUT.
 Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source, bool read_only);
+
+/// When it goes out of scope (declare it after the store), and the tool runs as its own process,
+/// leaves the store's cache to the operating system instead of freeing it entry by entry: the
+/// store itself is still closed as usual (a Kafka producer still flushes). In-process callers
+/// such as tests free everything.
+class CacheLeftAtExit {
+ public:
+  CacheLeftAtExit(const Io& io, actionstate::LogStore* store) : exits_after_(io.exits_after), store_(store) {}
+  ~CacheLeftAtExit() {
+    if (exits_after_ && store_ != nullptr) store_->abandon_cache();
+  }
+  CacheLeftAtExit(const CacheLeftAtExit&) = delete;
+  CacheLeftAtExit& operator=(const CacheLeftAtExit&) = delete;
+
+ private:
+  bool exits_after_;
+  actionstate::LogStore* store_;
+};
 
 }  // namespace aftk::cli

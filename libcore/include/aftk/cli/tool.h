@@ -33,6 +33,9 @@ struct Io {
   bool out_tty = false;
   bool err_tty = false;
   bool quiet = false;
+  /// The process ends when the tool returns (set by process_io, not for in-process callers
+  /// such as tests): what is left in memory then can be left to the operating system.
+  bool exits_after = false;
 };
 
 /// Io on the process's stdout and stderr, with TTY detection. Also calls tune_allocator().
