@@ -1118,3 +1118,15 @@ TEST_CASE("StateCache.abandon empties the cache, which stays usable; tools aband
   CHECK(store.cache().find(key(0).to_string()) == nullptr);
   CHECK(store.get(key(5)).value().has_value());
 }
+
+TEST_CASE("Store.a cached value is kept at its own size, not at the largest value encoded before") {
+  MemoryStore store(4);
+  const StateKey big = StateKey::v03("user-1", 0, event_uuid(R"({"i":0})").value(), kAction);
+  const StateKey small = StateKey::v03("user-2", 0, event_uuid(R"({"i":1})").value(), kAction);
+  REQUIRE(store.put(big, ActionState(input_event(fmt::format(R"({{"a":"{}"}})", std::string(100000, 'x'))))));
+  REQUIRE(store.put(small, ActionState(input_event(R"({"a":1})"))));
+  const auto* e = store.cache().find(small.to_string());
+  REQUIRE(e != nullptr);
+  CHECK(e->value.capacity() < 2 * e->value.size() + 32);
+  CHECK(store.get(small).value()->task_event->attributes == R"({"a":1})");
+}

@@ -161,12 +161,13 @@ std::string where(RecordPosition p) { return fmt::format("partition {} offset {}
 Status LogStore::put(const StateKey& key, const ActionState& state) {
   std::string text = key.to_string();
   AFTK_TRY_ASSIGN(const std::int32_t partition, partition_for_key(text, num_partitions_));
-  std::string value;
-  value.reserve(encode_buffer_.capacity());
-  encode(state, value);
-  AFTK_TRY_ASSIGN(const RecordPosition pos, append(partition, text, &value));
-  if (value.capacity() > encode_buffer_.capacity()) encode_buffer_.reserve(value.capacity());
-  cache_.put(key, std::move(text), std::move(value), pos);
+  // Encoded into a buffer that keeps its capacity, then copied into the cache at its exact size
+  // (a replaced entry reuses its own buffer): a string grown by encoding holds up to twice its
+  // size, which a cache of many states would keep for good.
+  encode_buffer_.clear();
+  encode(state, encode_buffer_);
+  AFTK_TRY_ASSIGN(const RecordPosition pos, append(partition, text, &encode_buffer_));
+  cache_.put(key, text, std::string_view(encode_buffer_), pos);
   return {};
 }
 
