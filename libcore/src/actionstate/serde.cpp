@@ -584,7 +584,7 @@ bool decode_state(Ctx& c, od::object& obj, ActionState& s) {
 // strings as Jackson does, so a single forward pass over the bytes can read them. The pass
 // accepts only input whose decoding it is sure of, every such input one the general reader below
 // decodes to the same ActionState without any deviation; anything else (whitespace, another
-// field order, escapes in a field whose value is unescaped, numbers that are not plain integers,
+// field order, escapes in a field whose value is unescaped, numbers not in normalized form,
 // lenient-only forms) makes it decline, and the general reader decides. Declining costs the bytes
 // read so far, nothing else: the caller's ActionState is rewritten in full by whichever reader
 // finishes.
@@ -637,26 +637,29 @@ class CanonicalReader {
     return true;
   }
 
-  bool opt_plain(std::optional<std::string>& out) {
+  // null, which empties `out`, or a plain string that fill(text, out's buffer) takes in.
+  template <class F>
+  bool opt_plain(std::optional<std::string>& out, F&& fill) {
     if (lit("null")) {
       release(c_, out);
       return true;
     }
     std::string_view v;
-    if (!plain(v)) return false;
-    acquire(c_, out).assign(v);
-    return true;
+    return plain(v) && fill(v, acquire(c_, out));
+  }
+
+  bool opt_text(std::optional<std::string>& out) {
+    return opt_plain(out, [](std::string_view v, std::string& s) {
+      s.assign(v);
+      return true;
+    });
   }
 
   bool opt_bytes(std::optional<std::string>& out) {
-    if (lit("null")) {
-      release(c_, out);
-      return true;
-    }
-    std::string_view v;
-    if (!plain(v)) return false;
-    json::Base64Problem problem;
-    return json::base64_decode_lenient(v, acquire(c_, out), problem).has_value() && !problem.unpadded;
+    return opt_plain(out, [](std::string_view v, std::string& s) {
+      json::Base64Problem problem;
+      return json::base64_decode_lenient(v, s, problem).has_value() && !problem.unpadded;
+    });
   }
 
   // A string already in Jackson's form, left in place: only the escapes Jackson writes, no raw
@@ -791,8 +794,8 @@ class CanonicalReader {
   }
 
   bool call_result(CallResult& r) {
-    if (!lit("{\"functionId\":") || !opt_plain(r.function_id) || !lit(",\"argsDigest\":") ||
-        !opt_plain(r.args_digest) || !lit(",\"resultPayload\":") || !opt_bytes(r.result_payload) ||
+    if (!lit("{\"functionId\":") || !opt_text(r.function_id) || !lit(",\"argsDigest\":") ||
+        !opt_text(r.args_digest) || !lit(",\"resultPayload\":") || !opt_bytes(r.result_payload) ||
         !lit(",\"exceptionPayload\":") || !opt_bytes(r.exception_payload) || !lit(",\"status\":"))
       return false;
     if (lit("null")) r.status.reset();

@@ -15,35 +15,23 @@ namespace aftk::actionstate {
 // ---------------------------------------------------------------------------------------------
 // StateCache
 
-void StateCache::index(Node* node) {
-  const StateKey& key = node->second.key;
-  auto id = index_.find(key.identity());
-  if (id == index_.end()) id = index_.emplace(std::string(key.identity()), Index::mapped_type{}).first;
-  id->second[key.seq].push_back(node);
+StateCache::Entry& StateCache::insert(std::string&& key_text, StateKey&& key) {
+  Node& node = *entries_.try_emplace(std::move(key_text)).first;
+  node.second.key = std::move(key);
+  auto id = index_.find(node.second.key.identity());
+  if (id == index_.end()) id = index_.emplace(std::string(node.second.key.identity()), Index::mapped_type{}).first;
+  id->second[node.second.key.seq].push_back(&node);
+  return node.second;
 }
 
 StateCache::Entry& StateCache::slot(const StateKey& key, std::string_view key_text) {
   if (auto it = entries_.find(key_text); it != entries_.end()) return it->second;
-  auto [it, inserted] = entries_.try_emplace(std::string(key_text));
-  it->second.key = key;
-  index(&*it);
-  return it->second;
+  return insert(std::string(key_text), StateKey(key));
 }
 
 void StateCache::put(StateKey&& key, std::string&& key_text, std::string&& value, RecordPosition position) {
   auto it = entries_.find(std::string_view(key_text));
-  if (it == entries_.end()) {
-    it = entries_.try_emplace(std::move(key_text)).first;
-    it->second.key = std::move(key);
-    index(&*it);
-  }
-  it->second.value = std::move(value);
-  it->second.position = position;
-}
-
-void StateCache::put(const StateKey& key, std::string_view key_text, std::string&& value,
-                     RecordPosition position) {
-  Entry& e = slot(key, key_text);
+  Entry& e = it != entries_.end() ? it->second : insert(std::move(key_text), std::move(key));
   e.value = std::move(value);
   e.position = position;
 }

@@ -9,7 +9,6 @@
 
 #include "scan.h"
 
-
 namespace aftk::json {
 namespace {
 
@@ -120,10 +119,6 @@ void append_utf8(std::string& out, std::uint32_t cp) {
     out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
 }
-
-}  // namespace
-
-namespace {
 
 bool is_upper_hex4(const char* p) {
   for (int i = 0; i < 4; ++i) {

@@ -147,13 +147,6 @@ class KeyTable {
     size_ = 0;
   }
 
-  void clear() {
-    slots_.clear();
-    entries_.clear();
-    free_.clear();
-    size_ = 0;
-  }
-
  private:
   static constexpr std::uint32_t kEmpty = std::numeric_limits<std::uint32_t>::max();
   struct Slot {

@@ -52,8 +52,6 @@ class StateCache {
     RecordPosition position;
   };
 
-  /// Inserts or replaces the entry for `key`, taking the value's buffer.
-  void put(const StateKey& key, std::string_view key_text, std::string&& value, RecordPosition position);
   /// Inserts or replaces the entry for `key`, copying the value into the entry's own buffer (a
   /// replaced entry keeps its capacity, so rebuilding many versions of a key does not allocate).
   void put(const StateKey& key, std::string_view key_text, std::string_view value, RecordPosition position);
@@ -101,8 +99,10 @@ class StateCache {
   using Map = std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>>;
   using Node = Map::value_type;  // stable address: unordered_map never moves its nodes
 
+  // The entry for `key_text`, made (and indexed) if missing; copies the key only then.
   Entry& slot(const StateKey& key, std::string_view key_text);
-  void index(Node* node);
+  // Adds an entry the map does not hold yet and indexes it.
+  Entry& insert(std::string&& key_text, StateKey&& key);
   void unindex(Node* node);
   Map entries_;
   // identity -> seq -> the entries' own nodes (no second copy of any key)
