@@ -17,7 +17,6 @@
 #include "aftk/actionstate/key.h"
 #include "aftk/durable/context.h"
 #include "aftk/durable/simulate.h"
-#include "aftk/kafka/options.h"
 #include "aftk/kafka/store.h"
 
 using namespace aftk;
@@ -188,9 +187,9 @@ void bench_kafka() {
         "simulate, kafka: skipped (AFTK_BROKERS not set; run under tests/kafka/broker run --)\n");
     return;
   }
-  kafka::Options ko;
-  ko.brokers = brokers;
-  auto config = kafka::resolve(ko);
+  kafka::Sources src = kafka::sources_from_environment();
+  src.brokers = brokers;
+  auto config = kafka::resolve(src);
   if (!config) {
     fmt::print("simulate, kafka: {}\n", config.error().to_string());
     return;

@@ -172,7 +172,7 @@ TEST_CASE("eventlog-dump.time window and field predicates") {
   auto r = run({"--fields", "eventId", "--since", "2026-11-18T11:06:42Z", "--until",
                 "2026-11-18T11:06:44Z", f});
   CHECK(lines(r.out).size() == 2);
-  auto p = run({"--fields", "eventType", "-f", "text~=hi", "-f", "nested.b=1", f});
+  auto p = run({"--fields", "eventType", "--field", "text~=hi", "--field", "nested.b=1", f});
   CHECK(p.out == "{\"eventType\":\"my_event\"}\n");
   auto none = run({"--json", "--since", "-15m", f});  // the golden files are from the past
   CHECK(none.rc == 0);
@@ -182,7 +182,7 @@ TEST_CASE("eventlog-dump.time window and field predicates") {
 TEST_CASE("eventlog-dump.usage and input errors") {
   CHECK(run({}).rc == 2);
   CHECK(run({"--since", "yesterday", golden(kMain, kFlat0)}).rc == 2);
-  CHECK(run({"-f", "novalue", golden(kMain, kFlat0)}).rc == 2);
+  CHECK(run({"--field", "novalue", golden(kMain, kFlat0)}).rc == 2);
   CHECK(run({"--stats", "--tree", golden(kMain, kFlat0)}).rc == 2);
   CHECK(run({"--bogus"}).rc == 2);
   auto missing = run({"/nonexistent/events-x.log"});

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// eventlog-dump: inputs, filters, output formats, --follow, --stats, --tree and --state-key.
+// eventlog-dump: inputs, filters, output formats, --follow, --stats, --tree and --state-key;
+// options -> configure -> build_config -> run (the read) -> report (what prints at the end).
 #include "eventlog_dump.h"
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "aftk/actionstate/ids.h"
@@ -28,9 +30,9 @@ constexpr const char* kDescription = R"(Read, filter, merge and summarise Flink 
 Examples:
   eventlog-dump /tmp/flink-agents            every events-*/traces-*.log there, merged by time
   eventlog-dump --type _output_event --json events-*.log
-  eventlog-dump --type 'my.*' --since -15m --follow /tmp/flink-agents
+  eventlog-dump --type 'my.*' --since -15m -f /tmp/flink-agents   (-f: --follow)
   eventlog-dump --key user-42 --status failed logs/     (keys need event-log.trace.enabled)
-  eventlog-dump -f input~=timeout -f 'errorType=~Socket.*' events.log.gz
+  eventlog-dump --field input~=timeout --field 'errorType=~Socket.*' events.log.gz
   eventlog-dump --fields timestamp,eventType,eventAttributes.input logs/
   eventlog-dump --raw --event-id 01af97ce-4f99-4587-81d9-aed46247aec1 logs/
   eventlog-dump --stats logs/             counts per type, key, level; torn and corrupt lines
@@ -71,14 +73,14 @@ void configure(CLI::App& app, Options& o) {
   multi(app.add_option("--status", o.statuses,
                        "Lifecycle status (started, success, failed, reused)"));
   app.add_option(
-         "-f,--field", o.predicates,
+         "--field", o.predicates,
          "Field predicate on a dotted path: path=value, path~=substring, path=~regex (repeatable)")
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   multi(app.add_option("--fields", o.fields, "Output only these dotted paths (comma-separated)"));
   app.add_flag("--raw", o.raw, "Write each matching record's original bytes");
-  app.add_flag("-F,--follow", o.follow,
+  app.add_flag("-f,--follow", o.follow,
                "Keep reading as the files grow; reopen a replaced file (like tail -F)");
   app.add_flag(
       "--stats", o.stats,
@@ -230,14 +232,12 @@ class Dumper {
       table_->add_row(std::move(row));
       return;
     }
-    b.push_back('{');
-    for (size_t i = 0; i < field_paths_.size(); ++i) {
-      if (i) b.push_back(',');
-      json::append_string(b, o_.fields[i], json::Escape::kRawUnicode);
-      b.push_back(':');
-      b.append(el::field_json(r, field_paths_[i]).value_or("null"));
-    }
-    b.append("}\n");
+    json::Writer w(b);
+    w.begin_object();
+    for (size_t i = 0; i < field_paths_.size(); ++i)
+      w.raw_field(o_.fields[i], el::field_json(r, field_paths_[i]).value_or("null"));
+    w.end_object();
+    b.push_back('\n');
   }
 
   void table_row(const el::Record& r) {
@@ -307,65 +307,55 @@ class Dumper {
       return;
     }
     std::string& b = out_.buf();
-    b.append("{\"timestamp\":");
-    json::append_string(b, r.timestamp, json::Escape::kRawUnicode);
-    b.append(",\"eventId\":");
-    json::append_string(b, r.event_id, json::Escape::kRawUnicode);
-    b.append(",\"eventType\":");
-    json::append_string(b, r.event_type, json::Escape::kRawUnicode);
-    b.append(",\"businessKey\":");
-    if (r.business_key)
-      json::append_string(b, *r.business_key, json::Escape::kRawUnicode);
-    else
-      b.append("null");
-    b.append(",\"eventUUID\":");
-    json::append_string(b, uuid, json::Escape::kRawUnicode);
-    b.append(",\"keyPattern\":");
-    json::append_string(b, pattern, json::Escape::kRawUnicode);
-    b.append(",\"attributesTruncated\":");
-    b.append(truncated ? "true" : "false");
-    b.append("}\n");
+    json::Writer(b)
+        .begin_object()
+        .field("timestamp", r.timestamp)
+        .field("eventId", r.event_id)
+        .field("eventType", r.event_type)
+        .field("businessKey", r.business_key)
+        .field("eventUUID", uuid)
+        .field("keyPattern", pattern)
+        .field("attributesTruncated", truncated)
+        .end_object();
+    b.push_back('\n');
   }
 
-  static void json_counts(std::string& b, const char* name,
+  static void json_counts(json::Writer& w, const char* name,
                           const std::map<std::string, std::uint64_t>& m) {
-    b.append(",\"");
-    b.append(name);
-    b.append("\":{");
-    bool first = true;
-    for (const auto& [k, v] : m) {
-      if (!first) b.push_back(',');
-      first = false;
-      json::append_string(b, k, json::Escape::kRawUnicode);
-      b.append(fmt::format(":{}", v));
-    }
-    b.push_back('}');
+    w.key(name).begin_object();
+    for (const auto& [k, v] : m) w.field(k, v);
+    w.end_object();
   }
 
   void print_stats(std::uint64_t torn, std::uint64_t corrupt) {
     const el::Stats& s = stats_;
     std::string& b = out_.buf();
     if (format_ != Format::kTable) {
-      b.append(fmt::format("{{\"records\":{},\"truncated\":{},\"torn\":{},\"corrupt\":{}",
-                           s.records, s.truncated, torn, corrupt));
-      b.append(",\"first\":");
+      json::Writer w(b);
+      w.begin_object()
+          .field("records", s.records)
+          .field("truncated", s.truncated)
+          .field("torn", torn)
+          .field("corrupt", corrupt);
+      w.key("first");
       if (s.first_ns)
-        json::append_string(b, s.first_timestamp);
+        w.value(s.first_timestamp);
       else
-        b.append("null");
-      b.append(",\"last\":");
+        w.null();
+      w.key("last");
       if (s.last_ns)
-        json::append_string(b, s.last_timestamp);
+        w.value(s.last_timestamp);
       else
-        b.append("null");
-      b.append(fmt::format(",\"spanSeconds\":{}",
-                           s.first_ns ? static_cast<double>(*s.last_ns - *s.first_ns) / 1e9 : 0.0));
-      json_counts(b, "byType", s.by_type);
-      json_counts(b, "byKey", s.by_key);
-      json_counts(b, "byLevel", s.by_level);
-      json_counts(b, "byStatus", s.by_status);
-      json_counts(b, "byForm", s.by_form);
-      b.append("}\n");
+        w.null();
+      w.field("spanSeconds",
+              s.first_ns ? static_cast<double>(*s.last_ns - *s.first_ns) / 1e9 : 0.0);
+      json_counts(w, "byType", s.by_type);
+      json_counts(w, "byKey", s.by_key);
+      json_counts(w, "byLevel", s.by_level);
+      json_counts(w, "byStatus", s.by_status);
+      json_counts(w, "byForm", s.by_form);
+      w.end_object();
+      b.push_back('\n');
       return;
     }
     b.append(fmt::format("records    {}\ntruncated  {}\ntorn       {}\ncorrupt    {}\n", s.records,
@@ -410,23 +400,17 @@ class Dumper {
       stack.pop_back();
       const el::TreeNode& n = lineage_.nodes[it.node];
       if (format_ != Format::kTable) {
-        b.append(fmt::format("{{\"depth\":{},\"eventId\":", it.depth));
-        json::append_string(b, n.event_id, json::Escape::kRawUnicode);
-        b.append(",\"eventType\":");
-        json::append_string(b, n.event_type, json::Escape::kRawUnicode);
-        b.append(",\"timestamp\":");
-        json::append_string(b, n.timestamp, json::Escape::kRawUnicode);
-        b.append(",\"upstreamEventId\":");
-        if (n.upstream_event_id)
-          json::append_string(b, *n.upstream_event_id);
-        else
-          b.append("null");
-        b.append(",\"upstreamActionName\":");
-        if (n.upstream_action_name)
-          json::append_string(b, *n.upstream_action_name, json::Escape::kRawUnicode);
-        else
-          b.append("null");
-        b.append(fmt::format(",\"children\":{}}}\n", n.children.size()));
+        json::Writer(b)
+            .begin_object()
+            .field("depth", it.depth)
+            .field("eventId", n.event_id)
+            .field("eventType", n.event_type)
+            .field("timestamp", n.timestamp)
+            .field("upstreamEventId", n.upstream_event_id)
+            .field("upstreamActionName", n.upstream_action_name)
+            .field("children", n.children.size())
+            .end_object();
+        b.push_back('\n');
       } else {
         std::string line;
         std::string child_prefix;
@@ -510,7 +494,18 @@ Result<std::vector<std::string>> expand_inputs(const Options& o, const cli::Io& 
   return files;
 }
 
-int run(const Options& o, cli::Io& io) {
+// What the run needs, checked: the filter built, directories expanded into their logs.
+struct Config {
+  Options options;
+  el::Filter filter;
+  std::vector<std::string> files;
+  Format format = Format::kJsonl;
+  bool color = false;
+};
+
+// Returns the exit code of a usage error (or of an unreadable directory), or nullopt with
+// `config` filled.
+std::optional<int> build_config(const Options& o, const cli::Io& io, Config& config) {
   const int modes =
       int(o.stats) + int(o.tree) + int(o.state_key) + int(o.raw) + int(!o.fields.empty());
   if (modes > 1) {
@@ -533,71 +528,77 @@ int run(const Options& o, cli::Io& io) {
   }
   auto files = expand_inputs(o, io);
   if (!files) return cli::report_error(io, files.error());
+  config.options = o;
+  config.filter = std::move(*filter);
+  config.files = std::move(*files);
+  config.format = cli::resolve_format(o.out, io);
+  config.color = cli::resolve_color(o.out, io);
+  return std::nullopt;
+}
 
-  std::uint64_t problems = 0;
+// How the read ended.
+struct Outcome {
+  std::uint64_t problems = 0;  // torn and corrupt records reported on the way
+  std::uint64_t torn = 0, corrupt = 0;
+  bool interrupted = false;
+};
+
+Result<Outcome> run(const Config& config, cli::Io& io, Dumper& dumper) {
+  const Options& o = config.options;
+  const el::Filter& filter = config.filter;
+  Outcome outcome;
   el::ReadOptions ro;
   ro.strict = o.strict;
   ro.follow = o.follow;
   ro.on_problem = [&](const el::Problem& p) {
-    ++problems;
+    ++outcome.problems;
     cli::warning(io, p.to_string());
   };
   std::vector<std::unique_ptr<el::Reader>> readers;
   std::uint64_t total_bytes = 0;
-  Dumper dumper(o, io, cli::resolve_format(o.out, io), cli::resolve_color(o.out, io));
-  for (const auto& f : *files) {
-    ro.needles = filter->needles(el::needle_scope_for(f));
-    auto r = el::Reader::open(f, ro);
-    if (!r) return cli::report_error(io, r.error());
+  for (const auto& f : config.files) {
+    ro.needles = filter.needles(el::needle_scope_for(f));
+    AFTK_TRY_ASSIGN(auto r, el::Reader::open(f, ro));
     struct stat st {};
     if (f != "-" && ::stat(f.c_str(), &st) == 0)
       total_bytes += static_cast<std::uint64_t>(st.st_size);
-    dumper.names.push_back((*r)->name());
-    readers.push_back(std::move(r).value());
+    dumper.names.push_back(r->name());
+    readers.push_back(std::move(r));
   }
-  auto done = [&](std::uint64_t torn, std::uint64_t corrupt) {
-    dumper.finish(torn, corrupt);
-    if (std::ferror(io.out)) {
-      cli::error(io, "cannot write output");
-      return int(cli::kExitFailure);
-    }
-    return problems > 0 ? int(cli::kExitProblems) : int(cli::kExitOk);
-  };
-  auto counts = [&](auto& list, std::uint64_t& torn, std::uint64_t& corrupt) {
-    torn = corrupt = 0;
+  auto counts = [&](auto& list) {
     for (const auto& r : list) {
-      torn += r->torn_records();
-      corrupt += r->corrupt_records();
+      outcome.torn += r->torn_records();
+      outcome.corrupt += r->corrupt_records();
     }
   };
   el::Record rec;
   std::uint64_t n = 0;
   if (o.follow) {
-    cli::install_signal_handlers();
     for (;;) {
       bool any = false, all_ended = true;
       for (size_t i = 0; i < readers.size(); ++i) {
         for (;;) {
-          auto next = readers[i]->next(rec);
-          if (!next) return cli::report_error(io, next.error());
-          if (*next != el::Reader::Next::kRecord) {
-            if (*next == el::Reader::Next::kIdle) all_ended = false;
+          AFTK_TRY_ASSIGN(auto next, readers[i]->next(rec));
+          if (next != el::Reader::Next::kRecord) {
+            if (next == el::Reader::Next::kIdle) all_ended = false;
             break;
           }
           any = true;
           rec.source = i;
-          if (filter->matches(rec)) dumper.record(rec);
+          if (filter.matches(rec)) dumper.record(rec);
           if (cli::interrupted()) break;
         }
       }
       dumper.flush();
-      if (cli::interrupted()) return cli::kExitInterrupted;
+      if (cli::interrupted()) {
+        outcome.interrupted = true;
+        return outcome;
+      }
       if (all_ended) break;
       if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    std::uint64_t torn, corrupt;
-    counts(readers, torn, corrupt);
-    return done(torn, corrupt);
+    counts(readers);
+    return outcome;
   }
   el::MergedReader merged(std::move(readers));
   // Progress on a terminal only when it does not interleave with records on the same terminal.
@@ -605,21 +606,33 @@ int run(const Options& o, cli::Io& io) {
   if (!o.stats && !o.tree && io.out_tty) progress_io.quiet = true;
   cli::Progress progress(progress_io, "reading");
   for (;;) {
-    auto more = merged.next(rec);
-    if (!more) return cli::report_error(io, more.error());
-    if (!*more) break;
-    if (filter->matches(rec)) dumper.record(rec);
+    AFTK_TRY_ASSIGN(const bool more, merged.next(rec));
+    if (!more) break;
+    if (filter.matches(rec)) dumper.record(rec);
     if ((++n & 0xFFF) == 0) {
-      if (cli::interrupted()) return cli::kExitInterrupted;
+      if (cli::interrupted()) {
+        outcome.interrupted = true;
+        return outcome;
+      }
       std::uint64_t read = 0;
       for (const auto& r : merged.readers()) read += r->bytes_read();
       progress.update(read, total_bytes, "bytes");
     }
   }
   progress.finish();
-  std::uint64_t torn, corrupt;
-  counts(merged.readers(), torn, corrupt);
-  return done(torn, corrupt);
+  counts(merged.readers());
+  return outcome;
+}
+
+// Prints what is printed at the end (stats, tree, a table) and returns the exit code.
+int report(Dumper& dumper, const Outcome& outcome, const cli::Io& io) {
+  if (outcome.interrupted) return cli::kExitInterrupted;
+  dumper.finish(outcome.torn, outcome.corrupt);
+  if (std::ferror(io.out)) {
+    cli::error(io, "cannot write output");
+    return cli::kExitFailure;
+  }
+  return outcome.problems > 0 ? cli::kExitProblems : cli::kExitOk;
 }
 
 }  // namespace
@@ -630,9 +643,14 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     CLI::App app(kDescription, "eventlog-dump");
     app.set_version_flag("--version", [] { return std::string(); });
     configure(app, o);
-    if (int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
+    if (auto rc = cli::parse(app, argc, argv, io)) return *rc;
     io.quiet = o.out.quiet;
-    return run(o, io);
+    Config config;
+    if (auto rc = build_config(o, io, config)) return *rc;
+    Dumper dumper(config.options, io, config.format, config.color);
+    auto outcome = run(config, io, dumper);
+    if (!outcome) return cli::report_error(io, outcome.error());
+    return report(dumper, *outcome, io);
   });
 }
 

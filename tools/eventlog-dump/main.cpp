@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// eventlog-dump: hands argv to the tool's run().
+// eventlog-dump: hands argv to the tool through the shared main (signals, exit codes).
 #include "eventlog_dump.h"
 
 int main(int argc, char** argv) {
-  aftk::cli::Io io = aftk::cli::process_io("eventlog-dump");
-  return aftk::tools::eventlog_dump::main(argc, argv, io);
+  return aftk::cli::main(argc, argv, "eventlog-dump", aftk::tools::eventlog_dump::main);
 }

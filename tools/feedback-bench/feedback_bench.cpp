@@ -81,7 +81,8 @@ const std::vector<std::string> kImpls = {"aftk",        "aftk-channel", "two-deq
                                          "boost-spsc",  "floor"};
 const std::vector<std::string> kGroups = {"throughput", "rtt_spin", "rtt_park", "floor"};
 
-struct Options {
+// What the measurements run with, checked.
+struct Config {
   std::vector<std::string> impls;
   std::vector<std::string> metrics;
   std::vector<unsigned> producers = {1, 2, 4};
@@ -146,7 +147,7 @@ struct Job {
 
 class Bench {
  public:
-  Bench(const Options& o, cli::Io& io) : o_(o), io_(io) {}
+  Bench(const Config& o, cli::Io& io) : o_(o), io_(io) {}
 
   bool wants(const std::string& impl) const {
     return std::find(o_.impls.begin(), o_.impls.end(), impl) != o_.impls.end();
@@ -370,7 +371,7 @@ class Bench {
     std::fflush(io_.err);
   }
 
-  const Options& o_;
+  const Config& o_;
   cli::Io& io_;
   std::vector<Job> jobs_;
   std::vector<Figure> results_;
@@ -463,77 +464,72 @@ std::string human(double v, const std::string& unit) {
   return fmt::format("{:.3g}", v);
 }
 
-void append_number(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    out += "null";
-  } else if (std::fabs(v) >= 1e15 || v == std::floor(v)) {
-    out += fmt::format("{:.0f}", v);
-  } else {
-    out += fmt::format("{:.6g}", v);
-  }
+// Numbers as the JSON Lines have always shown them: integers without a fraction, others with
+// six significant digits, non-finite values as null.
+std::string number_json(double v) {
+  if (!std::isfinite(v)) return "null";
+  if (std::fabs(v) >= 1e15 || v == std::floor(v)) return fmt::format("{:.0f}", v);
+  return fmt::format("{:.6g}", v);
 }
 
-void print_jsonl(std::FILE* out, const Machine& m, const Options& o, const std::vector<Figure>& rs,
+void print_jsonl(std::FILE* out, const Machine& m, const Config& o, const std::vector<Figure>& rs,
                  const std::vector<Target>& ts) {
-  std::string line = "{\"kind\":\"machine\",\"cpu\":";
-  json::append_string(line, m.cpu);
-  line += fmt::format(",\"cores\":{},\"kernel\":", m.cores);
-  json::append_string(line, m.kernel);
-  line += ",\"compiler\":";
-  json::append_string(line, m.compiler);
-  line +=
-      fmt::format(",\"membarrier\":{},\"reps\":{},\"warmup\":{},\"items\":{},\"samples\":{}}}\n",
-                  m.membarrier ? "true" : "false", o.reps, o.warmup, o.items, o.samples);
-  std::fputs(line.c_str(), out);
-  for (auto& r : rs) {
-    line = "{\"kind\":\"measurement\",\"impl\":";
-    json::append_string(line, r.impl);
-    line += ",\"metric\":";
-    json::append_string(line, r.metric);
-    line += fmt::format(",\"producers\":{},\"payload_bytes\":{},\"median\":", r.producers,
-                        r.payload_bytes);
-    append_number(line, r.median);
-    line += ",\"min\":";
-    append_number(line, r.min);
-    line += ",\"max\":";
-    append_number(line, r.max);
-    line += ",\"unit\":";
-    json::append_string(line, r.unit);
-    line += fmt::format(",\"reps\":{}", r.reps);
-    if (!r.ratio_to.empty()) {
-      line += ",\"ratio\":";
-      append_number(line, r.ratio);
-      line += ",\"ratio_to\":";
-      json::append_string(line, r.ratio_to);
-    }
-    for (auto& [k, v] : r.extra) {
-      line += ",";
-      json::append_string(line, k);
-      line += ":";
-      append_number(line, v);
-    }
-    line += "}\n";
+  std::string line;
+  const auto emit = [&] {
+    line.push_back('\n');
     std::fputs(line.c_str(), out);
+    line.clear();
+  };
+  const auto writer = [&] { return json::Writer(line); };
+  writer()
+      .begin_object()
+      .field("kind", "machine")
+      .field("cpu", m.cpu)
+      .field("cores", m.cores)
+      .field("kernel", m.kernel)
+      .field("compiler", m.compiler)
+      .field("membarrier", m.membarrier)
+      .field("reps", o.reps)
+      .field("warmup", o.warmup)
+      .field("items", o.items)
+      .field("samples", o.samples)
+      .end_object();
+  emit();
+  for (auto& r : rs) {
+    auto w = writer();
+    w.begin_object()
+        .field("kind", "measurement")
+        .field("impl", r.impl)
+        .field("metric", r.metric)
+        .field("producers", r.producers)
+        .field("payload_bytes", r.payload_bytes)
+        .raw_field("median", number_json(r.median))
+        .raw_field("min", number_json(r.min))
+        .raw_field("max", number_json(r.max))
+        .field("unit", r.unit)
+        .field("reps", r.reps);
+    if (!r.ratio_to.empty())
+      w.raw_field("ratio", number_json(r.ratio)).field("ratio_to", r.ratio_to);
+    for (auto& [k, v] : r.extra) w.raw_field(k, number_json(v));
+    w.end_object();
+    emit();
   }
   for (auto& t : ts) {
-    line = "{\"kind\":\"target\",\"name\":";
-    json::append_string(line, t.name);
-    line += ",\"value\":";
-    append_number(line, t.value);
-    line += ",\"limit\":";
-    append_number(line, t.limit);
-    line += fmt::format(",\"at_least\":{},\"met\":{}", t.at_least ? "true" : "false",
-                        t.met() ? "true" : "false");
-    if (!t.note.empty()) {
-      line += ",\"note\":";
-      json::append_string(line, t.note);
-    }
-    line += "}\n";
-    std::fputs(line.c_str(), out);
+    auto w = writer();
+    w.begin_object()
+        .field("kind", "target")
+        .field("name", t.name)
+        .raw_field("value", number_json(t.value))
+        .raw_field("limit", number_json(t.limit))
+        .field("at_least", t.at_least)
+        .field("met", t.met());
+    if (!t.note.empty()) w.field("note", t.note);
+    w.end_object();
+    emit();
   }
 }
 
-void print_table(std::FILE* out, bool color, const Machine& m, const Options& o,
+void print_table(std::FILE* out, bool color, const Machine& m, const Config& o,
                  const std::vector<Figure>& rs, const std::vector<Target>& ts) {
   fmt::print(out, "machine: {}, {} cores, {}, {}, membarrier {}\n", m.cpu, m.cores, m.kernel,
              m.compiler, m.membarrier ? "yes" : "no");
@@ -639,130 +635,176 @@ Reading the results:
   the queue. See feedback-bench(1).
 )";
 
+// The command line as given: the numbers land in `config` directly, the lists are checked by
+// build_config.
+struct Options {
+  Config config;
+  std::vector<std::string> impls, metrics, producers, payloads;
+  CLI::Option* reps = nullptr;  // count() says whether --quick may change it
+  CLI::Option* items = nullptr;
+  CLI::Option* samples = nullptr;
+};
+
+void configure(CLI::App& app, Options& opts, const cli::Io& io) {
+  Config& o = opts.config;
+  app.description(
+      "Benchmark the feedback queue and channel against the upstream design, common "
+      "lock-free queues and the machine's floors.");
+  app.footer(kFooter);
+  app.set_version_flag("--version", cli::version_text(io.tool));
+  app.add_option("--impl", opts.impls,
+                 "Implementations, comma-separated: aftk, aftk-channel, two-deque-spin, "
+                 "mutex-deque, moodycamel, boost-queue, boost-spsc, floor (default: all)");
+  app.add_option("--metric", opts.metrics,
+                 "Measurements: throughput, rtt_spin, rtt_park, floor (default: all)");
+  app.add_option("-p,--producers", opts.producers, "Producer counts for throughput (default 1,2,4)");
+  app.add_option("--payload", opts.payloads, "Item sizes in bytes: 8, 64, 256 (default 8,64)");
+  opts.reps = app.add_option("-r,--reps", o.reps, "Recorded repetitions per measurement (default 5)")
+                  ->check(CLI::Range(1, 1000));
+  app.add_option("--warmup", o.warmup, "Unrecorded repetitions first (default 1)")
+      ->check(CLI::Range(0, 100));
+  opts.items = app.add_option("--items", o.items, "Items per throughput repetition (default 2000000)")
+                   ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{1} << 34));
+  opts.samples =
+      app.add_option(
+             "--samples", o.samples,
+             "Round trips per latency repetition; parking loops use a quarter (default 20000)")
+          ->check(CLI::Range(std::size_t{100}, std::size_t{100'000'000}));
+  app.add_flag("--quick", o.quick,
+               "Small run: 3 reps, 500000 items, 4000 samples, 8-byte items, P = 1,2");
+  app.add_flag("--no-pin", o.no_pin, "Do not pin the two threads of 1:1 tests to CPUs 0 and 1");
+  app.add_option("--plot", o.plot, "Also write an SVG chart of throughput and latency to FILE");
+  app.add_flag("--spin-consumer", o.spin_consumer,
+               "Throughput with a consumer that never sleeps (default: it parks when idle and "
+               "is woken by the add that reports was-empty, as in the feedback loop)");
+  app.add_flag("--check", o.check, "Exit with 3 when a target from the issue is missed");
+  cli::add_output_options(app, o.output);
+}
+
+// Returns the exit code of a usage error, or nullopt with `config` filled.
+std::optional<int> build_config(Options& opts, const cli::Io& io, Config& config) {
+  Config& o = opts.config;
+  auto& impls = opts.impls;
+  auto& metrics = opts.metrics;
+  auto& producers = opts.producers;
+  auto& payloads = opts.payloads;
+  if (o.quick) {
+    if (opts.reps->count() == 0) o.reps = 3;
+    if (opts.items->count() == 0) o.items = 500'000;
+    if (opts.samples->count() == 0) o.samples = 4'000;
+    if (payloads.empty()) payloads = {"8"};
+    if (producers.empty()) producers = {"1,2"};
+  }
+  std::string bad;
+  if (impls.empty())
+    impls = {
+        "aftk,aftk-channel,two-deque-spin,mutex-deque,moodycamel,boost-queue,boost-spsc,floor"};
+  if (metrics.empty()) metrics = {"throughput,rtt_spin,rtt_park,floor"};
+  std::set<std::string> impl_set(kImpls.begin(), kImpls.end());
+  std::set<std::string> group_set(kGroups.begin(), kGroups.end());
+  if (!parse_list(impls, o.impls, impl_set, bad)) {
+    cli::error(io, fmt::format("unknown implementation '{}' (one of: aftk, aftk-channel, "
+                               "two-deque-spin, mutex-deque, moodycamel, boost-queue, "
+                               "boost-spsc, floor)",
+                               bad));
+    return cli::kExitUsage;
+  }
+  if (!parse_list(metrics, o.metrics, group_set, bad)) {
+    cli::error(
+        io,
+        fmt::format("unknown metric '{}' (one of: throughput, rtt_spin, rtt_park, floor)", bad));
+    return cli::kExitUsage;
+  }
+  if (!producers.empty() && !parse_list(producers, o.producers, {}, bad)) {
+    cli::error(io, fmt::format("bad producer count '{}' (1..64)", bad));
+    return cli::kExitUsage;
+  }
+  if (!payloads.empty() && !parse_list(payloads, o.payloads, {8u, 64u, 256u}, bad)) {
+    cli::error(io, fmt::format("unsupported payload '{}' (8, 64 or 256 bytes)", bad));
+    return cli::kExitUsage;
+  }
+  std::sort(o.payloads.begin(), o.payloads.end());
+#ifndef AFTK_BENCH_HAVE_MOODYCAMEL
+  if (std::erase(o.impls, std::string("moodycamel")) && impls.size() == 1)
+    cli::note(io, "moodycamel left out: built without libconcurrentqueue-dev");
+#endif
+#ifndef AFTK_BENCH_HAVE_BOOST
+  std::erase(o.impls, std::string("boost-queue"));
+  std::erase(o.impls, std::string("boost-spsc"));
+#endif
+  config = o;
+  return std::nullopt;
+}
+
+struct Measured {
+  Machine machine;
+  std::vector<Figure> figures;
+  std::vector<Target> targets;
+  bool interrupted = false;
+};
+
+Measured run(const Config& config, cli::Io& io) {
+  Measured m;
+  m.machine = describe_machine();
+  (void)ns_per_tick();
+  Bench bench(config, io);
+  bench.run();
+  if (!io.quiet && io.err_tty) fmt::print(io.err, "\r\033[K");
+  if (cli::interrupted()) {
+    m.interrupted = true;
+    return m;
+  }
+  m.figures = std::move(bench.results());
+  add_ratios(m.figures);
+  m.targets = evaluate_targets(m.figures, config.payloads.front());
+  return m;
+}
+
+int report(const Config& o, const Measured& m, const cli::Io& io) {
+  if (m.interrupted) return cli::kExitInterrupted;
+  const auto& rs = m.figures;
+  const auto& ts = m.targets;
+  cli::Format format = cli::resolve_format(o.output, io);
+  if (format == cli::Format::kTable) {
+    print_table(io.out, cli::resolve_color(o.output, io), m.machine, o, rs, ts);
+  } else {
+    print_jsonl(io.out, m.machine, o, rs, ts);
+  }
+  if (!o.plot.empty()) {
+    std::string title = fmt::format("feedback-bench on {} ({} cores, {})", m.machine.cpu,
+                                    m.machine.cores, m.machine.kernel);
+    std::string svg = render_svg(rs, title, o.payloads.front());
+    std::ofstream f(o.plot, std::ios::binary | std::ios::trunc);
+    f << svg;
+    f.close();
+    if (!f) {
+      cli::error(io, fmt::format("cannot write plot '{}'", o.plot));
+      return cli::kExitFailure;
+    }
+    cli::note(io, fmt::format("wrote {}", o.plot));
+  }
+  if (o.check) {
+    for (auto& t : ts) {
+      if (!t.met()) return cli::kExitProblems;
+    }
+  }
+  return cli::kExitOk;
+}
+
 }  // namespace
 
 bool Target::met() const { return at_least ? value >= limit : value <= limit; }
 
 int main(int argc, const char* const* argv, cli::Io& io) {
   return cli::guarded(io, [&]() -> int {
-    Options o;
-    CLI::App app{
-        "Benchmark the feedback queue and channel against the upstream design, common "
-        "lock-free queues and the machine's floors.",
-        "feedback-bench"};
-    app.footer(kFooter);
-    app.set_version_flag("--version", cli::version_text(io.tool));
-    std::vector<std::string> impls, metrics, producers, payloads;
-    app.add_option("--impl", impls,
-                   "Implementations, comma-separated: aftk, aftk-channel, two-deque-spin, "
-                   "mutex-deque, moodycamel, boost-queue, boost-spsc, floor (default: all)");
-    app.add_option("--metric", metrics,
-                   "Measurements: throughput, rtt_spin, rtt_park, floor (default: all)");
-    app.add_option("-p,--producers", producers, "Producer counts for throughput (default 1,2,4)");
-    app.add_option("--payload", payloads, "Item sizes in bytes: 8, 64, 256 (default 8,64)");
-    app.add_option("-r,--reps", o.reps, "Recorded repetitions per measurement (default 5)")
-        ->check(CLI::Range(1, 1000));
-    app.add_option("--warmup", o.warmup, "Unrecorded repetitions first (default 1)")
-        ->check(CLI::Range(0, 100));
-    app.add_option("--items", o.items, "Items per throughput repetition (default 2000000)")
-        ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{1} << 34));
-    app.add_option(
-           "--samples", o.samples,
-           "Round trips per latency repetition; parking loops use a quarter (default 20000)")
-        ->check(CLI::Range(std::size_t{100}, std::size_t{100'000'000}));
-    app.add_flag("--quick", o.quick,
-                 "Small run: 3 reps, 500000 items, 4000 samples, 8-byte items, P = 1,2");
-    app.add_flag("--no-pin", o.no_pin, "Do not pin the two threads of 1:1 tests to CPUs 0 and 1");
-    app.add_option("--plot", o.plot, "Also write an SVG chart of throughput and latency to FILE");
-    app.add_flag("--spin-consumer", o.spin_consumer,
-                 "Throughput with a consumer that never sleeps (default: it parks when idle and "
-                 "is woken by the add that reports was-empty, as in the feedback loop)");
-    app.add_flag("--check", o.check, "Exit with 3 when a target from the issue is missed");
-    cli::add_output_options(app, o.output);
-    if (int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
-    io.quiet = io.quiet || o.output.quiet;
-
-    if (o.quick) {
-      if (app.count("--reps") == 0) o.reps = 3;
-      if (app.count("--items") == 0) o.items = 500'000;
-      if (app.count("--samples") == 0) o.samples = 4'000;
-      if (payloads.empty()) payloads = {"8"};
-      if (producers.empty()) producers = {"1,2"};
-    }
-    std::string bad;
-    if (impls.empty())
-      impls = {
-          "aftk,aftk-channel,two-deque-spin,mutex-deque,moodycamel,boost-queue,boost-spsc,floor"};
-    if (metrics.empty()) metrics = {"throughput,rtt_spin,rtt_park,floor"};
-    std::set<std::string> impl_set(kImpls.begin(), kImpls.end());
-    std::set<std::string> group_set(kGroups.begin(), kGroups.end());
-    if (!parse_list(impls, o.impls, impl_set, bad)) {
-      cli::error(io, fmt::format("unknown implementation '{}' (one of: aftk, aftk-channel, "
-                                 "two-deque-spin, mutex-deque, moodycamel, boost-queue, "
-                                 "boost-spsc, floor)",
-                                 bad));
-      return cli::kExitUsage;
-    }
-    if (!parse_list(metrics, o.metrics, group_set, bad)) {
-      cli::error(
-          io,
-          fmt::format("unknown metric '{}' (one of: throughput, rtt_spin, rtt_park, floor)", bad));
-      return cli::kExitUsage;
-    }
-    if (!producers.empty() && !parse_list(producers, o.producers, {}, bad)) {
-      cli::error(io, fmt::format("bad producer count '{}' (1..64)", bad));
-      return cli::kExitUsage;
-    }
-    if (!payloads.empty() && !parse_list(payloads, o.payloads, {8u, 64u, 256u}, bad)) {
-      cli::error(io, fmt::format("unsupported payload '{}' (8, 64 or 256 bytes)", bad));
-      return cli::kExitUsage;
-    }
-    std::sort(o.payloads.begin(), o.payloads.end());
-#ifndef AFTK_BENCH_HAVE_MOODYCAMEL
-    if (std::erase(o.impls, std::string("moodycamel")) && impls.size() == 1)
-      cli::note(io, "moodycamel left out: built without libconcurrentqueue-dev");
-#endif
-#ifndef AFTK_BENCH_HAVE_BOOST
-    std::erase(o.impls, std::string("boost-queue"));
-    std::erase(o.impls, std::string("boost-spsc"));
-#endif
-
-    Machine machine = describe_machine();
-    (void)ns_per_tick();
-    cli::install_signal_handlers();
-    Bench bench(o, io);
-    bench.run();
-    if (!io.quiet && io.err_tty) fmt::print(io.err, "\r\033[K");
-    if (cli::interrupted()) return cli::kExitInterrupted;
-    std::vector<Figure>& rs = bench.results();
-    add_ratios(rs);
-    std::vector<Target> ts = evaluate_targets(rs, o.payloads.front());
-
-    cli::Format format = cli::resolve_format(o.output, io);
-    if (format == cli::Format::kTable) {
-      print_table(io.out, cli::resolve_color(o.output, io), machine, o, rs, ts);
-    } else {
-      print_jsonl(io.out, machine, o, rs, ts);
-    }
-    if (!o.plot.empty()) {
-      std::string title = fmt::format("feedback-bench on {} ({} cores, {})", machine.cpu,
-                                      machine.cores, machine.kernel);
-      std::string svg = render_svg(rs, title, o.payloads.front());
-      std::ofstream f(o.plot, std::ios::binary | std::ios::trunc);
-      f << svg;
-      f.close();
-      if (!f) {
-        cli::error(io, fmt::format("cannot write plot '{}'", o.plot));
-        return cli::kExitFailure;
-      }
-      cli::note(io, fmt::format("wrote {}", o.plot));
-    }
-    if (o.check) {
-      for (auto& t : ts) {
-        if (!t.met()) return cli::kExitProblems;
-      }
-    }
-    return cli::kExitOk;
+    Options opts;
+    CLI::App app{"", "feedback-bench"};
+    configure(app, opts, io);
+    if (auto rc = cli::parse(app, argc, argv, io)) return *rc;
+    io.quiet = io.quiet || opts.config.output.quiet;
+    Config config;
+    if (auto rc = build_config(opts, io, config)) return *rc;
+    return report(config, run(config, io), io);
   });
 }
 

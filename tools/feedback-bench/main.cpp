@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// feedback-bench entry point.
+// feedback-bench: hands argv to the tool through the shared main (signals, exit codes).
 #include "feedback_bench.h"
 
 int main(int argc, char** argv) {
-  aftk::cli::Io io = aftk::cli::process_io("feedback-bench");
-  return aftk::tools::feedback_bench::main(argc, argv, io);
+  return aftk::cli::main(argc, argv, "feedback-bench", aftk::tools::feedback_bench::main);
 }

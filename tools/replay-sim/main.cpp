@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// replay-sim: hands argv to the tool.
+// replay-sim: hands argv to the tool through the shared main (signals, exit codes).
 #include "replay_sim.h"
 
 int main(int argc, char** argv) {
-  aftk::cli::install_signal_handlers();
-  aftk::cli::Io io = aftk::cli::process_io("replay-sim");
-  return aftk::tools::replay_sim::main(argc, argv, io);
+  return aftk::cli::main(argc, argv, "replay-sim", aftk::tools::replay_sim::main);
 }

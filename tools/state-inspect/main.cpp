@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// state-inspect: hands argv to the tool.
+// state-inspect: hands argv to the tool through the shared main (signals, exit codes).
 #include "state_inspect.h"
 
 int main(int argc, char** argv) {
-  aftk::cli::install_signal_handlers();
-  aftk::cli::Io io = aftk::cli::process_io("state-inspect");
-  return aftk::tools::state_inspect::main(argc, argv, io);
+  return aftk::cli::main(argc, argv, "state-inspect", aftk::tools::state_inspect::main);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// state-inspect: options, the listing, and the report.
+// state-inspect: options -> configure -> build_config -> run (the listing) -> report (the
+// problems and the counts).
 #include "state_inspect.h"
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include "aftk/actionstate/inspect.h"
 #include "aftk/cli/state_listing.h"
 #include "aftk/cli/store_source.h"
+#include "aftk/json/writer.h"
 
 namespace aftk::tools::state_inspect {
 
@@ -60,67 +62,106 @@ void configure(CLI::App& app, Options& o) {
 See state-inspect(1).)");
 }
 
+// What the run needs, checked.
+struct Config {
+  cli::StoreSource source;
+  actionstate::InspectOptions inspect;
+  bool summary_only = false;
+  cli::StateListing::Style style;
+};
+
+// Returns the exit code of a usage error (or of -X list), or nullopt with `config` filled.
+std::optional<int> build_config(const Options& o, const cli::Io& io, Config& config) {
+  using namespace actionstate;
+  if (auto rc = cli::handle_store_args(o.source, io)) return rc;
+  config.source = o.source;
+  InspectOptions& opts = config.inspect;
+  opts.decode.mode = o.lenient ? ReadMode::kLenient : ReadMode::kStrict;
+  opts.decode.reject_lineage_fields = o.v031;
+  opts.business_keys = o.keys;
+  if (o.seq >= 0) opts.seq = o.seq;
+  opts.only_pending = o.pending;
+  opts.only_incomplete = o.incomplete;
+  config.summary_only = o.summary_only;
+  config.style = {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io), o.wide,
+                  !o.no_state};
+  return std::nullopt;
+}
+
+// Reads the store and lists (or, for a table, collects) every matching state as it goes.
+Result<actionstate::InspectSummary> run(const Config& config, const cli::Io& io,
+                                        cli::StateListing& listing) {
+  using namespace actionstate;
+  cli::Progress progress(io, "reading");
+  auto visit = [&](const InspectedState& s) {
+    if (!config.summary_only) listing.add(s);
+  };
+  if (config.source.is_kafka()) {
+    AFTK_TRY_ASSIGN(auto store, cli::open_store(config.source, true));
+    const cli::CacheLeftAtExit left(io, store.get());
+    RebuildOptions ro;
+    ro.validate = false;  // decoded once, below
+    ro.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
+    auto loaded = store->load_all(ro);
+    progress.finish();
+    if (!loaded) return fail(loaded.error());
+    InspectSummary summary = inspect_cache(store->cache(), config.inspect, visit);
+    summary.records = loaded->records;
+    summary.tombstones = loaded->tombstones;
+    for (const auto& p : loaded->problems) summary.problems.push_back(p.error);
+    return summary;
+  }
+  auto summary = inspect_dump(config.source.file, config.inspect, visit,
+                              [&](std::uint64_t bytes, std::uint64_t total) {
+                                progress.update(bytes, total, "bytes");
+                              });
+  progress.finish();
+  return summary;
+}
+
+int report(const Config& config, const actionstate::InspectSummary& summary,
+           cli::StateListing& listing, const cli::Io& io) {
+  if (!config.summary_only) listing.finish();
+  // Problems go to stderr, each with its location, after the data.
+  for (const auto& p : summary.problems)
+    cli::warning(io, fmt::format("{}: {}", p.where, p.message));
+  if (config.summary_only) {
+    std::string line;
+    json::Writer(line)
+        .begin_object()
+        .field("records", summary.records)
+        .field("tombstones", summary.tombstones)
+        .field("live", summary.live)
+        .field("listed", summary.listed)
+        .field("corrupt", summary.corrupt)
+        .field("deviating", summary.deviating)
+        .field("problems", summary.problems.size())
+        .end_object();
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), io.out);
+  }
+  cli::note(io, fmt::format("{} records ({} tombstones), {} live states, {} listed, {} corrupt, "
+                            "{} other problems",
+                            summary.records, summary.tombstones, summary.live, summary.listed,
+                            summary.corrupt, summary.problems.size()));
+  return summary.has_problems() ? cli::kExitProblems : cli::kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, const char* const* argv, cli::Io& io) {
   CLI::App app{"", "state-inspect"};
   Options o;
   configure(app, o);
-  if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
-  if (const int rc = cli::handle_store_args(o.source, io); rc >= 0) return rc;
+  if (auto rc = cli::parse(app, argc, argv, io)) return *rc;
   io.quiet = o.output.quiet;
   return cli::guarded(io, [&]() -> int {
-    using namespace actionstate;
-    InspectOptions opts;
-    opts.decode.mode = o.lenient ? ReadMode::kLenient : ReadMode::kStrict;
-    opts.decode.reject_lineage_fields = o.v031;
-    opts.business_keys = o.keys;
-    if (o.seq >= 0) opts.seq = o.seq;
-    opts.only_pending = o.pending;
-    opts.only_incomplete = o.incomplete;
-
-    cli::StateListing listing(io, {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io),
-                                   o.wide, !o.no_state});
-    cli::Progress progress(io, "reading");
-    auto visit = [&](const InspectedState& s) {
-      if (!o.summary_only) listing.add(s);
-    };
-    Result<InspectSummary> summary = InspectSummary{};
-    if (o.source.is_kafka()) {
-      auto store = cli::open_store(o.source, true);
-      if (!store) return cli::report_error(io, store.error());
-      const cli::CacheLeftAtExit left(io, store->get());
-      RebuildOptions ro;
-      ro.validate = false;  // decoded once, below
-      ro.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
-      auto loaded = (*store)->load_all(ro);
-      progress.finish();
-      if (!loaded) return cli::report_error(io, loaded.error());
-      summary = inspect_cache((*store)->cache(), opts, visit);
-      summary->records = loaded->records;
-      summary->tombstones = loaded->tombstones;
-      for (const auto& p : loaded->problems) summary->problems.push_back(p.error);
-    } else {
-      summary = inspect_dump(o.source.file, opts, visit, [&](std::uint64_t bytes, std::uint64_t total) {
-        progress.update(bytes, total, "bytes");
-      });
-    }
-    progress.finish();
+    Config config;
+    if (auto rc = build_config(o, io, config)) return *rc;
+    cli::StateListing listing(io, config.style);
+    auto summary = run(config, io, listing);
     if (!summary) return cli::report_error(io, summary.error());
-    if (!o.summary_only) listing.finish();
-
-    // Problems go to stderr, each with its location, after the data.
-    for (const auto& p : summary->problems) cli::warning(io, fmt::format("{}: {}", p.where, p.message));
-    if (o.summary_only) {
-      fmt::print(io.out,
-                 "{{\"records\":{},\"tombstones\":{},\"live\":{},\"listed\":{},\"corrupt\":{},\"deviating\":{},\"problems\":{}}}\n",
-                 summary->records, summary->tombstones, summary->live, summary->listed,
-                 summary->corrupt, summary->deviating, summary->problems.size());
-    }
-    cli::note(io, fmt::format("{} records ({} tombstones), {} live states, {} listed, {} corrupt, {} other problems",
-                              summary->records, summary->tombstones, summary->live, summary->listed,
-                              summary->corrupt, summary->problems.size()));
-    return summary->has_problems() ? cli::kExitProblems : cli::kExitOk;
+    return report(config, *summary, listing, io);
   });
 }
 

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// state-prune: hands argv to the tool.
+// state-prune: hands argv to the tool through the shared main (signals, exit codes).
 #include "state_prune.h"
 
 int main(int argc, char** argv) {
-  aftk::cli::install_signal_handlers();
-  aftk::cli::Io io = aftk::cli::process_io("state-prune");
-  return aftk::tools::state_prune::main(argc, argv, io);
+  return aftk::cli::main(argc, argv, "state-prune", aftk::tools::state_prune::main);
 }

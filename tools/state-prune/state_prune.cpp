@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// state-prune: the plan, the confirmation, and the writes.
+// state-prune: options -> configure -> build_config -> run (the plan) -> report (the plan
+// printed) -> apply (the confirmation and the writes).
 #include "state_prune.h"
 
-#include <unistd.h>
-
 #include <cstdio>
-#include <iostream>
+#include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -39,11 +39,7 @@ struct Options {
   bool yes = false;
 };
 
-}  // namespace
-
-int main(int argc, const char* const* argv, cli::Io& io) {
-  CLI::App app{"", "state-prune"};
-  Options o;
+void configure(CLI::App& app, Options& o) {
   app.description(kDescription);
   app.set_version_flag("--version", "");
   cli::add_store_source(app, o.source);
@@ -57,102 +53,157 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   app.footer("Exit status: 0 planned (or applied); 1 the store cannot be read or written; 2 usage\n"
              "error; 3 confirmation needed but not given; 4 some tombstones written, some not.\n"
              "See state-prune(1).");
-  if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
-  if (const int rc = cli::handle_store_args(o.source, io); rc >= 0) return rc;
-  io.quiet = o.output.quiet;
+}
+
+struct Config {
+  cli::StoreSource source;
   actionstate::PruneRequest request;
-  request.completed_prefix = o.completed;
+  bool apply = false;
+  bool yes = false;
+  cli::Format format = cli::Format::kJsonl;
+  bool color = false;
+};
+
+// Returns the exit code of a usage error (or of -X list), or nullopt with `config` filled.
+std::optional<int> build_config(const Options& o, const cli::Io& io, Config& config) {
+  if (auto rc = cli::handle_store_args(o.source, io)) return rc;
+  config.request.completed_prefix = o.completed;
   for (const auto& c : o.cuts) {
     const auto eq = c.rfind('=');
     std::int64_t seq = -1;
-    if (eq == std::string::npos || eq == 0 || !actionstate::is_canonical_seq(std::string_view(c).substr(eq + 1), &seq)) {
+    if (eq == std::string::npos || eq == 0 ||
+        !actionstate::is_canonical_seq(std::string_view(c).substr(eq + 1), &seq)) {
       cli::error(io, fmt::format("--cut '{}': expected KEY=SEQ with a non-negative SEQ", c));
       return cli::kExitUsage;
     }
-    request.cuts.push_back({c.substr(0, eq), seq});
+    config.request.cuts.push_back({c.substr(0, eq), seq});
   }
-  if (request.cuts.empty() && !o.completed) {
+  if (config.request.cuts.empty() && !o.completed) {
     cli::error(io, "nothing to prune: give --cut KEY=SEQ or --completed");
     return cli::kExitUsage;
   }
-  return cli::guarded(io, [&]() -> int {
-    using namespace actionstate;
-    auto store = cli::open_store(o.source, !o.apply);
-    if (!store) return cli::report_error(io, store.error());
-    const cli::CacheLeftAtExit left(io, store->get());
-    auto& s = **store;
-    auto loaded = s.load_all({});
-    if (!loaded) return cli::report_error(io, loaded.error());
-    for (const auto& p : loaded->problems) cli::warning(io, fmt::format("{}: {}", p.error.where, p.error.message));
-    const auto plan = plan_prune(s.cache(), request);
-    size_t total = 0;
-    for (const auto& cut : plan) total += cut.entries.size();
+  config.source = o.source;
+  config.apply = o.apply;
+  config.yes = o.yes;
+  config.format = cli::resolve_format(o.output, io);
+  config.color = cli::resolve_color(o.output, io);
+  return std::nullopt;
+}
 
-    const auto format = cli::resolve_format(o.output, io);
-    cli::Table table;
-    std::string line;
-    if (format == cli::Format::kTable)
-      for (const char* h : {"BUSINESS KEY", "SEQ", "ACTION", "P", "OFFSET", "WHY"}) table.add_column(h);
-    for (const auto& cut : plan) {
-      for (const auto* e : cut.entries) {
-        const std::string key = e->key.to_string();
-        if (format == cli::Format::kTable) {
-          table.add_row({e->key.format == KeyFormat::kV03 ? e->key.business_key : "#" + e->key.business_key_id,
-                         std::to_string(e->key.seq), e->key.action_uuid.substr(0, 8),
-                         std::to_string(e->position.partition), std::to_string(e->position.offset), cut.reason});
-        } else {
-          line = fmt::format("{{\"plan\":\"tombstone\",\"partition\":{},\"offset\":{},\"key\":",
-                             e->position.partition, e->position.offset);
-          json::append_string(line, key, json::Escape::kRawUnicode);
-          fmt::format_to(std::back_inserter(line), ",\"seq\":{},\"reason\":", e->key.seq);
-          json::append_string(line, cut.reason);
-          line.append("}\n");
-          std::fwrite(line.data(), 1, line.size(), io.out);
-        }
+struct Planned {
+  std::unique_ptr<actionstate::LogStore> store;
+  actionstate::RebuildReport loaded;
+  std::vector<actionstate::PlannedCut> plan;
+  size_t total = 0;  // tombstones in the plan
+};
+
+// Loads the store and plans the tombstones; writes nothing.
+Result<Planned> run(const Config& config) {
+  Planned p;
+  AFTK_TRY_ASSIGN(p.store, cli::open_store(config.source, !config.apply));
+  AFTK_TRY_ASSIGN(p.loaded, p.store->load_all({}));
+  p.plan = actionstate::plan_prune(p.store->cache(), config.request);
+  for (const auto& cut : p.plan) p.total += cut.entries.size();
+  return p;
+}
+
+// Prints the load's problems and the plan (a table or one JSON object per tombstone).
+void report(const Config& config, const Planned& p, const cli::Io& io) {
+  using namespace actionstate;
+  for (const auto& pr : p.loaded.problems)
+    cli::warning(io, fmt::format("{}: {}", pr.error.where, pr.error.message));
+  cli::Table table;
+  std::string line;
+  if (config.format == cli::Format::kTable)
+    for (const char* h : {"BUSINESS KEY", "SEQ", "ACTION", "P", "OFFSET", "WHY"})
+      table.add_column(h);
+  for (const auto& cut : p.plan) {
+    for (const auto* e : cut.entries) {
+      if (config.format == cli::Format::kTable) {
+        table.add_row({e->key.format == KeyFormat::kV03 ? e->key.business_key
+                                                        : "#" + e->key.business_key_id,
+                       std::to_string(e->key.seq), e->key.action_uuid.substr(0, 8),
+                       std::to_string(e->position.partition), std::to_string(e->position.offset),
+                       cut.reason});
+        continue;
       }
+      line.clear();
+      json::Writer(line)
+          .begin_object()
+          .field("plan", "tombstone")
+          .field("partition", e->position.partition)
+          .field("offset", e->position.offset)
+          .field("key", e->key.to_string())
+          .field("seq", e->key.seq)
+          .field("reason", cut.reason)
+          .end_object();
+      line.push_back('\n');
+      std::fwrite(line.data(), 1, line.size(), io.out);
     }
-    if (format == cli::Format::kTable) table.print(io.out, cli::resolve_color(o.output, io));
-    cli::note(io, fmt::format("plan: {} tombstones for {} business key(s) in {} ({} live states)",
-                              total, plan.size(), o.source.describe(), s.cache().size()));
-    if (!o.apply || total == 0) {
-      if (total > 0) cli::note(io, "nothing written; run again with --apply to write these tombstones");
-      return cli::kExitOk;
+  }
+  if (config.format == cli::Format::kTable) table.print(io.out, config.color);
+  cli::note(io, fmt::format("plan: {} tombstones for {} business key(s) in {} ({} live states)",
+                            p.total, p.plan.size(), config.source.describe(),
+                            p.store->cache().size()));
+}
+
+// With --apply: confirms (unless --yes) and writes the plan's tombstones.
+int apply(const Config& config, Planned& p, const cli::Io& io) {
+  if (!config.yes) {
+    if (!io.err_tty || !io.in_tty) {
+      cli::error(io, "--apply needs confirmation: give --yes when running without a terminal");
+      return cli::kExitProblems;
     }
-    if (!o.yes) {
-      if (!io.err_tty || ::isatty(STDIN_FILENO) != 1) {
-        cli::error(io, "--apply needs confirmation: give --yes when running without a terminal");
-        return cli::kExitProblems;
-      }
-      fmt::print(io.err, "{}: write {} tombstones to {}? [y/N] ", io.tool, total, o.source.describe());
-      std::fflush(io.err);
-      std::string answer;
-      std::getline(std::cin, answer);
-      if (answer != "y" && answer != "Y" && answer != "yes") {
-        cli::note(io, "nothing written");
-        return cli::kExitProblems;
-      }
+    if (!cli::confirm(io, fmt::format("write {} tombstones to {}?", p.total,
+                                      config.source.describe()))) {
+      cli::note(io, "nothing written");
+      return cli::kExitProblems;
     }
-    cli::warning(io, "restoring a checkpoint taken before this prune can re-run the pruned actions");
-    size_t written = 0;
-    for (const auto& cut : plan) {
-      if (cli::interrupted()) {
-        cli::error(io, fmt::format("interrupted after {} of {} tombstones", written, total));
-        return cli::kExitPartial;
-      }
-      auto r = s.prune(cut.identity, cut.seq, PruneOptions{true});
-      if (r) written += r->tombstones_written;
-      if (!r) {
-        cli::error(io, fmt::format("{} after {} of {} tombstones (business key '{}' not finished)",
-                                   r.error().to_string(), written, total, cut.identity));
-        return written ? cli::kExitPartial : cli::kExitFailure;
-      }
-    }
-    if (auto f = s.flush(); !f) {
-      cli::error(io, f.error().to_string());
+  }
+  cli::warning(io, "restoring a checkpoint taken before this prune can re-run the pruned actions");
+  size_t written = 0;
+  for (const auto& cut : p.plan) {
+    if (cli::interrupted()) {
+      cli::error(io, fmt::format("interrupted after {} of {} tombstones", written, p.total));
       return cli::kExitPartial;
     }
-    cli::note(io, fmt::format("wrote {} tombstones", written));
-    return cli::kExitOk;
+    auto r = p.store->prune(cut.identity, cut.seq, actionstate::PruneOptions{true});
+    if (r) written += r->tombstones_written;
+    if (!r) {
+      cli::error(io, fmt::format("{} after {} of {} tombstones (business key '{}' not finished)",
+                                 r.error().to_string(), written, p.total, cut.identity));
+      return written ? cli::kExitPartial : cli::kExitFailure;
+    }
+  }
+  if (auto f = p.store->flush(); !f) {
+    cli::error(io, f.error().to_string());
+    return cli::kExitPartial;
+  }
+  cli::note(io, fmt::format("wrote {} tombstones", written));
+  return cli::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, const char* const* argv, cli::Io& io) {
+  CLI::App app{"", "state-prune"};
+  Options o;
+  configure(app, o);
+  if (auto rc = cli::parse(app, argc, argv, io)) return *rc;
+  io.quiet = o.output.quiet;
+  return cli::guarded(io, [&]() -> int {
+    Config config;
+    if (auto rc = build_config(o, io, config)) return *rc;
+    auto planned = run(config);
+    if (!planned) return cli::report_error(io, planned.error());
+    const cli::CacheLeftAtExit left(io, planned->store.get());
+    report(config, *planned, io);
+    if (!config.apply || planned->total == 0) {
+      if (planned->total > 0)
+        cli::note(io, "nothing written; run again with --apply to write these tombstones");
+      return cli::kExitOk;
+    }
+    return apply(config, *planned, io);
   });
 }
 

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// state-rebuild: hands argv to the tool.
+// state-rebuild: hands argv to the tool through the shared main (signals, exit codes).
 #include "state_rebuild.h"
 
 int main(int argc, char** argv) {
-  aftk::cli::install_signal_handlers();
-  aftk::cli::Io io = aftk::cli::process_io("state-rebuild");
-  return aftk::tools::state_rebuild::main(argc, argv, io);
+  return aftk::cli::main(argc, argv, "state-rebuild", aftk::tools::state_rebuild::main);
 }

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// state-rebuild: options, the rebuild, the listing and the export.
+// state-rebuild: options -> configure -> build_config -> run (the rebuild and the export) ->
+// report (the listing or the summary, the problems).
 #include "state_rebuild.h"
 
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "aftk/actionstate/file_store.h"
 #include "aftk/actionstate/inspect.h"
+#include "aftk/actionstate/snapshot.h"
 #include "aftk/cli/state_listing.h"
 #include "aftk/cli/store_source.h"
 #include "aftk/json/writer.h"
@@ -41,15 +45,7 @@ struct Options {
   bool lenient = false;
 };
 
-std::string offsets_json(const actionstate::OffsetMap& m) {
-  return actionstate::to_json(actionstate::RecoveryMarker::legacy(m));
-}
-
-}  // namespace
-
-int main(int argc, const char* const* argv, cli::Io& io) {
-  CLI::App app{"", "state-rebuild"};
-  Options o;
+void configure(CLI::App& app, Options& o) {
   app.description(kDescription);
   app.set_version_flag("--version", "");
   cli::add_store_source(app, o.source);
@@ -63,90 +59,129 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   cli::add_output_options(app, o.output);
   app.footer("Exit status: 0 rebuilt; 1 the store or a marker cannot be read, or markers conflict;\n"
              "2 usage error; 3 rebuilt, with problem records. See state-rebuild(1).");
-  if (const int rc = cli::parse(app, argc, argv, io); rc >= 0) return rc;
-  if (const int rc = cli::handle_store_args(o.source, io); rc >= 0) return rc;
-  io.quiet = o.output.quiet;
+}
+
+// What the run needs, checked: the markers read, the output chosen.
+struct Config {
+  cli::StoreSource source;
+  std::vector<actionstate::RecoveryMarker> markers;  // empty: from the beginning
+  actionstate::DecodeOptions decode;
+  std::string out;
+  bool summary_only = false;
+  cli::Format format = cli::Format::kJsonl;
+  bool color = false;
+};
+
+// Returns the exit code to stop with (a usage error, -X list, an unreadable marker, an --out
+// that exists), or nullopt with `config` filled.
+std::optional<int> build_config(const Options& o, const cli::Io& io, Config& config) {
+  if (auto rc = cli::handle_store_args(o.source, io)) return rc;
   if (o.markers.empty() == !o.from_beginning) {
     cli::error(io, "give recovery markers (-m) or --from-beginning, not both and not neither");
     return cli::kExitUsage;
   }
+  for (const auto& path : o.markers) {
+    auto m = actionstate::read_marker_file(path);
+    if (!m) return cli::report_error(io, m.error());
+    config.markers.insert(config.markers.end(), m->begin(), m->end());
+  }
+  if (!o.out.empty() && !o.force) {
+    struct stat st {};
+    if (::stat(o.out.c_str(), &st) == 0) {
+      cli::error(io, fmt::format("'{}' exists; give --force to replace it", o.out));
+      return cli::kExitFailure;
+    }
+  }
+  config.source = o.source;
+  config.decode.mode = o.lenient ? actionstate::ReadMode::kLenient : actionstate::ReadMode::kStrict;
+  config.out = o.out;
+  config.summary_only = o.summary_only;
+  config.format = cli::resolve_format(o.output, io);
+  config.color = cli::resolve_color(o.output, io);
+  return std::nullopt;
+}
+
+struct Rebuilt {
+  std::unique_ptr<actionstate::LogStore> store;  // its cache holds the live states
+  actionstate::RebuildReport report;
+  std::optional<std::uint64_t> exported;  // states written to --out
+};
+
+// Rebuilds from the markers (or the beginning) and writes the --out snapshot.
+Result<Rebuilt> run(const Config& config, const cli::Io& io) {
+  Rebuilt done;
+  AFTK_TRY_ASSIGN(done.store, cli::open_store(config.source, true));
+  actionstate::RebuildOptions ro;
+  ro.decode = config.decode;
+  cli::Progress progress(io, "rebuilding");
+  ro.progress = [&](std::uint64_t n, std::uint64_t total) { progress.update(n, total); };
+  auto& s = *done.store;
+  AFTK_TRY_ASSIGN(done.report,
+                  config.markers.empty() ? s.load_all(ro) : s.rebuild(config.markers, ro));
+  progress.finish();
+  if (!config.out.empty()) {
+    AFTK_TRY_ASSIGN(done.exported, actionstate::export_snapshot(s.cache(), config.out));
+  }
+  return done;
+}
+
+std::string offsets_json(const actionstate::OffsetMap& m) {
+  return actionstate::to_json(actionstate::RecoveryMarker::legacy(m));
+}
+
+int report(const Config& config, const Rebuilt& done, const cli::Io& io) {
+  using namespace actionstate;
+  const RebuildReport& r = done.report;
+  if (done.exported)
+    cli::note(io, fmt::format("wrote {} live states to '{}'", *done.exported, config.out));
+  if (config.summary_only) {
+    std::string line;
+    json::Writer(line)
+        .begin_object()
+        .raw_field("from", offsets_json(r.from))
+        .raw_field("to", offsets_json(r.to))
+        .field("records", r.records)
+        .field("tombstones", r.tombstones)
+        .field("bytes", r.bytes)
+        .field("live", r.live)
+        .field("problems", r.problems.size())
+        .end_object();
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), io.out);
+  } else if (config.out.empty()) {
+    InspectOptions io_opts;
+    io_opts.decode = config.decode;
+    cli::StateListing listing(io, {config.format, config.color, false, true});
+    inspect_cache(done.store->cache(), io_opts, [&](const InspectedState& st) { listing.add(st); });
+    listing.finish();
+  }
+  for (const auto& p : r.problems)
+    cli::warning(io, fmt::format("{}: {}", p.error.where, p.error.message));
+  std::int64_t span = 0;
+  for (const auto& [p, f] : r.from)
+    if (auto t = r.to.find(p); t != r.to.end() && t->second > f) span += t->second - f;
+  cli::note(io, fmt::format("read {} records ({} tombstones) of {} offsets in {} partitions: {} "
+                            "live states, {} problems",
+                            r.records, r.tombstones, span, r.from.size(), r.live,
+                            r.problems.size()));
+  return r.problems.empty() ? cli::kExitOk : cli::kExitProblems;
+}
+
+}  // namespace
+
+int main(int argc, const char* const* argv, cli::Io& io) {
+  CLI::App app{"", "state-rebuild"};
+  Options o;
+  configure(app, o);
+  if (auto rc = cli::parse(app, argc, argv, io)) return *rc;
+  io.quiet = o.output.quiet;
   return cli::guarded(io, [&]() -> int {
-    using namespace actionstate;
-    std::vector<RecoveryMarker> markers;
-    for (const auto& path : o.markers) {
-      auto m = read_marker_file(path);
-      if (!m) return cli::report_error(io, m.error());
-      markers.insert(markers.end(), m->begin(), m->end());
-    }
-    if (!o.out.empty() && !o.force) {
-      struct stat st {};
-      if (::stat(o.out.c_str(), &st) == 0) {
-        cli::error(io, fmt::format("'{}' exists; give --force to replace it", o.out));
-        return cli::kExitFailure;
-      }
-    }
-    auto store = cli::open_store(o.source, true);
-    if (!store) return cli::report_error(io, store.error());
-    const cli::CacheLeftAtExit left(io, store->get());
-    auto& s = **store;
-    RebuildOptions ro;
-    ro.decode.mode = o.lenient ? ReadMode::kLenient : ReadMode::kStrict;
-    cli::Progress progress(io, "rebuilding");
-    ro.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
-    auto report = markers.empty() ? s.load_all(ro) : s.rebuild(markers, ro);
-    progress.finish();
-    if (!report) return cli::report_error(io, report.error());
-
-    if (!o.out.empty()) {
-      const std::string tmp = o.out + ".tmp";
-      std::FILE* f = std::fopen(tmp.c_str(), "wb");
-      if (!f) {
-        cli::error(io, fmt::format("cannot write '{}'", tmp));
-        return cli::kExitFailure;
-      }
-      std::string line;
-      bool ok = true;
-      // Live states only, at their original partitions and offsets: a compacted copy.
-      std::vector<const StateCache::Entry*> entries;
-      s.cache().for_each([&](const StateCache::Entry& e) { entries.push_back(&e); });
-      std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) {
-        return std::pair(a->position.partition, a->position.offset) < std::pair(b->position.partition, b->position.offset);
-      });
-      for (const auto* e : entries) {
-        line.clear();
-        const std::string key = e->key.to_string();
-        append_dump_line(line, TopicRecord{e->position.partition, e->position.offset, -1, key, e->value});
-        ok = ok && std::fwrite(line.data(), 1, line.size(), f) == line.size();
-      }
-      ok = std::fclose(f) == 0 && ok;
-      if (!ok || std::rename(tmp.c_str(), o.out.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        cli::error(io, fmt::format("cannot write '{}'", o.out));
-        return cli::kExitFailure;
-      }
-      cli::note(io, fmt::format("wrote {} live states to '{}'", entries.size(), o.out));
-    }
-
-    if (o.summary_only) {
-      fmt::print(io.out, "{{\"from\":{},\"to\":{},\"records\":{},\"tombstones\":{},\"bytes\":{},\"live\":{},\"problems\":{}}}\n",
-                 offsets_json(report->from), offsets_json(report->to), report->records,
-                 report->tombstones, report->bytes, report->live, report->problems.size());
-    } else if (o.out.empty()) {
-      InspectOptions io_opts;
-      io_opts.decode = ro.decode;
-      cli::StateListing listing(io, {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io),
-                                     false, true});
-      inspect_cache(s.cache(), io_opts, [&](const InspectedState& st) { listing.add(st); });
-      listing.finish();
-    }
-    for (const auto& p : report->problems) cli::warning(io, fmt::format("{}: {}", p.error.where, p.error.message));
-    std::int64_t span = 0;
-    for (const auto& [p, f] : report->from)
-      if (auto t = report->to.find(p); t != report->to.end() && t->second > f) span += t->second - f;
-    cli::note(io, fmt::format("read {} records ({} tombstones) of {} offsets in {} partitions: {} live states, {} problems",
-                              report->records, report->tombstones, span, report->from.size(),
-                              report->live, report->problems.size()));
-    return report->problems.empty() ? cli::kExitOk : cli::kExitProblems;
+    Config config;
+    if (auto rc = build_config(o, io, config)) return *rc;
+    auto done = run(config, io);
+    if (!done) return cli::report_error(io, done.error());
+    const cli::CacheLeftAtExit left(io, done->store.get());
+    return report(config, *done, io);
   });
 }
 

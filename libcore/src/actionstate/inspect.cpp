@@ -86,47 +86,43 @@ Result<InspectSummary> inspect_dump(const std::string& path, const InspectOption
 void append_state_json(std::string& out, const InspectedState& s, bool include_state) {
   const auto& e = *s.entry;
   const auto& k = e.key;
-  fmt::format_to(std::back_inserter(out), "{{\"partition\":{},\"offset\":{},\"key\":",
-                 e.position.partition, e.position.offset);
-  json::append_string(out, k.to_string(), json::Escape::kRawUnicode);
-  fmt::format_to(std::back_inserter(out), ",\"format\":\"{}\",\"businessKey\":", key_format_name(k.format));
+  json::Writer w(out);
+  w.begin_object()
+      .field("partition", e.position.partition)
+      .field("offset", e.position.offset)
+      .field("key", k.to_string())
+      .field("format", key_format_name(k.format));
   if (k.format == KeyFormat::kV03) {
-    json::append_string(out, k.business_key, json::Escape::kRawUnicode);
+    w.field("businessKey", k.business_key);
   } else {
-    out.append("null,\"businessKeyId\":");
-    json::append_string(out, k.business_key_id);
-    fmt::format_to(std::back_inserter(out), ",\"keyGroup\":{}", k.key_group);
+    w.key("businessKey").null().field("businessKeyId", k.business_key_id);
+    w.field("keyGroup", k.key_group);
   }
-  fmt::format_to(std::back_inserter(out), ",\"seq\":{},\"eventUUID\":\"{}\",\"actionUUID\":\"{}\"",
-                 k.seq, k.event_uuid, k.action_uuid);
+  w.field("seq", k.seq).field("eventUUID", k.event_uuid).field("actionUUID", k.action_uuid);
   if (s.state) {
-    fmt::format_to(std::back_inserter(out), ",\"completed\":{},\"callResults\":{},\"pendingCalls\":{}",
-                   s.state->completed, s.state->call_results.size(), s.state->pending_calls());
+    w.field("completed", s.state->completed)
+        .field("callResults", s.state->call_results.size())
+        .field("pendingCalls", s.state->pending_calls());
     if (!s.deviations.empty()) {
-      out.append(",\"deviations\":[");
-      for (size_t i = 0; i < s.deviations.size(); ++i) {
-        if (i) out.push_back(',');
-        out.append("{\"path\":");
-        json::append_string(out, s.deviations[i].path);
-        out.append(",\"message\":");
-        json::append_string(out, s.deviations[i].message);
-        out.push_back('}');
-      }
-      out.push_back(']');
+      w.key("deviations").begin_array();
+      for (const auto& d : s.deviations)
+        w.begin_object().field("path", d.path).field("message", d.message).end_object();
+      w.end_array();
     }
     if (include_state) {
-      out.append(",\"state\":");
-      encode(*s.state, out);
+      // The exact bytes upstream writes, not the listing's escaping.
+      encode(*s.state, w.key("state").raw_target());
     }
   } else {
-    out.append(",\"completed\":null,\"callResults\":null,\"pendingCalls\":null,\"error\":{\"code\":\"");
-    out.append(errc_name(s.error->code));
-    out.append("\",\"message\":");
-    json::append_string(out, s.error->message);
-    out.append("},\"value\":");
-    json::append_string(out, e.value, json::Escape::kRawUnicode);
+    w.key("completed").null().key("callResults").null().key("pendingCalls").null();
+    w.key("error")
+        .begin_object()
+        .field("code", errc_name(s.error->code))
+        .field("message", s.error->message)
+        .end_object();
+    w.field("value", e.value);
   }
-  out.push_back('}');
+  w.end_object();
 }
 
 }  // namespace aftk::actionstate

@@ -11,7 +11,7 @@
 #include "aftk/actionstate/ids.h"
 #include "aftk/json/base64.h"
 #include "aftk/json/writer.h"
-#include "../json/scan.h"
+#include "aftk/detail/json_scan.h"
 
 namespace aftk::actionstate {
 

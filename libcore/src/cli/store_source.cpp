@@ -13,7 +13,7 @@ namespace aftk::cli {
 void add_store_source(CLI::App& app, StoreSource& source) {
   app.add_option("FILE", source.file, "Topic-dump file (the embedded default store)");
   app.add_option("-t,--topic", source.topic, "Read the Kafka topic instead (kafkaActionStateTopic)");
-  kafka::add_options(app, source.kafka);
+  add_kafka_options(app, source.kafka);
   app.add_option("--partitions", source.partitions, "Partitions of the topic a dump stands for")
       ->default_val(64)
       ->check(CLI::Range(1, 100000));
@@ -28,13 +28,13 @@ std::string check_store_source(const StoreSource& source) {
   return {};
 }
 
-int handle_store_args(const StoreSource& source, const Io& io) {
-  if (const int rc = kafka::handle_list(source.kafka, io); rc >= 0) return rc;
+std::optional<int> handle_store_args(const StoreSource& source, const Io& io) {
+  if (auto rc = handle_kafka_list(source.kafka, io)) return rc;
   if (const auto why = check_store_source(source); !why.empty()) {
     error(io, why);
     return kExitUsage;
   }
-  return -1;
+  return std::nullopt;
 }
 
 std::string StoreSource::describe() const {
@@ -42,23 +42,32 @@ std::string StoreSource::describe() const {
   return fmt::format("topic '{}'", topic);
 }
 
-Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source, bool read_only) {
+Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source,
+                                                          StoreAccess access) {
+  const bool create = access == StoreAccess::kCreate;
   if (source.is_kafka()) {
-    AFTK_TRY_ASSIGN(kafka::ClientConfig config, kafka::resolve(source.kafka));
+    AFTK_TRY_ASSIGN(kafka::ClientConfig config, resolve_kafka(source.kafka));
     kafka::StoreOptions o;
     o.topic = source.topic;
-    o.create_topic = false;
-    o.require_compaction = false;  // readers and pruners must work on any topic; open notes it
+    o.num_partitions = source.partitions;
+    o.create_topic = create;
+    // Readers and pruners must work on any topic (open notes it); a workload's own topic must
+    // be compacted, or every put grows it.
+    o.require_compaction = create;
     o.should_stop = [] { return interrupted(); };
     AFTK_TRY_ASSIGN(auto store, kafka::KafkaActionStateStore::open(config, std::move(o)));
     return std::unique_ptr<actionstate::LogStore>(std::move(store));
   }
   actionstate::FileStoreOptions o;
   o.num_partitions = source.partitions;
-  o.create = false;
-  o.read_only = read_only;
+  o.create = create;
+  o.read_only = access == StoreAccess::kRead;
   AFTK_TRY_ASSIGN(auto store, actionstate::FileStore::open(source.file, o));
   return std::unique_ptr<actionstate::LogStore>(std::move(store));
+}
+
+Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source, bool read_only) {
+  return open_store(source, read_only ? StoreAccess::kRead : StoreAccess::kWrite);
 }
 
 }  // namespace aftk::cli

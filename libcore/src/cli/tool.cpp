@@ -32,6 +32,7 @@ Io process_io(std::string tool) {
   Io io;
   io.tool = std::move(tool);
   io.exits_after = true;
+  io.in_tty = ::isatty(STDIN_FILENO) == 1;
   io.out_tty = ::isatty(STDOUT_FILENO) == 1;
   io.err_tty = ::isatty(STDERR_FILENO) == 1;
   return io;
@@ -45,6 +46,18 @@ void warning(const Io& io, std::string_view message) {
 }
 void note(const Io& io, std::string_view message) {
   if (!io.quiet) fmt::print(io.err, "{}: note: {}\n", io.tool, message);
+}
+
+bool confirm(const Io& io, std::string_view question) {
+  fmt::print(io.err, "{}: {} [y/N] ", io.tool, question);
+  std::fflush(io.err);
+  char* line = nullptr;
+  size_t cap = 0;
+  const ssize_t n = ::getline(&line, &cap, io.in);
+  std::string answer = n > 0 ? std::string(line, static_cast<size_t>(n)) : std::string();
+  std::free(line);
+  while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.pop_back();
+  return answer == "y" || answer == "Y" || answer == "yes";
 }
 
 int report_error(const Io& io, const Error& e) {
@@ -85,7 +98,7 @@ std::string version_text(std::string_view tool) {
       OpenSSL_version(OPENSSL_VERSION));
 }
 
-int parse(CLI::App& app, int argc, const char* const* argv, const Io& io) {
+std::optional<int> parse(CLI::App& app, int argc, const char* const* argv, const Io& io) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -102,7 +115,7 @@ int parse(CLI::App& app, int argc, const char* const* argv, const Io& io) {
     fmt::print(io.err, "Try '{} --help' for more information.\n", io.tool);
     return kExitUsage;
   }
-  return -1;
+  return std::nullopt;
 }
 
 int guarded(const Io& io, const std::function<int()>& body) {
@@ -117,6 +130,12 @@ int guarded(const Io& io, const std::function<int()>& body) {
     error(io, e.what());
     return kExitFailure;
   }
+}
+
+int main(int argc, char** argv, std::string tool, ToolMain tool_main) {
+  install_signal_handlers();
+  Io io = process_io(std::move(tool));
+  return guarded(io, [&] { return tool_main(argc, argv, io); });
 }
 
 namespace {

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "scan.h"
+#include "aftk/detail/json_scan.h"
 
 namespace aftk::json {
 namespace {

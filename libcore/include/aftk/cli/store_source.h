@@ -4,13 +4,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "aftk/actionstate/store.h"
 #include "aftk/cli/tool.h"
-#include "aftk/kafka/options.h"
+#include "aftk/cli/kafka_options.h"
 #include "aftk/result.h"
 
 namespace aftk::cli {
@@ -18,7 +19,7 @@ namespace aftk::cli {
 struct StoreSource {
   std::string file;              // a topic dump
   std::string topic;             // a Kafka topic instead (kafkaActionStateTopic)
-  kafka::Options kafka;          // -b, -X, -F
+  KafkaOptions kafka;            // -b, -X, -F
   std::int32_t partitions = 64;  // partitions of the topic a dump stands for
 
   bool is_kafka() const { return !topic.empty(); }
@@ -33,11 +34,20 @@ void add_store_source(CLI::App& app, StoreSource& source);
 std::string check_store_source(const StoreSource& source);
 
 /// After parse(): answers -X list, and reports a bad combination of FILE, -t and Kafka flags as
-/// a usage error. Returns -1 to go on, or the exit code to return now.
-int handle_store_args(const StoreSource& source, const Io& io);
+/// a usage error. Returns nullopt to go on, or the exit code to return now.
+std::optional<int> handle_store_args(const StoreSource& source, const Io& io);
 
-/// Opens the store named by `source`; a topic must exist (it is never created here).
-/// Errors: IO, INVALID_ARGUMENT, NOT_FOUND, KAFKA, TIMEOUT.
+/// How a command uses its store.
+enum class StoreAccess {
+  kRead,    // reads only; the file or topic must exist
+  kWrite,   // appends (tombstones); it must exist, any cleanup policy
+  kCreate,  // a workload's own store: created when missing, a topic compacted, with partitions
+};
+
+/// Opens the store named by `source`. Errors: IO, INVALID_ARGUMENT, NOT_FOUND, KAFKA, TIMEOUT.
+Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source,
+                                                          StoreAccess access);
+/// open_store with kRead when `read_only`, else kWrite: a topic must exist (never created).
 Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source, bool read_only);
 
 /// When it goes out of scope (declare it after the store), and the tool runs as its own process,

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,8 +29,10 @@ enum ExitCode : int {
 /// Where a tool writes; tests hand in memory streams.
 struct Io {
   std::string tool;
+  std::FILE* in = stdin;  // answers to confirmations
   std::FILE* out = stdout;
   std::FILE* err = stderr;
+  bool in_tty = false;
   bool out_tty = false;
   bool err_tty = false;
   bool quiet = false;
@@ -56,6 +59,10 @@ void warning(const Io& io, std::string_view message);
 /// "<tool>: note: message" on stderr, unless quiet.
 void note(const Io& io, std::string_view message);
 
+/// Asks "<tool>: question [y/N] " on stderr and reads one line of `io.in`: true for y, Y or yes.
+/// Callers check first that a person can answer (in_tty and err_tty).
+bool confirm(const Io& io, std::string_view question);
+
 /// Reports a libcore Error on stderr (with its code name and location) and returns its exit code.
 int report_error(const Io& io, const Error& e);
 
@@ -79,12 +86,19 @@ bool resolve_color(const OutputOptions& options, const Io& io);
 /// Our version and the versions of the libraries linked in, one per line.
 std::string version_text(std::string_view tool);
 
-/// Parses argv into `app`. Returns -1 to go on, or the exit code to return now (0 after --help
-/// or --version, 2 on a usage error, with the message on stderr).
-int parse(CLI::App& app, int argc, const char* const* argv, const Io& io);
+/// Parses argv into `app`. Returns nullopt to go on, or the exit code to return now (0 after
+/// --help or --version, 2 on a usage error, with the message on stderr).
+std::optional<int> parse(CLI::App& app, int argc, const char* const* argv, const Io& io);
 
 /// Runs `body`, turning any exception that escapes into "<tool>: error: ..." and exit code 1.
 int guarded(const Io& io, const std::function<int()>& body);
+
+/// A tool's in-process entry point: argv in, exit code out, output on `io`.
+using ToolMain = int (*)(int argc, const char* const* argv, Io& io);
+
+/// The process's main for every tool: installs the signal handlers, builds the process Io, runs
+/// `tool_main` and maps an exception that escapes it to an exit code.
+int main(int argc, char** argv, std::string tool, ToolMain tool_main);
 
 /// Installs SIGINT/SIGTERM handlers that set the interrupted flag (a second signal kills).
 void install_signal_handlers();

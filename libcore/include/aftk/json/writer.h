@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Appending JSON text the way Jackson writes it: string escaping, Java number formatting.
+// Appending JSON text: Jackson's string escaping and Java number formatting (the exact bytes of
+// re-encoded values), and a streaming writer for the JSON the tools print.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace aftk::json {
 
@@ -41,5 +44,77 @@ std::string java_double_to_string(double v);
 
 /// Java's Float.toString(v), JDK 19+ (shortest digits that round-trip a float).
 std::string java_float_to_string(float v);
+
+/// Streams one JSON value (usually an object) into a string, placing the commas and colons
+/// itself. Every string it writes uses one rule, Escape::kRawUnicode unless told otherwise: the
+/// JSON our tools print keeps non-BMP characters as UTF-8, as the event logs do. Re-encoding an
+/// ActionState byte for byte is the serde encoder's job, not this writer's.
+///
+///   json::Writer w(line);
+///   w.begin_object().field("partition", 3).key("key").value(text).end_object();
+class Writer {
+ public:
+  explicit Writer(std::string& out, Escape mode = Escape::kRawUnicode) : out_(out), mode_(mode) {}
+
+  Writer& begin_object() { return open('{'); }
+  Writer& end_object() { return close('}'); }
+  Writer& begin_array() { return open('['); }
+  Writer& end_array() { return close(']'); }
+  /// A member name; the next call writes its value.
+  Writer& key(std::string_view name);
+
+  Writer& value(std::string_view s);
+  Writer& value(const char* s) { return value(std::string_view(s)); }
+  Writer& value(const std::string& s) { return value(std::string_view(s)); }
+  Writer& value(bool b) { return raw(b ? "true" : "false"); }
+  /// Shortest form that reads back as the same double; NaN and infinities become null.
+  Writer& value(double d);
+  template <class T>
+    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
+  Writer& value(T v) {
+    return std::is_signed_v<T> ? integer(static_cast<std::int64_t>(v))
+                               : unsigned_integer(static_cast<std::uint64_t>(v));
+  }
+  /// The string, or null when there is none.
+  Writer& value(const std::optional<std::string>& s) { return s ? value(*s) : null(); }
+  Writer& null() { return raw("null"); }
+  /// JSON text written as it is (the caller guarantees it is one valid JSON value).
+  Writer& raw(std::string_view json);
+  /// The output, for an encoder to append exactly one JSON value to in place of raw().
+  std::string& raw_target() {
+    separate();
+    return out_;
+  }
+
+  /// key(name) then value(v).
+  template <class T>
+  Writer& field(std::string_view name, const T& v) {
+    key(name);
+    return value(v);
+  }
+  /// key(name) then raw(json).
+  Writer& raw_field(std::string_view name, std::string_view json) {
+    key(name);
+    return raw(json);
+  }
+
+ private:
+  // Before a value or an opening bracket: the comma that separates it from the one before.
+  void separate();
+  Writer& open(char bracket);
+  Writer& close(char bracket);
+  Writer& integer(std::int64_t v);
+  Writer& unsigned_integer(std::uint64_t v);
+
+  std::string& out_;
+  Escape mode_;
+  std::uint64_t has_items_ = 0;  // bit d: the container at depth d holds a value already
+  int depth_ = 0;
+  bool after_key_ = false;
+};
+
+/// `json` (one valid JSON value, compact or not) re-indented with two spaces per level, members
+/// and elements one per line, as jq prints it; empty objects and arrays stay "{}" and "[]".
+std::string pretty(std::string_view json);
 
 }  // namespace aftk::json

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The shared -b/-X/-F flags.
-#include "aftk/kafka/options.h"
+#include "aftk/cli/kafka_options.h"
 
 #include <algorithm>
 
-namespace aftk::kafka {
+namespace aftk::cli {
 
-void add_options(CLI::App& app, Options& options) {
+void add_kafka_options(CLI::App& app, KafkaOptions& options) {
   const std::string group = "Kafka";
   app.add_option("-b,--brokers", options.brokers,
                  "Bootstrap brokers host:port,... (default: $AFTK_BROKERS)")
@@ -22,21 +22,21 @@ void add_options(CLI::App& app, Options& options) {
       ->allow_extra_args(false);
 }
 
-int handle_list(const Options& options, const cli::Io& io) {
+std::optional<int> handle_kafka_list(const KafkaOptions& options, const Io& io) {
   if (std::find(options.overrides.begin(), options.overrides.end(), "list") ==
       options.overrides.end()) {
-    return -1;
+    return std::nullopt;
   }
-  list_properties(io.out);
-  return cli::kExitOk;
+  kafka::list_properties(io.out);
+  return kExitOk;
 }
 
-Result<ClientConfig> resolve(const Options& options) {
-  Sources src = sources_from_environment();
+Result<kafka::ClientConfig> resolve_kafka(const KafkaOptions& options) {
+  kafka::Sources src = kafka::sources_from_environment();
   src.files = options.files;
   if (!options.brokers.empty()) src.brokers = options.brokers;
   src.overrides = options.overrides;
-  return resolve(src);
+  return kafka::resolve(src);
 }
 
-}  // namespace aftk::kafka
+}  // namespace aftk::cli

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Finding the next byte of a JSON string body that is not plain text (private to libcore).
+// Finding the next byte of a JSON string body that is not plain text: shared by json and
+// actionstate, private to libcore (never installed).
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Kafka flags every tool that talks to a broker takes: -b, -X key=value (-X list), -F file.
+// They live in the CLI layer so that libcore's kafka module never depends on CLI11.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,23 +12,23 @@
 #include "aftk/cli/tool.h"
 #include "aftk/kafka/config.h"
 
-namespace aftk::kafka {
+namespace aftk::cli {
 
-struct Options {
+struct KafkaOptions {
   std::string brokers;                 // -b/--brokers
   std::vector<std::string> overrides;  // -X key=value, repeatable; "list" lists them
   std::vector<std::string> files;      // -F file, repeatable
 };
 
 /// Adds -b/--brokers, -X and -F to `app` (in an option group "Kafka").
-void add_options(CLI::App& app, Options& options);
+void add_kafka_options(CLI::App& app, KafkaOptions& options);
 
 /// After parsing: prints librdkafka's property table and returns 0 when `-X list` was given,
-/// otherwise returns -1 to go on.
-int handle_list(const Options& options, const cli::Io& io);
+/// otherwise nullopt to go on.
+std::optional<int> handle_kafka_list(const KafkaOptions& options, const Io& io);
 
 /// The resolved settings: environment and default file, then -F, -b, -X (later wins).
 /// Errors: as kafka::resolve.
-Result<ClientConfig> resolve(const Options& options);
+Result<kafka::ClientConfig> resolve_kafka(const KafkaOptions& options);
 
-}  // namespace aftk::kafka
+}  // namespace aftk::cli
