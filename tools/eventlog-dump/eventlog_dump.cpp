@@ -371,8 +371,11 @@ class Dumper {
       t.add_column(title);
       t.add_column("RECORDS", cli::Table::Align::kRight);
       std::vector<std::pair<std::string, std::uint64_t>> rows(m.begin(), m.end());
-      std::stable_sort(rows.begin(), rows.end(),
-                       [](const auto& a, const auto& c) { return a.second > c.second; });
+      // Most records first, then by name (the map's order); not std::stable_sort, whose
+      // libstdc++ 12 form clang 19 warns about (deprecated get_temporary_buffer).
+      std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& c) {
+        return a.second != c.second ? a.second > c.second : a.first < c.first;
+      });
       for (const auto& [k, v] : rows) t.add_row({k, std::to_string(v)});
       t.print(io_.out, color_);
     };

@@ -196,9 +196,17 @@ bool deviate(Ctx& c, std::string_view message) {
   return true;
 }
 
+// Normalization options for a value at the current path: the path has one segment for each
+// object or array open around the value, so Jackson's document-wide depth limit holds.
+json::NormalizeOptions nested_in(const Ctx& c) {
+  json::NormalizeOptions o;
+  o.outer_depth = static_cast<int>(c.path.size());
+  return o;
+}
+
 bool check(Ctx& c, error_code e) {
   if (!e) return true;
-  return fail_here(c, simdjson::error_message(e));
+  return fail_here(c, json::error_text(e));
 }
 
 std::string_view type_name(od::json_type t) {
@@ -365,7 +373,7 @@ bool decode_event(Ctx& c, od::value& v, Event& e) {
       od::json_type t{};
       if (!check(c, fv.type().get(t))) return false;
       if (t != od::json_type::object) return wrong_type(c, fv, "an object");
-      if (!check(c, json::append_normalized(fv, e.attributes, {}))) return false;
+      if (!check(c, json::append_normalized(fv, e.attributes, nested_in(c)))) return false;
     } else if (key == "upstreamEventId" || key == "upstreamActionName") {
       if (c.options.reject_lineage_fields &&
           !deviate(c, "lineage field unknown to the 0.3.1 reader"))
@@ -399,7 +407,7 @@ bool decode_memory_value(Ctx& c, od::value& v, MemoryValue& m) {
   auto as_plain = [&](auto&& node) -> bool {
     m.kind = MemoryValue::Kind::kPlainJson;
     m.text.clear();
-    if (!check(c, json::append_normalized(node, m.text, {}))) return false;
+    if (!check(c, json::append_normalized(node, m.text, nested_in(c)))) return false;
     return true;
   };
   if (t != od::json_type::object) {
@@ -447,7 +455,7 @@ bool decode_memory_value(Ctx& c, od::value& v, MemoryValue& m) {
   if (!check(c, obj.reset().get(rewound))) return false;
   m.kind = MemoryValue::Kind::kPlainJson;
   m.text.clear();
-  return check(c, json::append_normalized(obj, m.text, {}));
+  return check(c, json::append_normalized(obj, m.text, nested_in(c)));
 }
 
 bool decode_memory_update(Ctx& c, od::value& v, MemoryUpdate& m) {

@@ -28,11 +28,11 @@ void Node::set(std::string key, Node value) {
     *n = std::move(value);
     return;
   }
-  members.emplace_back(std::move(key), std::move(value));
+  members.push_back({std::move(key), std::move(value)});
 }
 bool Node::remove(std::string_view key) {
   for (auto it = members.begin(); it != members.end(); ++it)
-    if (it->first == key) {
+    if (it->key == key) {
       members.erase(it);
       return true;
     }
@@ -41,11 +41,15 @@ bool Node::remove(std::string_view key) {
 
 namespace {
 
-simdjson::error_code build(od::value v, Node& out, int depth) {
-  if (depth > 1000) return simdjson::DEPTH_ERROR;
+// `outer`: the objects and arrays open around v. The depth limit is Jackson's, which writes and
+// reads these documents upstream; it also bounds the recursion here and in the printers.
+simdjson::error_code build(od::value v, Node& out, int outer) {
   od::json_type t;
   auto err = v.type().get(t);
   if (err) return err;
+  if ((t == od::json_type::object || t == od::json_type::array) &&
+      outer >= json::kMaxNestingDepth)
+    return simdjson::DEPTH_ERROR;
   switch (t) {
     case od::json_type::object: {
       out.kind = Node::Kind::kObject;
@@ -57,7 +61,7 @@ simdjson::error_code build(od::value v, Node& out, int depth) {
         std::string_view key;
         if ((err = f.unescaped_key().get(key))) return err;
         Node child;
-        if ((err = build(f.value(), child, depth + 1))) return err;
+        if ((err = build(f.value(), child, outer + 1))) return err;
         // Jackson's tree keeps the first position and the last value of a repeated key.
         out.set(std::string(key), std::move(child));
       }
@@ -71,7 +75,7 @@ simdjson::error_code build(od::value v, Node& out, int depth) {
         od::value ev;
         if ((err = std::move(er).get(ev))) return err;
         out.items.emplace_back();
-        if ((err = build(ev, out.items.back(), depth + 1))) return err;
+        if ((err = build(ev, out.items.back(), outer + 1))) return err;
       }
       return simdjson::SUCCESS;
     }
@@ -123,7 +127,7 @@ Result<Node> parse(std::string_view text) {
   if (!err && !doc.current_location().error()) err = simdjson::TRAILING_CONTENT;
   if (err)
     return fail(Errc::kInvalidArgument,
-                fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+                fmt::format("invalid JSON: {}", json::error_text(err)));
   return root;
 }
 
@@ -151,9 +155,9 @@ void write_compact(const Node& n, std::string& out) {
       out.push_back('{');
       for (size_t i = 0; i < n.members.size(); ++i) {
         if (i) out.push_back(',');
-        json::append_string(out, n.members[i].first, Escape::kRawUnicode);
+        json::append_string(out, n.members[i].key, Escape::kRawUnicode);
         out.push_back(':');
-        write_compact(n.members[i].second, out);
+        write_compact(n.members[i].value, out);
       }
       out.push_back('}');
       return;
@@ -192,9 +196,9 @@ void pretty(const Node& n, std::string& out, int nesting) {
       for (size_t i = 0; i < n.members.size(); ++i) {
         if (i) out.push_back(',');
         indent(nesting + 1);
-        json::append_string(out, n.members[i].first, Escape::kRawUnicode);
+        json::append_string(out, n.members[i].key, Escape::kRawUnicode);
         out.append(" : ");
-        pretty(n.members[i].second, out, nesting + 1);
+        pretty(n.members[i].value, out, nesting + 1);
       }
       indent(nesting);
       out.push_back('}');
@@ -293,7 +297,7 @@ bool Truncator::truncate_object(Node& node, int depth, bool top) const {
       }
     } else if (child.kind == Node::Kind::kArray) {
       if (truncate_array(child, replacement)) {
-        truncate_array_contents(replacement.members[0].second, depth + 1);
+        truncate_array_contents(replacement.members[0].value, depth + 1);
         child = std::move(replacement);
         truncated = true;
       } else {
@@ -319,7 +323,7 @@ bool Truncator::truncate_array_contents(Node& array, int depth) const {
       truncated |= truncate_object(element, depth, false);
     } else if (element.kind == Node::Kind::kArray) {
       if (truncate_array(element, replacement)) {
-        truncate_array_contents(replacement.members[0].second, depth + 1);
+        truncate_array_contents(replacement.members[0].value, depth + 1);
         element = std::move(replacement);
         truncated = true;
       } else {

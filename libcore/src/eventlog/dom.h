@@ -11,35 +11,22 @@
 
 namespace aftk::eventlog::detail {
 
+struct Member;
+
 struct Node {
   enum class Kind : unsigned char { kNull, kBool, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
   std::string text;  // decoded string; Jackson-form number token; "true"/"false"
   std::vector<Node> items;
-  std::vector<std::pair<std::string, Node>> members;
+  // A vector of a type completed below, not of std::pair<std::string, Node>: libstdc++ 12's
+  // pair needs Node complete where Node's own special members are declared, which clang
+  // enforces (GCC happens not to).
+  std::vector<Member> members;
 
-  static Node string(std::string s) {
-    Node n;
-    n.kind = Kind::kString;
-    n.text = std::move(s);
-    return n;
-  }
-  static Node number(std::string token) {
-    Node n;
-    n.kind = Kind::kNumber;
-    n.text = std::move(token);
-    return n;
-  }
-  static Node object() {
-    Node n;
-    n.kind = Kind::kObject;
-    return n;
-  }
-  static Node array() {
-    Node n;
-    n.kind = Kind::kArray;
-    return n;
-  }
+  static Node string(std::string s);
+  static Node number(std::string token);
+  static Node object();
+  static Node array();
   bool is_container() const { return kind == Kind::kArray || kind == Kind::kObject; }
   Node* find(std::string_view key);
   const Node* find(std::string_view key) const;
@@ -47,6 +34,35 @@ struct Node {
   void set(std::string key, Node value);
   bool remove(std::string_view key);
 };
+
+/// One object member, in the order the object has it.
+struct Member {
+  std::string key;
+  Node value;
+};
+
+inline Node Node::string(std::string s) {
+  Node n;
+  n.kind = Kind::kString;
+  n.text = std::move(s);
+  return n;
+}
+inline Node Node::number(std::string token) {
+  Node n;
+  n.kind = Kind::kNumber;
+  n.text = std::move(token);
+  return n;
+}
+inline Node Node::object() {
+  Node n;
+  n.kind = Kind::kObject;
+  return n;
+}
+inline Node Node::array() {
+  Node n;
+  n.kind = Kind::kArray;
+  return n;
+}
 
 /// Parses JSON text (numbers re-written in Jackson's form). Errors: INVALID_ARGUMENT.
 Result<Node> parse(std::string_view json);

@@ -133,7 +133,7 @@ Result<std::string> truncate_attributes(std::string_view attributes_json,
     Node event = Node::object();
     event.members.emplace_back("attributes", std::move(attrs));
     truncator(config).truncate_event_031(event);
-    attrs = std::move(event.members[0].second);
+    attrs = std::move(event.members[0].value);
   } else {
     truncator(config).truncate_payload(attrs);
   }

@@ -67,27 +67,32 @@ error_code append_number(V& v, std::string& out) {
 struct Member {
   std::string key;
   std::string value;
+  std::size_t order;  // position in the input, so that equal keys keep their input order
 };
 
-error_code append_object(od::object obj, std::string& out, const NormalizeOptions& o);
-error_code append_array(od::array arr, std::string& out, const NormalizeOptions& o);
+// `depth` is the depth of the container being written (the outermost of a document is 1).
+error_code append_object(od::object obj, std::string& out, const NormalizeOptions& o, int depth);
+error_code append_array(od::array arr, std::string& out, const NormalizeOptions& o, int depth);
 
-// Works for both od::value and od::document (scalars at the top level).
+// Works for both od::value and od::document (scalars at the top level). `outer` is the number of
+// containers open around v.
 template <class V>
-error_code append_any(V& v, std::string& out, const NormalizeOptions& o) {
+error_code append_any(V& v, std::string& out, const NormalizeOptions& o, int outer) {
   od::json_type t;
   auto err = v.type().get(t);
   if (err) return err;
   switch (t) {
     case od::json_type::object: {
+      if (outer >= kMaxNestingDepth) return simdjson::DEPTH_ERROR;
       od::object obj;
       if ((err = v.get_object().get(obj))) return err;
-      return append_object(obj, out, o);
+      return append_object(obj, out, o, outer + 1);
     }
     case od::json_type::array: {
+      if (outer >= kMaxNestingDepth) return simdjson::DEPTH_ERROR;
       od::array arr;
       if ((err = v.get_array().get(arr))) return err;
-      return append_array(arr, out, o);
+      return append_array(arr, out, o, outer + 1);
     }
     case od::json_type::string: {
       if constexpr (std::is_same_v<V, od::value>) {
@@ -122,7 +127,7 @@ error_code append_any(V& v, std::string& out, const NormalizeOptions& o) {
   return simdjson::INCORRECT_TYPE;
 }
 
-error_code append_object(od::object obj, std::string& out, const NormalizeOptions& o) {
+error_code append_object(od::object obj, std::string& out, const NormalizeOptions& o, int depth) {
   error_code err;
   if (!o.sort_keys) {
     out.push_back('{');
@@ -144,7 +149,7 @@ error_code append_object(od::object obj, std::string& out, const NormalizeOption
       }
       out.push_back(':');
       od::value v = field.value();
-      if ((err = append_any(v, out, o))) return err;
+      if ((err = append_any(v, out, o, depth))) return err;
     }
     out.push_back('}');
     return simdjson::SUCCESS;
@@ -155,14 +160,17 @@ error_code append_object(od::object obj, std::string& out, const NormalizeOption
     if ((err = std::move(field_result).get(field))) return err;
     std::string_view key;
     if ((err = field.unescaped_key().get(key))) return err;
-    Member m{std::string(key), {}};
+    Member m{std::string(key), {}, members.size()};
     od::value v = field.value();
-    if ((err = append_any(v, m.value, o))) return err;
+    if ((err = append_any(v, m.value, o, depth))) return err;
     members.push_back(std::move(m));
   }
-  // Jackson's sort keeps the last of duplicate keys? A map can hold only one; the later wins.
-  std::stable_sort(members.begin(), members.end(), [](const Member& a, const Member& b) {
-    return compare_utf16(a.key, b.key) < 0;
+  // Equal keys stay in input order and the later one is kept below, as a map keeps the last
+  // put. std::sort with the position as tie-break rather than std::stable_sort: libstdc++ 12's
+  // stable_sort uses its own deprecated get_temporary_buffer, which clang 19 warns about.
+  std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) {
+    const int c = compare_utf16(a.key, b.key);
+    return c != 0 ? c < 0 : a.order < b.order;
   });
   out.push_back('{');
   for (size_t i = 0; i < members.size(); ++i) {
@@ -176,7 +184,7 @@ error_code append_object(od::object obj, std::string& out, const NormalizeOption
   return simdjson::SUCCESS;
 }
 
-error_code append_array(od::array arr, std::string& out, const NormalizeOptions& o) {
+error_code append_array(od::array arr, std::string& out, const NormalizeOptions& o, int depth) {
   out.push_back('[');
   bool first = true;
   for (auto elem_result : arr) {
@@ -185,7 +193,7 @@ error_code append_array(od::array arr, std::string& out, const NormalizeOptions&
     if (err) return err;
     if (!first) out.push_back(',');
     first = false;
-    if ((err = append_any(v, out, o))) return err;
+    if ((err = append_any(v, out, o, depth))) return err;
   }
   out.push_back(']');
   return simdjson::SUCCESS;
@@ -197,11 +205,19 @@ thread_local PaddedBuffer tl_buffer;
 }  // namespace
 
 error_code append_normalized(od::value value, std::string& out, const NormalizeOptions& options) {
-  return append_any(value, out, options);
+  return append_any(value, out, options, options.outer_depth);
 }
 
 error_code append_normalized(od::object object, std::string& out, const NormalizeOptions& options) {
-  return append_object(object, out, options);
+  if (options.outer_depth >= kMaxNestingDepth) return simdjson::DEPTH_ERROR;
+  return append_object(object, out, options, options.outer_depth + 1);
+}
+
+std::string_view error_text(error_code error) {
+  static_assert(kMaxNestingDepth == 1000, "keep the message below in step");
+  if (error == simdjson::DEPTH_ERROR)
+    return "objects and arrays nested more than 1000 deep (Jackson's limit)";
+  return simdjson::error_message(error);
 }
 
 Result<std::string> normalize(std::string_view text, const NormalizeOptions& options) {
@@ -209,9 +225,9 @@ Result<std::string> normalize(std::string_view text, const NormalizeOptions& opt
   od::document doc;
   auto err = tl_parser.iterate(padded).get(doc);
   std::string out;
-  if (!err) err = append_any(doc, out, options);
+  if (!err) err = append_any(doc, out, options, options.outer_depth);
   if (!err && !doc.current_location().error()) err = simdjson::TRAILING_CONTENT;
-  if (err) return fail(Errc::kCorruptRecord, fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+  if (err) return fail(Errc::kCorruptRecord, fmt::format("invalid JSON: {}", error_text(err)));
   return out;
 }
 

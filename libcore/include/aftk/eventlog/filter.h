@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +24,10 @@ bool is_glob(std::string_view pattern);
 /// Errors: INVALID_ARGUMENT.
 Result<std::int64_t> parse_time_bound(std::string_view text, std::int64_t now_ns);
 
+/// A compiled regular expression (std::regex inside; kept out of this header so that <regex> is
+/// compiled in one place, see filter.cpp).
+struct Regex;
+
 /// A condition on one dotted path: "path=value" (equal), "path~=text" (contains),
 /// "path=~regex" (ECMAScript regex search).
 struct FieldPredicate {
@@ -32,7 +35,7 @@ struct FieldPredicate {
   std::vector<std::string> path;
   Op op = Op::kEquals;
   std::string value;
-  std::shared_ptr<const std::regex> regex;
+  std::shared_ptr<const Regex> regex;
 
   /// Parses "a.b=v", "a.b~=v" or "a.b=~re". Errors: INVALID_ARGUMENT (no operator, bad regex).
   static Result<FieldPredicate> parse(std::string_view text);

@@ -13,17 +13,30 @@
 
 namespace aftk::json {
 
+/// The deepest nesting of objects and arrays a document may have, the outermost container
+/// counting 1: Jackson 2.15 and later (2.18 in the runtime) reject anything deeper
+/// (StreamReadConstraints.DEFAULT_MAX_DEPTH), so a value nested deeper never came from, nor
+/// would be read by, the runtime. Readers here reject it too instead of recursing without end.
+inline constexpr int kMaxNestingDepth = 1000;
+
 struct NormalizeOptions {
   Escape escape = Escape::kSurrogatePairs;
   /// Sort object members by key in Java String.compareTo order (UTF-16 code units), recursively,
   /// as Jackson's ORDER_MAP_ENTRIES_BY_KEYS does for maps.
   bool sort_keys = false;
+  /// Containers already open around the value in its document, so that kMaxNestingDepth holds
+  /// for the whole document as Jackson counts it.
+  int outer_depth = 0;
 };
+
+/// simdjson's message for `error`, or ours where it says more (DEPTH_ERROR names the limit).
+std::string_view error_text(simdjson::error_code error);
 
 /// Appends the Jackson compact form of one on-demand value: integers keep their digits (any
 /// length, "-0" becomes "0", as Jackson reads it as int 0), numbers with '.', 'e' or 'E' are read
 /// as doubles and printed by Java's Double.toString, strings are re-escaped.
-/// Returns simdjson's error code; SUCCESS when the whole value was written.
+/// Returns simdjson's error code; SUCCESS when the whole value was written, DEPTH_ERROR for
+/// nesting deeper than kMaxNestingDepth.
 simdjson::error_code append_normalized(simdjson::ondemand::value value, std::string& out,
                                        const NormalizeOptions& options);
 
