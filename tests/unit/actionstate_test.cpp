@@ -1130,3 +1130,25 @@ TEST_CASE("Store.a cached value is kept at its own size, not at the largest valu
   CHECK(e->value.capacity() < 2 * e->value.size() + 32);
   CHECK(store.get(small).value()->task_event->attributes == R"({"a":1})");
 }
+
+TEST_CASE("Decoder.rejects attributes nested deeper than Jackson's limit without crashing") {
+  // 100,000 levels overflowed the stack of every reader before the depth limit.
+  auto value = [](int depth) {
+    std::string attrs;
+    for (int i = 0; i < depth; ++i) attrs += "{\"a\":";
+    attrs += "1";
+    attrs.append(static_cast<size_t>(depth), '}');
+    return "{\"taskEvent\":{\"@class\":\"org.apache.flink.agents.api.InputEvent\",\"id\":"
+           "\"00000000-0000-0000-0000-000000000000\",\"attributes\":" +
+           attrs +
+           ",\"type\":\"_input_event\"},\"shortTermMemoryUpdates\":[],\"sensoryMemoryUpdates\":[],"
+           "\"callResults\":[],\"outputEvents\":[],\"completed\":false}";
+  };
+  actionstate::Decoder d;
+  auto deep = d.decode(value(100000));
+  REQUIRE_FALSE(deep);
+  CHECK(deep.error().code == Errc::kCorruptRecord);
+  CHECK(deep.error().message.find("1000") != std::string::npos);
+  // Within the limit (the value object, taskEvent and the attributes count too) still decodes.
+  CHECK(d.decode(value(990)).has_value());
+}
