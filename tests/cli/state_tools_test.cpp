@@ -2,8 +2,14 @@
 // state-rebuild and state-prune run in-process on copies of the golden store.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "run_tool.h"
 #include "state_inspect.h"
@@ -103,4 +109,133 @@ TEST_CASE("state-rebuild.from markers, from the beginning, and to a compacted co
   CHECK(beyond.rc == 1);
   CHECK(beyond.err.find("outside the available range") != std::string::npos);
   CHECK(run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {path}).rc == 2);
+}
+
+namespace {
+
+std::string temp_file(const std::string& name, const std::string& text) {
+  const auto dir = std::filesystem::temp_directory_path() / ("aftk-cli-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / name).string();
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+// The golden dump's first `n` lines.
+std::string golden_lines(size_t n) {
+  std::istringstream in(aftk::test::read_file(aftk::test::data_dir() + "/dumps/golden-main-8ad3a32.jsonl"));
+  std::string out, line;
+  for (size_t i = 0; i < n && std::getline(in, line); ++i) out += line + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("state-rebuild and state-prune.unreadable lines are problems: exit 3, each line named") {
+  const std::string good = golden_lines(3);
+  const auto path = temp_file("unreadable.jsonl", good + "this is not json\n" + std::string(40, '\0') +
+                                                      "\n{\"partition\":0,\"offs");
+  auto rebuilt = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--from-beginning", "--summary", path});
+  CHECK(rebuilt.rc == 3);
+  CHECK(rebuilt.err.find(path + ":4: ") != std::string::npos);
+  CHECK(rebuilt.err.find(path + ":5: ") != std::string::npos);
+  CHECK(rebuilt.err.find(path + ":6: torn last line") != std::string::npos);
+  CHECK(rebuilt.out.find("\"problems\":3") != std::string::npos);
+  // The copy --out writes is of what could be read; the run still says what could not.
+  const auto out = path + ".copy";
+  auto copied = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--from-beginning", "-q", "--out", out, path});
+  CHECK(copied.rc == 3);
+  auto pruned = run_tool(aftk::tools::state_prune::main, "state-prune", {"--completed", path});
+  CHECK(pruned.rc == 3);
+  CHECK(pruned.err.find(path + ":4: ") != std::string::npos);
+}
+
+TEST_CASE("state-rebuild.--out keeps each record's timestamp") {
+  const auto path = copy_golden("timestamps.jsonl");
+  const auto out = path + ".snapshot";
+  auto r = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--from-beginning", "-q", "--out", out, path});
+  REQUIRE(r.rc == 0);
+  const std::string copy = aftk::test::read_file(out);
+  CHECK(copy.find("\"timestamp\":-1") == std::string::npos);
+  // Every line of the snapshot is a line of the source (same partition, offset and timestamp).
+  // (The golden dump has a space after each ':' and ','; the snapshot has none.)
+  std::string source = aftk::test::read_file(path);
+  source.erase(std::remove(source.begin(), source.end(), ' '), source.end());
+  std::istringstream in(copy);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    const auto head = line.substr(0, line.find(",\"key\""));
+    CHECK_MESSAGE(source.find(head + ",") != std::string::npos, head);
+    ++n;
+  }
+  CHECK(n > 0);
+}
+
+TEST_CASE("state-rebuild and state-prune.a record outside the store's partitions is refused, not grown into") {
+  std::string text = golden_lines(2);
+  text += R"({"partition":64,"offset":0,"timestamp":1,"key":"k_1_00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-000000000000","value":"{}"})" "\n";
+  text += R"({"partition":1000000000,"offset":0,"timestamp":1,"key":"k","value":null})" "\n";
+  text += R"({"partition":2147483647,"offset":9223372036854775807,"timestamp":1,"key":"k","value":null})" "\n";
+  const auto path = temp_file("partition64.jsonl", text);
+  auto r = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--from-beginning", "--summary", path});
+  CHECK(r.rc == 3);
+  CHECK(r.err.find(path + ":3: partition 64 does not exist in a store of 64 partitions") !=
+        std::string::npos);
+  CHECK(r.err.find(path + ":4: partition 1000000000 does not exist") != std::string::npos);
+  CHECK(r.err.find(path + ":5: partition 2147483647 does not exist") != std::string::npos);
+  CHECK(r.err.find("in 64 partitions") != std::string::npos);
+  // --partitions 65 makes partition 64 real.
+  auto wider = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                        {"--from-beginning", "--summary", "--partitions", "65", path});
+  CHECK(wider.err.find(":3: partition 64") == std::string::npos);
+  // A prune never writes to a partition the store does not have.
+  const auto before = aftk::test::read_file(path);
+  auto pruned = run_tool(aftk::tools::state_prune::main, "state-prune", {"--cut", "k=5", "--apply", "--yes", path});
+  CHECK(pruned.err.find("partition 64 does not exist") != std::string::npos);
+  CHECK(aftk::test::read_file(path) == before);
+}
+
+TEST_CASE("state-rebuild.duplicate and decreasing offsets in a partition are problems") {
+  std::string text = golden_lines(3);
+  // Line 4 repeats line 1's partition and offset.
+  std::istringstream in(text);
+  std::string first;
+  std::getline(in, first);
+  const auto path = temp_file("dup-offsets.jsonl", text + first + "\n");
+  auto r = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--from-beginning", "--summary", path});
+  CHECK(r.rc == 3);
+  CHECK(r.err.find(path + ":4: offset ") != std::string::npos);
+  CHECK(r.err.find("is not above the previous one") != std::string::npos);
+}
+
+TEST_CASE("state-inspect and state-rebuild.read a FIFO in one pass; a directory is named as one") {
+  const auto dir = std::filesystem::temp_directory_path() / ("aftk-cli-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto fifo = (dir / "dump.fifo").string();
+  ::unlink(fifo.c_str());
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::string text = aftk::test::read_file(aftk::test::data_dir() + "/dumps/golden-main-8ad3a32.jsonl");
+  for (const bool inspect : {true, false}) {
+    std::thread writer([&] { std::ofstream(fifo, std::ios::binary) << text; });
+    auto r = inspect ? run_tool(aftk::tools::state_inspect::main, "state-inspect", {"--summary", "-q", fifo})
+                     : run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--from-beginning", "--summary", "-q", fifo});
+    writer.join();
+    CHECK(r.rc == 0);
+    if (inspect) CHECK(r.out.find("\"records\":38,\"tombstones\":2,\"live\":10") != std::string::npos);
+    else CHECK(r.out.find("\"records\":38,\"tombstones\":2") != std::string::npos);
+  }
+  // A rebuild from markers needs the offsets before it reads: a pipe cannot give them.
+  const auto marker = temp_file("fifo-marker.json", R"({"0":0})");
+  std::thread writer([&] { std::ofstream(fifo, std::ios::binary) << text; });
+  auto refused = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"-m", marker, fifo});
+  // Unblock the writer if the tool did not open the FIFO for reading.
+  { std::ifstream drain(fifo); }
+  writer.join();
+  CHECK(refused.rc == 1);
+  CHECK(refused.err.find("is a pipe") != std::string::npos);
+
+  auto d = run_tool(aftk::tools::state_inspect::main, "state-inspect", {dir.string()});
+  CHECK(d.rc == 1);
+  CHECK(d.err.find("it is a directory") != std::string::npos);
 }

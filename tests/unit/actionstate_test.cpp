@@ -17,7 +17,7 @@
 #include "aftk/actionstate/file_store.h"
 #include "aftk/actionstate/ids.h"
 #include "aftk/actionstate/key.h"
-#include "aftk/actionstate/key_table.h"
+#include "aftk/detail/key_table.h"
 #include "aftk/actionstate/marker.h"
 #include "aftk/actionstate/serde.h"
 #include "aftk/actionstate/store.h"

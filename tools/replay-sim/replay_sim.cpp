@@ -503,14 +503,12 @@ int run_replay(const Config& config, const cli::Io& io) {
   auto store = cli::open_store(o.source, true);
   if (!store) return cli::report_error(io, store.error());
   const cli::CacheLeftAtExit left(io, store->get());
-  if (auto* file = dynamic_cast<FileStore*>(store->get()))
-    for (const auto& p : file->problems())
-      cli::warning(io, fmt::format("{}: {}", p.where, p.message));
   RebuildOptions ro;
   ro.validate = false;
   auto loaded = (*store)->load_all(ro);
   if (!loaded) return cli::report_error(io, loaded.error());
-  for (const auto& p : loaded->problems) cli::warning(io, p.error.to_string());
+  for (const Problem* p : cli::ordered_problems(*loaded))
+    cli::warning(io, cli::problem_text(o.source, *p));
   if (!o.event_logs.empty()) return run_event_logs(config, **store, io);
 
   DecodeOptions decode;

@@ -96,26 +96,18 @@ Result<actionstate::InspectSummary> run(const Config& config, const cli::Io& io,
   auto visit = [&](const InspectedState& s) {
     if (!config.summary_only) listing.add(s);
   };
-  if (config.source.is_kafka()) {
-    AFTK_TRY_ASSIGN(auto store, cli::open_store(config.source, true));
-    const cli::CacheLeftAtExit left(io, store.get());
-    RebuildOptions ro;
-    ro.validate = false;  // decoded once, below
-    ro.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
-    auto loaded = store->load_all(ro);
-    progress.finish();
-    if (!loaded) return fail(loaded.error());
-    InspectSummary summary = inspect_cache(store->cache(), config.inspect, visit);
-    summary.records = loaded->records;
-    summary.tombstones = loaded->tombstones;
-    for (const auto& p : loaded->problems) summary.problems.push_back(p.error);
-    return summary;
-  }
-  auto summary = inspect_dump(config.source.file, config.inspect, visit,
-                              [&](std::uint64_t bytes, std::uint64_t total) {
-                                progress.update(bytes, total, "bytes");
-                              });
+  AFTK_TRY_ASSIGN(auto store, cli::open_store(config.source, true));
+  const cli::CacheLeftAtExit left(io, store.get());
+  RebuildOptions ro;
+  ro.validate = false;  // decoded once, below
+  ro.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
+  auto loaded = store->load_all(ro);
   progress.finish();
+  if (!loaded) return fail(loaded.error());
+  InspectSummary summary = inspect_cache(store->cache(), config.inspect, visit);
+  summary.records = loaded->records;
+  summary.tombstones = loaded->tombstones;
+  for (const Problem* p : cli::ordered_problems(*loaded)) summary.problems.push_back(*p);
   return summary;
 }
 
@@ -123,8 +115,7 @@ int report(const Config& config, const actionstate::InspectSummary& summary,
            cli::StateListing& listing, const cli::Io& io) {
   if (!config.summary_only) listing.finish();
   // Problems go to stderr, each with its location, after the data.
-  for (const auto& p : summary.problems)
-    cli::warning(io, fmt::format("{}: {}", p.where, p.message));
+  for (const auto& p : summary.problems) cli::warning(io, cli::problem_text(config.source, p));
   if (config.summary_only) {
     std::string line;
     json::Writer(line)

@@ -110,8 +110,8 @@ Result<Planned> run(const Config& config) {
 // Prints the load's problems and the plan (a table or one JSON object per tombstone).
 void report(const Config& config, const Planned& p, const cli::Io& io) {
   using namespace actionstate;
-  for (const auto& pr : p.loaded.problems)
-    cli::warning(io, fmt::format("{}: {}", pr.error.where, pr.error.message));
+  for (const Problem* pr : cli::ordered_problems(p.loaded))
+    cli::warning(io, cli::problem_text(config.source, *pr));
   cli::Table table;
   std::string line;
   if (config.format == cli::Format::kTable)
@@ -198,12 +198,16 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     if (!planned) return cli::report_error(io, planned.error());
     const cli::CacheLeftAtExit left(io, planned->store.get());
     report(config, *planned, io);
+    // Bad input does not stop a plan (each tombstone names an exact key that was read), but
+    // the run says it saw some.
+    const int found = planned->loaded.has_problems() ? cli::kExitProblems : cli::kExitOk;
     if (!config.apply || planned->total == 0) {
       if (planned->total > 0)
         cli::note(io, "nothing written; run again with --apply to write these tombstones");
-      return cli::kExitOk;
+      return found;
     }
-    return apply(config, *planned, io);
+    const int rc = apply(config, *planned, io);
+    return rc == cli::kExitOk ? found : rc;
   });
 }
 

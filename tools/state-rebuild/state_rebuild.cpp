@@ -144,7 +144,7 @@ int report(const Config& config, const Rebuilt& done, const cli::Io& io) {
         .field("tombstones", r.tombstones)
         .field("bytes", r.bytes)
         .field("live", r.live)
-        .field("problems", r.problems.size())
+        .field("problems", r.problems.size() + r.unreadable.size())
         .end_object();
     line.push_back('\n');
     std::fwrite(line.data(), 1, line.size(), io.out);
@@ -155,16 +155,16 @@ int report(const Config& config, const Rebuilt& done, const cli::Io& io) {
     inspect_cache(done.store->cache(), io_opts, [&](const InspectedState& st) { listing.add(st); });
     listing.finish();
   }
-  for (const auto& p : r.problems)
-    cli::warning(io, fmt::format("{}: {}", p.error.where, p.error.message));
+  const auto problems = cli::ordered_problems(r);
+  for (const Problem* p : problems) cli::warning(io, cli::problem_text(config.source, *p));
   std::int64_t span = 0;
   for (const auto& [p, f] : r.from)
     if (auto t = r.to.find(p); t != r.to.end() && t->second > f) span += t->second - f;
   cli::note(io, fmt::format("read {} records ({} tombstones) of {} offsets in {} partitions: {} "
                             "live states, {} problems",
                             r.records, r.tombstones, span, r.from.size(), r.live,
-                            r.problems.size()));
-  return r.problems.empty() ? cli::kExitOk : cli::kExitProblems;
+                            problems.size()));
+  return problems.empty() ? cli::kExitOk : cli::kExitProblems;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
@@ -121,50 +122,34 @@ Result<std::unique_ptr<FileStore>> FileStore::open(const std::string& path, File
   if (options.num_partitions <= 0)
     return fail(Errc::kInvalidArgument, fmt::format("invalid partition count {}", options.num_partitions));
   struct stat st {};
-  const bool exists = ::stat(path.c_str(), &st) == 0;
+  const bool is_stdin = path == "-";
+  const bool exists = is_stdin || ::stat(path.c_str(), &st) == 0;
   if (!exists && (!options.create || options.read_only))
-    return fail(Errc::kIo, fmt::format("cannot open store '{}': {}", path, std::strerror(ENOENT)));
+    return fail(Errc::kIo, fmt::format("cannot open '{}': {}", path, std::strerror(ENOENT)));
+  if (exists && !is_stdin && S_ISDIR(st.st_mode))
+    return fail(Errc::kIo, fmt::format("cannot open '{}': it is a directory, not a topic dump", path));
+  const bool pipe = is_stdin || (exists && !S_ISREG(st.st_mode));
+  if (pipe && !options.read_only)
+    return fail(Errc::kInvalidArgument,
+                fmt::format("cannot write to store '{}': it is not a regular file", path));
   std::unique_ptr<FileStore> s(new FileStore(path, options));
+  s->pipe_ = pipe;
   s->begin_.assign(static_cast<size_t>(options.num_partitions), -1);
   s->end_.assign(static_cast<size_t>(options.num_partitions), 0);
-  if (exists) {
-    AFTK_TRY(read_dump(
-        path,
-        [&](const TopicRecord& r, const json::Line& line) -> Status {
-          if (r.partition >= s->num_partitions_) {
-            s->num_partitions_ = r.partition + 1;
-            s->begin_.resize(static_cast<size_t>(s->num_partitions_), -1);
-            s->end_.resize(static_cast<size_t>(s->num_partitions_), 0);
-          }
-          auto& b = s->begin_[static_cast<size_t>(r.partition)];
-          auto& e = s->end_[static_cast<size_t>(r.partition)];
-          if (b >= 0 && r.offset < e) {
-            s->problems_.push_back(Error{Errc::kCorruptRecord,
-                                         fmt::format("offset {} of partition {} is not above the previous one ({})",
-                                                     r.offset, r.partition, e - 1),
-                                         fmt::format("{}:{}", path, line.number)});
-            s->ordered_ = false;
-          }
-          if (b < 0) b = r.offset;
-          e = std::max(e, r.offset + 1);
-          s->index(r.partition, r.offset, line.offset, line.number - 1);
-          s->end_lines_ = line.number;
-          return {};
-        },
-        [&](const Error& e) { s->problems_.push_back(e); }));
-  }
-  for (size_t p = 0; p < s->begin_.size(); ++p)
-    if (s->begin_[p] < 0) s->begin_[p] = s->end_[p];
+  if (!exists) s->indexed_ = true;  // a new store: nothing to read
+  if (pipe) return s;
   if (!options.read_only) {
     s->out_ = std::fopen(path.c_str(), "ab");
-    if (!s->out_) return fail(Errc::kIo, fmt::format("cannot open store '{}' for appending: {}", path, std::strerror(errno)));
+    if (!s->out_)
+      return fail(Errc::kIo, fmt::format("cannot open store '{}' for appending: {}", path,
+                                         std::strerror(errno)));
   }
   struct stat now {};
   if (exists && ::stat(path.c_str(), &now) == 0) s->end_byte_ = static_cast<std::uint64_t>(now.st_size);
   if (s->out_ && s->end_byte_ > 0) {
-    // A crash mid-append leaves a last line without its '\n' (reported above as torn). The
-    // first append ends it, so the new record starts a line of its own instead of joining the
-    // torn one and becoming unreadable with it. Opening alone never writes.
+    // A crash mid-append leaves a last line without its '\n' (reported as torn). The first
+    // append ends it, so the new record starts a line of its own instead of joining the torn
+    // one and becoming unreadable with it. Opening alone never writes.
     std::FILE* in = std::fopen(path.c_str(), "rb");
     int last = EOF;
     if (in && ::fseeko(in, static_cast<off_t>(s->end_byte_ - 1), SEEK_SET) == 0) last = std::fgetc(in);
@@ -174,16 +159,113 @@ Result<std::unique_ptr<FileStore>> FileStore::open(const std::string& path, File
   return s;
 }
 
-Result<OffsetMap> FileStore::begin_offsets() {
-  OffsetMap m;
-  for (size_t p = 0; p < begin_.size(); ++p) m[static_cast<std::int32_t>(p)] = begin_[p];
-  return m;
+Status FileStore::read(DumpStart start, bool indexing,
+                       const std::function<Status(const TopicRecord&)>& on_record,
+                       const std::function<void(Problem)>& on_problem) {
+  AFTK_TRY_ASSIGN(auto reader, json::LineReader::open(path_));
+  if (start.offset > 0) AFTK_TRY(reader.seek(start.offset, start.lines_before));
+  od::parser parser;
+  json::Line line;
+  TopicRecord r;
+  // The last offset seen per partition in this read, to find offsets that do not rise.
+  std::vector<std::int64_t> last(static_cast<size_t>(num_partitions_), -1);
+  const auto bad = [&](std::string message, const TopicRecord* rec) {
+    Error e{Errc::kCorruptRecord, std::move(message), fmt::format("{}:{}", path_, line.number)};
+    if (indexing) problems_.push_back(e);
+    Problem p{std::move(e), -1, -1, line.number, {}};
+    if (rec != nullptr) {
+      p.partition = rec->partition;
+      p.offset = rec->offset;
+      p.key = std::string(rec->key);
+    }
+    on_problem(std::move(p));
+  };
+  std::uint64_t lines = start.lines_before;
+  while (true) {
+    AFTK_TRY_ASSIGN(const bool more, reader.next(line));
+    if (!more) break;
+    lines = line.number;
+    if (line.text.empty()) continue;
+    const std::string why = parse_line(parser, line, r);
+    if (!why.empty()) {
+      bad(fmt::format("{}{}", line.terminated ? "" : "torn last line: ", why), nullptr);
+      continue;
+    }
+    r.line = line.number;
+    if (r.partition >= num_partitions_) {
+      bad(fmt::format("partition {} does not exist in a store of {} partitions (give the "
+                      "topic's partition count with --partitions)",
+                      r.partition, num_partitions_),
+          &r);
+      continue;
+    }
+    if (r.offset == std::numeric_limits<std::int64_t>::max()) {
+      bad(fmt::format("offset {} is beyond the largest a partition can hold", r.offset), &r);
+      continue;
+    }
+    auto& prev = last[static_cast<size_t>(r.partition)];
+    if (prev >= 0 && r.offset <= prev) {
+      // Kept (a later line is the later write), but the file is not a faithful topic copy.
+      bad(fmt::format("offset {} of partition {} is not above the previous one ({})", r.offset,
+                      r.partition, prev),
+          &r);
+      if (indexing) ordered_ = false;
+    }
+    prev = std::max(prev, r.offset);
+    if (indexing) {
+      auto& b = begin_[static_cast<size_t>(r.partition)];
+      auto& e = end_[static_cast<size_t>(r.partition)];
+      if (b < 0) b = r.offset;
+      e = std::max(e, r.offset + 1);
+      index(r.partition, r.offset, line.offset, line.number - 1);
+    }
+    AFTK_TRY(on_record(r));
+  }
+  if (indexing) {
+    end_lines_ = lines;
+    if (pipe_) end_byte_ = reader.position();
+    indexed_ = true;
+  }
+  return {};
 }
 
-Result<OffsetMap> FileStore::end_offsets() {
-  OffsetMap m;
-  for (size_t p = 0; p < end_.size(); ++p) m[static_cast<std::int32_t>(p)] = end_[p];
-  return m;
+Status FileStore::ensure_indexed() {
+  if (indexed_) return {};
+  if (pipe_)
+    return fail(Errc::kUnsupported,
+                fmt::format("'{}' is a pipe, which can be read only once and only whole: a "
+                            "rebuild from recovery markers or a write needs a dump file",
+                            path_));
+  return read({}, true, [](const TopicRecord&) -> Status { return {}; }, [](Problem) {});
+}
+
+const std::vector<Error>& FileStore::problems() {
+  if (auto st = ensure_indexed(); !st && !pipe_) problems_.push_back(st.error());
+  return problems_;
+}
+
+LogOffsets FileStore::indexed_offsets() const {
+  LogOffsets o;
+  for (size_t p = 0; p < begin_.size(); ++p) {
+    o.begin[static_cast<std::int32_t>(p)] = begin_[p] < 0 ? end_[p] : begin_[p];
+    o.end[static_cast<std::int32_t>(p)] = end_[p];
+  }
+  return o;
+}
+
+Result<LogOffsets> FileStore::offsets() {
+  AFTK_TRY(ensure_indexed());
+  return indexed_offsets();
+}
+
+Result<LogOffsets> FileStore::scan_all(unsigned workers, ScanSink& sink) {
+  if (indexed_) return LogStore::scan_all(workers, sink);
+  if (out_) std::fflush(out_);
+  sink.expect(0);  // not known before the read
+  AFTK_TRY(read(
+      {}, true, [&](const TopicRecord& r) { return sink.record(0, r); },
+      [&](Problem p) { sink.unreadable(0, std::move(p)); }));
+  return indexed_offsets();
 }
 
 Status FileStore::flush() {
@@ -196,6 +278,7 @@ Status FileStore::flush() {
 Result<RecordPosition> FileStore::append(std::int32_t partition, std::string_view key,
                                          const std::string* value) {
   if (!out_) return fail(Errc::kInvalidArgument, fmt::format("store '{}' is open read-only", path_));
+  AFTK_TRY(ensure_indexed());  // the partition's end offset comes from the file
   if (partition < 0 || partition >= num_partitions_)
     return fail(Errc::kInvalidArgument, fmt::format("no partition {} in store '{}'", partition, path_));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -210,6 +293,7 @@ Result<RecordPosition> FileStore::append(std::int32_t partition, std::string_vie
   if (std::fwrite(line_.data(), 1, line_.size(), out_) != line_.size() || std::fflush(out_) != 0)
     return fail(Errc::kIo, fmt::format("cannot append to store '{}': {}", path_, std::strerror(errno)));
   end_[static_cast<size_t>(partition)] = offset + 1;
+  if (begin_[static_cast<size_t>(partition)] < 0) begin_[static_cast<size_t>(partition)] = offset;
   if (end_torn_) {
     end_torn_ = false;
     ++end_lines_;
@@ -217,7 +301,7 @@ Result<RecordPosition> FileStore::append(std::int32_t partition, std::string_vie
   index(partition, offset, end_byte_ + record_at, end_lines_);
   end_byte_ += line_.size();
   ++end_lines_;
-  return RecordPosition{partition, offset};
+  return RecordPosition{partition, offset, ms};
 }
 
 void FileStore::index(std::int32_t partition, std::int64_t offset, std::uint64_t byte,
@@ -230,7 +314,8 @@ void FileStore::index(std::int32_t partition, std::int64_t offset, std::uint64_t
   if (seen_[p]++ % kIndexEvery == 0) index_[p].push_back({offset, byte, lines_before});
 }
 
-DumpStart FileStore::scan_start(const OffsetMap& from) const {
+DumpStart FileStore::scan_start(const OffsetMap& from) {
+  if (!ensure_indexed()) return {};
   // Records before a partition's start offset are filtered by scan() anyway; this only skips
   // lines that cannot hold a record at or after it.
   if (!ordered_) return {};
@@ -247,21 +332,34 @@ DumpStart FileStore::scan_start(const OffsetMap& from) const {
   return earliest ? *earliest : DumpStart{end_byte_, end_lines_};
 }
 
-Status FileStore::scan(const OffsetMap& from, const OffsetMap& to,
-                       const std::function<Status(const TopicRecord&)>& sink) {
+Status FileStore::scan(std::span<const ScanRange> ranges, unsigned, ScanSink& sink) {
+  AFTK_TRY(ensure_indexed());
   if (out_) std::fflush(out_);
-  const DumpStart start = scan_start(from);
-  return read_dump(
-      path_,
-      [&](const TopicRecord& r, const json::Line&) -> Status {
-        auto f = from.find(r.partition);
-        if (f == from.end() || r.offset < f->second) return {};
-        auto t = to.find(r.partition);
-        if (t != to.end() && r.offset >= t->second) return {};
-        return sink(r);
+  // [begin, end) per partition; an empty range for partitions not asked for.
+  std::vector<std::pair<std::int64_t, std::int64_t>> want(static_cast<size_t>(num_partitions_), {0, 0});
+  OffsetMap from;
+  for (const ScanRange& r : ranges) {
+    if (r.partition < 0 || r.partition >= num_partitions_ || r.end <= r.begin) continue;
+    want[static_cast<size_t>(r.partition)] = {r.begin, r.end};
+    from[r.partition] = r.begin;
+  }
+  if (from.empty()) return {};
+  return read(
+      scan_start(from), false,
+      [&](const TopicRecord& r) -> Status {
+        const auto [b, e] = want[static_cast<size_t>(r.partition)];
+        if (r.offset < b || r.offset >= e) return {};
+        return sink.record(0, r);
       },
-      [](const Error&) {},  // reported once, by open()
-      start);
+      [&](Problem p) {
+        // Only what lies in the ranges read counts; a line that is not a record at all is
+        // reported wherever it is met.
+        if (p.partition >= 0 && p.partition < num_partitions_) {
+          const auto [b, e] = want[static_cast<size_t>(p.partition)];
+          if (p.offset < b || p.offset >= e) return;
+        }
+        sink.unreadable(0, std::move(p));
+      });
 }
 
 }  // namespace aftk::actionstate

@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "aftk/actionstate/file_store.h"
 #include "aftk/json/writer.h"
 
 namespace aftk::actionstate {
@@ -42,44 +41,6 @@ InspectSummary inspect_cache(const StateCache& cache, const InspectOptions& opti
     if (!item.deviations.empty()) ++summary.deviating;
     visit(item);
   });
-  return summary;
-}
-
-Result<InspectSummary> inspect_dump(const std::string& path, const InspectOptions& options,
-                                    const std::function<void(const InspectedState&)>& visit,
-                                    const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
-  StateCache cache;
-  std::uint64_t records = 0, tombstones = 0;
-  std::vector<Error> problems;
-  std::uint64_t total = 0;
-  AFTK_TRY(read_dump(
-      path,
-      [&](const TopicRecord& r, const json::Line& line) -> Status {
-        ++records;
-        if (progress && (records & 0x3FFF) == 0) progress(line.offset, total);
-        const RecordPosition pos{r.partition, r.offset};
-        auto key = parse_key(r.key);
-        if (!key) {
-          Error e = key.error();
-          e.code = Errc::kCorruptRecord;
-          e.where = fmt::format("{}:{} (partition {} offset {})", path, line.number, r.partition, r.offset);
-          problems.push_back(std::move(e));
-          if (!r.value) ++tombstones;
-          return {};
-        }
-        if (!r.value) {
-          ++tombstones;
-          cache.erase(r.key);
-          return {};
-        }
-        cache.put(*key, r.key, *r.value, pos);
-        return {};
-      },
-      [&](const Error& e) { problems.push_back(e); }));
-  InspectSummary summary = inspect_cache(cache, options, visit);
-  summary.records = records;
-  summary.tombstones = tombstones;
-  summary.problems = std::move(problems);
   return summary;
 }
 

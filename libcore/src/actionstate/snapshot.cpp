@@ -60,7 +60,8 @@ Result<std::uint64_t> export_snapshot(const StateCache& cache, const std::string
   std::string buf;
   for (const auto* e : entries) {
     const std::string key = e->key.to_string();
-    append_dump_line(buf, TopicRecord{e->position.partition, e->position.offset, -1, key, e->value});
+    const RecordPosition& at = e->position;
+    append_dump_line(buf, TopicRecord{at.partition, at.offset, at.timestamp, key, e->value});
     if (buf.size() >= (1u << 20)) {
       if (!write_all(fd, buf)) return fail("write", tmp);
       buf.clear();

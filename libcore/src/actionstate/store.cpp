@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "aftk/actionstate/replay.h"
 #include "aftk/json/base64.h"
 
 namespace aftk::actionstate {
@@ -173,48 +174,29 @@ Result<std::optional<ActionState>> LogStore::get(const StateKey& key) {
   return std::optional<ActionState>(std::move(*state));
 }
 
-Result<RebuildReport> LogStore::replay(const OffsetMap& from, const RebuildOptions& options) {
-  RebuildReport report;
-  AFTK_TRY_ASSIGN(report.to, end_offsets());  // captured first: read exactly up to these
-  report.from = from;
+Result<OffsetMap> LogStore::begin_offsets() {
+  AFTK_TRY_ASSIGN(LogOffsets o, offsets());
+  return std::move(o.begin);
+}
+
+Result<OffsetMap> LogStore::end_offsets() {
+  AFTK_TRY_ASSIGN(LogOffsets o, offsets());
+  return std::move(o.end);
+}
+
+Result<LogOffsets> LogStore::scan_all(unsigned workers, ScanSink& sink) {
+  AFTK_TRY_ASSIGN(LogOffsets now, offsets());
+  std::vector<ScanRange> ranges;
   std::uint64_t total = 0;
-  for (const auto& [p, f] : from) {
-    auto it = report.to.find(p);
-    if (it != report.to.end() && it->second > f) total += static_cast<std::uint64_t>(it->second - f);
+  for (const auto& [p, b] : now.begin) {
+    const auto e = now.end.find(p);
+    if (e == now.end.end() || e->second <= b) continue;
+    ranges.push_back({p, b, e->second});
+    total += static_cast<std::uint64_t>(e->second - b);
   }
-  cache_.clear();
-  Decoder validator(options.decode);
-  ActionState scratch;
-  AFTK_TRY(scan(from, report.to, [&](const TopicRecord& r) -> Status {
-    ++report.records;
-    report.bytes += r.key.size() + (r.value ? r.value->size() : 0);
-    if (options.progress && (report.records & 0xFFFF) == 0) options.progress(report.records, total);
-    const RecordPosition pos{r.partition, r.offset};
-    auto key = parse_key(r.key);
-    if (!key) {
-      report.problems.push_back({pos, std::string(r.key), key.error()});
-      report.problems.back().error.where = where(pos);
-      if (!r.value) ++report.tombstones;
-      return {};
-    }
-    if (!r.value) {
-      ++report.tombstones;
-      cache_.erase(r.key);
-      return {};
-    }
-    if (options.validate) {
-      auto st = validator.decode(*r.value, scratch);
-      if (!st) {
-        report.problems.push_back({pos, std::string(r.key), st.error()});
-        report.problems.back().error.where = where(pos);
-      }
-    }
-    cache_.put(*key, r.key, *r.value, pos);
-    return {};
-  }));
-  if (options.progress) options.progress(report.records, total);
-  report.live = cache_.size();
-  return report;
+  sink.expect(total);
+  AFTK_TRY(scan(ranges, workers, sink));
+  return now;
 }
 
 Result<RebuildReport> LogStore::rebuild(std::span<const RecoveryMarker> markers,
@@ -224,31 +206,58 @@ Result<RebuildReport> LogStore::rebuild(std::span<const RecoveryMarker> markers,
     return RebuildReport{};
   }
   AFTK_TRY_ASSIGN(const RecoveryMarker merged, merge_markers(markers));
-  AFTK_TRY_ASSIGN(const OffsetMap begin, begin_offsets());
-  AFTK_TRY_ASSIGN(const OffsetMap end, end_offsets());
+  // Captured once, first: the checks below and the read's end offsets are the same snapshot.
+  AFTK_TRY_ASSIGN(const LogOffsets now, offsets());
   if (merged.versioned()) {
     if (merged.topic != topic())
-      return fail(Errc::kConflict, fmt::format("recovery markers are for topic '{}', not '{}'", merged.topic, topic()));
+      return fail(Errc::kConflict, fmt::format("recovery markers are for topic '{}', not '{}'",
+                                               merged.topic, topic()));
     if (json::normalize_topic_id(merged.topic_id) != json::normalize_topic_id(topic_id()))
-      return fail(Errc::kConflict, fmt::format("recovery markers carry topic id {} but the topic's id is {}: was the topic recreated?", merged.topic_id, topic_id()));
-    if (merged.offsets.size() != end.size())
-      return fail(Errc::kConflict, fmt::format("recovery markers cover {} partitions, the topic has {}", merged.offsets.size(), end.size()));
+      return fail(Errc::kConflict,
+                  fmt::format("recovery markers carry topic id {} but the topic's id is {}: was "
+                              "the topic recreated?",
+                              merged.topic_id, topic_id()));
+    if (merged.offsets.size() != now.end.size())
+      return fail(Errc::kConflict, fmt::format("recovery markers cover {} partitions, the topic "
+                                               "has {}",
+                                               merged.offsets.size(), now.end.size()));
   }
+  std::vector<ScanRange> ranges;
+  std::uint64_t total = 0;
   for (const auto& [p, o] : merged.offsets) {
-    auto e = end.find(p);
-    if (e == end.end())
-      return fail(Errc::kInvalidArgument, fmt::format("recovery marker names partition {}, which does not exist", p));
-    const auto b = begin.count(p) ? begin.at(p) : 0;
+    auto e = now.end.find(p);
+    if (e == now.end.end())
+      return fail(Errc::kInvalidArgument,
+                  fmt::format("recovery marker names partition {}, which does not exist", p));
+    const auto b = now.begin.count(p) ? now.begin.at(p) : 0;
     if (o < b || o > e->second)
       return fail(Errc::kInvalidArgument,
-                  fmt::format("cannot restore partition {} from offset {}: outside the available range [{}, {}]", p, o, b, e->second));
+                  fmt::format("cannot restore partition {} from offset {}: outside the available "
+                              "range [{}, {}]",
+                              p, o, b, e->second));
+    if (o < e->second) {
+      ranges.push_back({p, o, e->second});
+      total += static_cast<std::uint64_t>(e->second - o);
+    }
   }
-  return replay(merged.offsets, options);
+  RecordFolder folder(read_workers(), options);
+  folder.expect(total);
+  cache_.clear();
+  AFTK_TRY(scan(ranges, folder.workers(), folder));
+  RebuildReport report = folder.finish(cache_);
+  report.from = merged.offsets;
+  report.to = now.end;
+  return report;
 }
 
 Result<RebuildReport> LogStore::load_all(const RebuildOptions& options) {
-  AFTK_TRY_ASSIGN(const OffsetMap begin, begin_offsets());
-  return replay(begin, options);
+  RecordFolder folder(read_workers(), options);
+  cache_.clear();
+  AFTK_TRY_ASSIGN(LogOffsets read, scan_all(folder.workers(), folder));
+  RebuildReport report = folder.finish(cache_);
+  report.from = std::move(read.begin);
+  report.to = std::move(read.end);
+  return report;
 }
 
 Result<PruneResult> LogStore::prune(std::string_view identity, std::int64_t seq,
@@ -282,23 +291,16 @@ Result<RecoveryMarker> LogStore::recovery_marker() {
 // MemoryStore
 
 MemoryStore::MemoryStore(std::int32_t num_partitions)
-    : LogStore(num_partitions),
-      logs_(static_cast<size_t>(num_partitions)),
-      begin_(static_cast<size_t>(num_partitions), 0) {}
+    : LogStore(num_partitions), logs_(static_cast<size_t>(num_partitions)) {}
 
-Result<OffsetMap> MemoryStore::begin_offsets() {
-  OffsetMap m;
-  for (std::int32_t p = 0; p < num_partitions_; ++p) m[p] = begin_[static_cast<size_t>(p)];
-  return m;
-}
-
-Result<OffsetMap> MemoryStore::end_offsets() {
-  OffsetMap m;
+Result<LogOffsets> MemoryStore::offsets() {
+  LogOffsets o;
   for (std::int32_t p = 0; p < num_partitions_; ++p) {
     const auto& log = logs_[static_cast<size_t>(p)];
-    m[p] = log.empty() ? begin_[static_cast<size_t>(p)] : log.back().offset + 1;
+    o.begin[p] = log.empty() ? 0 : log.front().offset;
+    o.end[p] = log.empty() ? 0 : log.back().offset + 1;
   }
-  return m;
+  return o;
 }
 
 Result<RecordPosition> MemoryStore::append(std::int32_t partition, std::string_view key,
@@ -306,37 +308,23 @@ Result<RecordPosition> MemoryStore::append(std::int32_t partition, std::string_v
   if (partition < 0 || partition >= num_partitions_)
     return fail(Errc::kInvalidArgument, fmt::format("no partition {}", partition));
   auto& log = logs_[static_cast<size_t>(partition)];
-  const std::int64_t offset = log.empty() ? begin_[static_cast<size_t>(partition)] : log.back().offset + 1;
+  const std::int64_t offset = log.empty() ? 0 : log.back().offset + 1;
   log.push_back({offset, std::string(key), value ? std::optional<std::string>(*value) : std::nullopt});
-  return RecordPosition{partition, offset};
+  return RecordPosition{partition, offset, -1};
 }
 
-void MemoryStore::delete_records_before(std::int32_t partition, std::int64_t offset) {
-  auto& log = logs_[static_cast<size_t>(partition)];
-  auto& b = begin_[static_cast<size_t>(partition)];
-  const std::int64_t end = log.empty() ? b : log.back().offset + 1;
-  b = std::max(b, std::min(offset, end));
-  log.erase(std::remove_if(log.begin(), log.end(), [&](const Stored& s) { return s.offset < b; }), log.end());
-}
-
-Status MemoryStore::scan(const OffsetMap& from, const OffsetMap& to,
-                         const std::function<Status(const TopicRecord&)>& sink) {
-  for (const auto& [p, f] : from) {
-    if (p < 0 || p >= num_partitions_) continue;
-    const auto stop = to.count(p) ? to.at(p) : f;
-    const auto& log = logs_[static_cast<size_t>(p)];
-    // Offsets are contiguous from the first record kept, so start there instead of scanning.
-    const size_t first = log.empty() || f <= log.front().offset
-                             ? 0
-                             : static_cast<size_t>(std::min<std::int64_t>(f - log.front().offset,
-                                                                          static_cast<std::int64_t>(log.size())));
-    for (size_t i = first; i < log.size(); ++i) {
+Status MemoryStore::scan(std::span<const ScanRange> ranges, unsigned, ScanSink& sink) {
+  for (const ScanRange& r : ranges) {
+    if (r.partition < 0 || r.partition >= num_partitions_) continue;
+    const auto& log = logs_[static_cast<size_t>(r.partition)];
+    // Offsets are contiguous from the first record, so start there instead of searching.
+    const std::int64_t first = log.empty() ? 0 : log.front().offset;
+    const auto skip = std::clamp<std::int64_t>(r.begin - first, 0, static_cast<std::int64_t>(log.size()));
+    for (size_t i = static_cast<size_t>(skip); i < log.size() && log[i].offset < r.end; ++i) {
       const auto& s = log[i];
-      if (s.offset >= stop) break;
-      if (s.offset < f) continue;
-      TopicRecord r{p, s.offset, -1, s.key,
-                    s.value ? std::optional<std::string_view>(*s.value) : std::nullopt};
-      AFTK_TRY(sink(r));
+      const TopicRecord rec{r.partition, s.offset, -1, s.key,
+                            s.value ? std::optional<std::string_view>(*s.value) : std::nullopt};
+      AFTK_TRY(sink.record(0, rec));
     }
   }
   return {};

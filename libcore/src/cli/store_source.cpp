@@ -2,6 +2,8 @@
 // Opening the store a command works on.
 #include "aftk/cli/store_source.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "aftk/actionstate/file_store.h"
@@ -40,6 +42,26 @@ std::optional<int> handle_store_args(const StoreSource& source, const Io& io) {
 std::string StoreSource::describe() const {
   if (!is_kafka()) return fmt::format("'{}'", file);
   return fmt::format("topic '{}'", topic);
+}
+
+std::string problem_text(const StoreSource& source, const Problem& problem) {
+  const Error& e = problem.error;
+  if (!source.is_kafka() && problem.line > 0 && problem.partition >= 0 &&
+      e.where.rfind("partition ", 0) == 0)
+    return fmt::format("{}:{} ({}): {}", source.file, problem.line, e.where, e.message);
+  if (e.where.empty()) return e.message;
+  return fmt::format("{}: {}", e.where, e.message);
+}
+
+std::vector<const Problem*> ordered_problems(const actionstate::RebuildReport& report) {
+  std::vector<const Problem*> all;
+  all.reserve(report.unreadable.size() + report.problems.size());
+  for (const auto& p : report.unreadable) all.push_back(&p);
+  for (const auto& p : report.problems) all.push_back(&p);
+  // Lines are 0 for a topic, so this keeps a topic's order as it is.
+  std::stable_sort(all.begin(), all.end(),
+                   [](const Problem* a, const Problem* b) { return a->line < b->line; });
+  return all;
 }
 
 Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source,

@@ -8,7 +8,9 @@
 
 namespace aftk::eventlog::detail {
 
-/// As decode_record, on text that already has simdjson's padding after it.
+/// Decodes one record from its JSON text (one line, or a pretty-printed block), which already
+/// has simdjson's padding after it. Fills every field but raw/line/offset/source. Errors:
+/// CORRUPT_RECORD naming what is wrong (bad JSON, no timestamp, no event type).
 Status decode_padded(simdjson::ondemand::parser& parser, simdjson::padded_string_view text,
                      Record& out);
 

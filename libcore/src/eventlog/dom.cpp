@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "aftk/detail/scratch.h"
 #include "aftk/json/normalize.h"
 #include "aftk/json/writer.h"
 
@@ -108,15 +109,13 @@ simdjson::error_code build(od::value v, Node& out, int outer) {
   return simdjson::INCORRECT_TYPE;
 }
 
-thread_local od::parser tl_parser;
-thread_local json::PaddedBuffer tl_buffer;
-
 }  // namespace
 
 Result<Node> parse(std::string_view text) {
-  auto padded = tl_buffer.wrap(text);
+  auto& scratch = aftk::detail::thread_scratch(aftk::detail::ParseSite::kEventDom);
+  auto padded = scratch.buffer.wrap(text);
   od::document doc;
-  auto err = tl_parser.iterate(padded).get(doc);
+  auto err = scratch.parser.iterate(padded).get(doc);
   Node root;
   if (!err) {
     od::value v;

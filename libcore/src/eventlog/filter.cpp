@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Filters over decoded records, time bounds, globs, and needles for the reader's prefilter.
+#include "aftk/detail/scratch.h"
 #include "aftk/eventlog/filter.h"
 
 #include <fmt/format.h>
@@ -197,9 +198,6 @@ Result<FieldPredicate> FieldPredicate::parse(std::string_view text) {
 
 namespace {
 
-thread_local od::parser tl_parser;
-thread_local json::PaddedBuffer tl_buffer;
-
 std::string trim_json(std::string_view raw) {
   while (!raw.empty() &&
          (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
@@ -211,9 +209,10 @@ std::string trim_json(std::string_view raw) {
 std::optional<std::string> json_path(std::string_view json_text,
                                      const std::vector<std::string>& path, size_t from,
                                      bool as_json = false) {
-  auto padded = tl_buffer.wrap(json_text);
+  auto& scratch = aftk::detail::thread_scratch(aftk::detail::ParseSite::kEventFilter);
+  auto padded = scratch.buffer.wrap(json_text);
   od::document doc;
-  if (tl_parser.iterate(padded).get(doc)) return std::nullopt;
+  if (scratch.parser.iterate(padded).get(doc)) return std::nullopt;
   od::value v;
   if (doc.get_value().get(v)) return std::nullopt;
   for (size_t i = from; i < path.size(); ++i) {

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstring>
 
+#include "aftk/detail/scratch.h"
 #include "aftk/json/normalize.h"
 #include "decode.h"
 #include "dom.h"
@@ -160,14 +161,12 @@ struct Scratch {
   bool has_timestamp = false, has_event_attrs = false;
 };
 
-thread_local od::parser tl_sub_parser;
-thread_local json::PaddedBuffer tl_sub_buffer;
-
 // Reads eventId/upstreamEventId/upstreamActionName out of a Trace Log entityMetadata object.
 void read_trace_metadata(std::string_view meta, Record& r) {
-  auto padded = tl_sub_buffer.wrap(meta);
+  auto& scratch = aftk::detail::thread_scratch(aftk::detail::ParseSite::kTraceMetadata);
+  auto padded = scratch.buffer.wrap(meta);
   od::document doc;
-  if (tl_sub_parser.iterate(padded).get(doc)) return;
+  if (scratch.parser.iterate(padded).get(doc)) return;
   od::object obj;
   if (doc.get_object().get(obj)) return;
   for (auto fr : obj) {
@@ -403,12 +402,6 @@ Status decode_padded(od::parser& parser, simdjson::padded_string_view text, Reco
 }
 
 }  // namespace detail
-
-Status decode_record(std::string_view json_text, Record& out) {
-  thread_local od::parser parser;
-  thread_local json::PaddedBuffer buffer;
-  return detail::decode_padded(parser, buffer.wrap(json_text), out);
-}
 
 namespace {
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Jackson-form re-writing of JSON values, canonical JSON, UTF-16 ordering and hashing.
+#include "aftk/detail/scratch.h"
 #include "aftk/json/normalize.h"
 
 #include <algorithm>
@@ -199,9 +200,6 @@ error_code append_array(od::array arr, std::string& out, const NormalizeOptions&
   return simdjson::SUCCESS;
 }
 
-thread_local od::parser tl_parser;
-thread_local PaddedBuffer tl_buffer;
-
 }  // namespace
 
 error_code append_normalized(od::value value, std::string& out, const NormalizeOptions& options) {
@@ -221,9 +219,10 @@ std::string_view error_text(error_code error) {
 }
 
 Result<std::string> normalize(std::string_view text, const NormalizeOptions& options) {
-  auto padded = tl_buffer.wrap(text);
+  auto& scratch = aftk::detail::thread_scratch(aftk::detail::ParseSite::kNormalize);
+  auto padded = scratch.buffer.wrap(text);
   od::document doc;
-  auto err = tl_parser.iterate(padded).get(doc);
+  auto err = scratch.parser.iterate(padded).get(doc);
   std::string out;
   if (!err) err = append_any(doc, out, options, options.outer_depth);
   if (!err && !doc.current_location().error()) err = simdjson::TRAILING_CONTENT;

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -294,15 +295,10 @@ Result<Watermarks> watermarks(rd_kafka_s* rk, const std::string& topic, std::int
   return w;
 }
 
-Status read_exact(const ClientConfig& config, const std::string& topic,
-                  const std::vector<ReadRange>& ranges, const ReadOptions& options,
-                  const std::function<Status(unsigned, const RecordView&)>& on_record) {
-  std::vector<ReadRange> todo;
-  for (const auto& r : ranges) {
-    if (r.start < r.end) todo.push_back(r);
-  }
-  if (todo.empty()) return {};
-  const unsigned workers = std::max(1u, std::min<unsigned>(options.workers, static_cast<unsigned>(todo.size())));
+namespace {
+
+// The settings a reader needs on top of the user's for an exact read on `workers` threads.
+Overrides read_settings(const ClientConfig& config, const ReadOptions& options, unsigned workers) {
   // Each partition's fetch queue is forwarded to its worker's queue, and librdkafka measures a
   // forwarded queue by the queue it forwards to, so queued.max.messages.kbytes and
   // queued.min.messages cap each worker's queue, not each partition's: the budget is split
@@ -332,117 +328,166 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
   // others' queues full), the broker holds the fetch for fetch.wait.max.ms (500 ms) hoping for
   // more, and no other fetch can go out to it meanwhile: the workers starve. 10 ms bounds that.
   if (!config.get("fetch.wait.max.ms")) prefetch.emplace_back("fetch.wait.max.ms", "10");
-  AFTK_TRY_ASSIGN(Handle rk, make_reader(config, prefetch));
-  TopicPtr rkt(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr));
-  if (!rkt) return fail(kafka_error(rd_kafka_last_error(), fmt::format("cannot open topic '{}'", topic)));
+  return prefetch;
+}
 
-  std::vector<QueuePtr> queues;
-  for (unsigned w = 0; w < workers; ++w) queues.emplace_back(rd_kafka_queue_new(rk.get()));
+// Which worker reads which partition, and each partition's progress. Indexed by partition.
+struct Assignment {
+  std::vector<std::int64_t> end;   // stop before this offset; -1: not read
+  std::vector<std::int64_t> next;  // the next offset expected (for messages)
+  std::vector<unsigned> worker_of;
+  std::vector<std::vector<std::int32_t>> parts_of;  // per worker
 
-  // Per partition: end offset, done flag, last offset seen (for the timeout message).
-  std::int32_t max_p = 0;
-  for (const auto& r : todo) max_p = std::max(max_p, r.partition);
-  std::vector<std::int64_t> end(static_cast<size_t>(max_p) + 1, -1);
-  std::vector<std::int64_t> next(static_cast<size_t>(max_p) + 1, -1);
-  std::vector<unsigned> worker_of(static_cast<size_t>(max_p) + 1, 0);
-  std::vector<std::vector<std::int32_t>> parts_of(workers);
-  for (size_t i = 0; i < todo.size(); ++i) {
-    const auto& r = todo[i];
-    unsigned w = static_cast<unsigned>(i % workers);
-    end[static_cast<size_t>(r.partition)] = r.end;
-    next[static_cast<size_t>(r.partition)] = r.start;
-    worker_of[static_cast<size_t>(r.partition)] = w;
-    parts_of[w].push_back(r.partition);
-  }
-  std::vector<std::int32_t> started;
-  for (const auto& r : todo) {
-    if (rd_kafka_consume_start_queue(rkt.get(), r.partition, r.start,
-                                     queues[worker_of[static_cast<size_t>(r.partition)]].get()) != 0) {
-      Error e = kafka_error(rd_kafka_last_error(), fmt::format("cannot start reading topic '{}'", topic),
-                            fmt::format("partition {} offset {}", r.partition, r.start));
-      for (auto p : started) rd_kafka_consume_stop(rkt.get(), p);
-      return fail(std::move(e));
+  Assignment(const std::vector<ReadRange>& todo, unsigned workers) : parts_of(workers) {
+    std::int32_t max_p = 0;
+    for (const auto& r : todo) max_p = std::max(max_p, r.partition);
+    const size_t n = static_cast<size_t>(max_p) + 1;
+    end.assign(n, -1);
+    next.assign(n, -1);
+    worker_of.assign(n, 0);
+    for (size_t i = 0; i < todo.size(); ++i) {
+      const auto& r = todo[i];
+      const auto w = static_cast<unsigned>(i % workers);
+      const auto p = static_cast<size_t>(r.partition);
+      end[p] = r.end;
+      next[p] = r.start;
+      worker_of[p] = w;
+      parts_of[w].push_back(r.partition);
     }
-    started.push_back(r.partition);
+  }
+  bool reads(std::int32_t partition) const {
+    return partition >= 0 && static_cast<size_t>(partition) < end.size() &&
+           end[static_cast<size_t>(partition)] >= 0;
+  }
+};
+
+// librdkafka 2.0 decides whether to fetch a partition only when its broker thread wakes up:
+// after a fetch answer, an operation sent to it, or a second of sleep. Once every queue it
+// feeds is over its cap no fetch is outstanding, and consuming from a queue wakes nothing, so it
+// would sleep out that second with the workers idle (fetch.queue.backoff.ms came in 2.1). Any
+// request sent to the broker wakes it up and makes it decide afresh, without touching the
+// partitions' fetch state (pausing or seeking would drop what is queued). So a worker whose
+// queue came near its cap asks, once it has drained that queue to half, for a cheap request:
+// the latest offsets of its partitions, one ListOffsets per leader. A thread of its own sends
+// it so that no worker waits for the answer, which is not needed.
+class WakeUps {
+ public:
+  WakeUps(rd_kafka_t* rk, const std::string& topic, const Assignment& assignment)
+      : rk_(rk), topic_(topic), assignment_(assignment),
+        wanted_(assignment.parts_of.size(), 0), thread_([this] { loop(); }) {}
+  ~WakeUps() {
+    {
+      std::lock_guard lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  WakeUps(const WakeUps&) = delete;
+  WakeUps& operator=(const WakeUps&) = delete;
+
+  // Asks for a request that wakes the broker threads serving worker `w`'s partitions.
+  void request(unsigned w) {
+    {
+      std::lock_guard lock(mu_);
+      wanted_[w] = 1;
+    }
+    cv_.notify_one();
   }
 
-  // librdkafka 2.0 decides whether to fetch a partition only when its broker thread wakes up:
-  // after a fetch answer, an operation sent to it, or a second of sleep. Once every queue it
-  // feeds is over its cap no fetch is outstanding, and consuming from a queue wakes nothing, so
-  // it would sleep out that second with the workers idle (fetch.queue.backoff.ms came in 2.1).
-  // Any request sent to the broker wakes it up and makes it decide afresh, without touching the
-  // partitions' fetch state (pausing or seeking would drop what is queued). So a worker whose
-  // queue came near its cap asks, once it has drained that queue to half, for a cheap request:
-  // the latest offsets of its partitions, one ListOffsets per leader. A thread of its own sends
-  // it so that no worker waits for the answer, which is not needed.
-  const std::int64_t cap_bytes = conf_int(rk.get(), "queued.max.messages.kbytes", 65536) * 1024;
-  const std::int64_t cap_msgs = conf_int(rk.get(), "queued.min.messages", 100000);
-  std::mutex nudge_mu;
-  std::condition_variable nudge_cv;
-  std::vector<char> nudge_wanted(workers, 0);
-  bool nudge_quit = false;
-  std::thread nudger([&] {
-    std::unique_lock lock(nudge_mu);
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
     for (;;) {
-      nudge_cv.wait(lock, [&] {
-        return nudge_quit || std::find(nudge_wanted.begin(), nudge_wanted.end(), 1) != nudge_wanted.end();
+      cv_.wait(lock, [&] {
+        return quit_ || std::find(wanted_.begin(), wanted_.end(), 1) != wanted_.end();
       });
-      if (nudge_quit) return;
-      PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(todo.size())));
-      for (unsigned w = 0; w < workers; ++w) {
-        if (!nudge_wanted[w]) continue;
-        nudge_wanted[w] = 0;
-        for (auto p : parts_of[w]) {
-          rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
-        }
+      if (quit_) return;
+      PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+      for (unsigned w = 0; w < wanted_.size(); ++w) {
+        if (!wanted_[w]) continue;
+        wanted_[w] = 0;
+        for (auto p : assignment_.parts_of[w])
+          rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
       }
       lock.unlock();
-      rd_kafka_offsets_for_times(rk.get(), list.get(), 500);  // only the request matters
+      rd_kafka_offsets_for_times(rk_, list.get(), 500);  // only the request matters
       lock.lock();
     }
-  });
-  auto nudge = [&](unsigned w) {
-    {
-      std::lock_guard lock(nudge_mu);
-      nudge_wanted[w] = 1;
+  }
+
+  rd_kafka_t* rk_;
+  const std::string& topic_;
+  const Assignment& assignment_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<char> wanted_;
+  bool quit_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+// Watches one worker's queue against librdkafka's caps and says when to ask for a wake-up.
+class QueueWatch {
+ public:
+  QueueWatch(std::int64_t cap_bytes, std::int64_t cap_msgs) : cap_bytes_(cap_bytes), cap_msgs_(cap_msgs) {}
+  // After a batch of `n` messages and `bytes` payload bytes, with `len` messages still queued;
+  // true when the queue, once near its cap, has drained to half.
+  bool after_batch(std::int64_t n, std::int64_t bytes, std::int64_t len) {
+    // librdkafka counts a queue's size in payload bytes and has no call that tells it, so it is
+    // estimated from the length and the mean size so far. A queue that reached its cap holds,
+    // after one batch, at least the cap less that batch; three quarters leaves room for the
+    // estimate's error. Once such a queue is down to half (at once when a batch takes more than
+    // half the cap), librdkafka may be asleep.
+    taken_bytes_ += bytes;
+    taken_msgs_ += n;
+    const std::int64_t est = len * (taken_bytes_ / std::max<std::int64_t>(1, taken_msgs_));
+    if (4 * (est + bytes) >= 3 * cap_bytes_ || 4 * (len + n) >= 3 * cap_msgs_) near_cap_ = true;
+    if (near_cap_ && 2 * est <= cap_bytes_ && 2 * len <= cap_msgs_) {
+      near_cap_ = false;
+      return true;
     }
-    nudge_cv.notify_one();
-  };
+    return false;
+  }
 
-  std::atomic<bool> stop{false};
-  std::atomic<std::int64_t> last_progress{now_ns()};
-  std::mutex err_mu;
-  std::optional<Error> first_error;
-  auto set_error = [&](Error e) {
-    std::lock_guard lock(err_mu);
-    if (!first_error) first_error = std::move(e);
-    stop = true;
-  };
+ private:
+  std::int64_t cap_bytes_, cap_msgs_;
+  std::int64_t taken_bytes_ = 0, taken_msgs_ = 0;
+  bool near_cap_ = false;
+};
 
-  auto work = [&](unsigned w) {
-    size_t remaining = parts_of[w].size();
+// One exact read: the shared state of its workers, and the loop each of them runs.
+class ExactRead {
+ public:
+  ExactRead(rd_kafka_t* rk, const std::string& topic, const ReadOptions& options,
+            Assignment& assignment, std::vector<QueuePtr>& queues, WakeUps& wake_ups,
+            const std::function<Status(unsigned, const RecordView&)>& on_record)
+      : topic_(topic), options_(options), a_(assignment), queues_(queues),
+        wake_ups_(wake_ups), on_record_(on_record),
+        cap_bytes_(conf_int(rk, "queued.max.messages.kbytes", 65536) * 1024),
+        cap_msgs_(conf_int(rk, "queued.min.messages", 100000)) {}
+
+  // Reads worker `w`'s partitions to their ends, or until another worker fails.
+  void work(unsigned w) {
+    size_t remaining = a_.parts_of[w].size();
     std::vector<rd_kafka_message_t*> batch(1024);
-    std::vector<char> done(end.size(), 0);
-    // Payload bytes and messages taken so far: librdkafka counts a queue's size in payload
-    // bytes, and has no call that tells it, so it is estimated from the length and the mean.
-    std::int64_t taken_bytes = 0, taken_msgs = 0;
-    bool near_cap = false;
-    while (remaining > 0 && !stop.load(std::memory_order_relaxed)) {
-      if (options.should_stop && options.should_stop()) {
+    std::vector<char> done(a_.end.size(), 0);
+    QueueWatch watch(cap_bytes_, cap_msgs_);
+    while (remaining > 0 && !stop_.load(std::memory_order_relaxed)) {
+      if (options_.should_stop && options_.should_stop()) {
         set_error(Error{Errc::kInterrupted, "interrupted while reading the topic", {}, false});
         break;
       }
       // consume_batch_queue blocks until the batch is full or the timeout passes, so take what
       // is queued without waiting, and block only for the first message when nothing is.
-      ssize_t n = rd_kafka_consume_batch_queue(queues[w].get(), 0, batch.data(), batch.size());
+      ssize_t n = rd_kafka_consume_batch_queue(queues_[w].get(), 0, batch.data(), batch.size());
       if (n == 0) {
-        if (rd_kafka_message_t* m = rd_kafka_consume_queue(queues[w].get(), 100); m != nullptr) {
+        if (rd_kafka_message_t* m = rd_kafka_consume_queue(queues_[w].get(), 100); m != nullptr) {
           batch[0] = m;
           n = 1;
         }
       }
       if (n < 0) {
-        set_error(kafka_error(rd_kafka_last_error(), fmt::format("cannot read topic '{}'", topic)));
+        set_error(kafka_error(rd_kafka_last_error(), fmt::format("cannot read topic '{}'", topic_)));
         break;
       }
       bool progressed = false;
@@ -450,111 +495,165 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
       for (ssize_t i = 0; i < n; ++i) {
         rd_kafka_message_t* m = batch[static_cast<size_t>(i)];
         batch_bytes += static_cast<std::int64_t>(m->len);
-        const auto p = static_cast<size_t>(m->partition);
-        const bool known = m->partition >= 0 && p < end.size() && end[p] >= 0;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-          // The reader is at the log end; a partition whose captured end lies behind it is done
-          // even if compaction or transaction markers left its last offsets empty.
-          if (known && !done[p] && m->offset >= end[p]) {
-            done[p] = 1;
-            --remaining;
-            progressed = true;
-          }
-        } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-          switch (m->err) {
-            case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
-            case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
-            case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-            case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-            case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-            case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-            case RD_KAFKA_RESP_ERR__FATAL: {
-              Error e = kafka_error(m->err, fmt::format("cannot read topic '{}'", topic),
-                                    fmt::format("partition {} offset {}", m->partition,
-                                                known ? next[p] : m->offset));
-              if (m->payload != nullptr && m->len > 0) {
-                e.message += fmt::format(": {}", std::string_view(static_cast<const char*>(m->payload), m->len));
-              }
-              set_error(std::move(e));
-              break;
-            }
-            default:
-              break;  // transient (transport, leader change): librdkafka retries; idle_timeout bounds it
-          }
-        } else if (known && !done[p]) {
-          if (m->offset < end[p]) {
-            RecordView rv;
-            rv.partition = m->partition;
-            rv.offset = m->offset;
-            rd_kafka_timestamp_type_t tstype;
-            rv.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
-            rv.key = m->key != nullptr ? std::string_view(static_cast<const char*>(m->key), m->key_len)
-                                       : std::string_view();
-            rv.value = static_cast<const char*>(m->payload);
-            rv.value_size = m->len;
-            if (Status st = on_record(w, rv); !st) set_error(std::move(st).error());
-            next[p] = m->offset + 1;
-          }
-          if (m->offset + 1 >= end[p]) {
-            done[p] = 1;
-            --remaining;
-          }
-          progressed = true;
-        }
+        progressed |= take(w, m, done, remaining);
         rd_kafka_message_destroy(m);
       }
-      {
-        // A queue that reached its cap holds, after one batch, at least the cap less that
-        // batch; three quarters leaves room for the estimate's error. Once such a queue is down
-        // to half (at once when a batch takes more than half the cap), librdkafka may be
-        // asleep: ask for a wake-up.
-        taken_bytes += batch_bytes;
-        taken_msgs += n;
-        const std::int64_t len = rd_kafka_queue_length(queues[w].get());
-        const std::int64_t est = len * (taken_bytes / std::max<std::int64_t>(1, taken_msgs));
-        if (4 * (est + batch_bytes) >= 3 * cap_bytes || 4 * (len + n) >= 3 * cap_msgs) {
-          near_cap = true;
-        }
-        if (near_cap && 2 * est <= cap_bytes && 2 * len <= cap_msgs) {
-          near_cap = false;
-          nudge(w);
-        }
-      }
+      if (watch.after_batch(n, batch_bytes, rd_kafka_queue_length(queues_[w].get())))
+        wake_ups_.request(w);
       const std::int64_t t = now_ns();
-      if (progressed) {
-        last_progress.store(t, std::memory_order_relaxed);
-      } else if (t - last_progress.load(std::memory_order_relaxed) >
-                 std::chrono::duration_cast<std::chrono::nanoseconds>(options.idle_timeout).count()) {
-        std::string which;
-        size_t listed = 0;
-        for (auto part : parts_of[w]) {
-          if (done[static_cast<size_t>(part)]) continue;
-          if (listed++ < 8) {
-            which += fmt::format("{}{} (at {} of {})", which.empty() ? "" : ", ", part,
-                                 next[static_cast<size_t>(part)], end[static_cast<size_t>(part)]);
-          }
-        }
-        if (listed > 8) which += fmt::format(" and {} more", listed - 8);
-        set_error(Error{Errc::kTimeout,
-                        fmt::format("reading topic '{}' made no progress for {} ms", topic,
-                                    options.idle_timeout.count()),
-                        "partitions " + which, true});
-      }
+      if (progressed)
+        last_progress_.store(t, std::memory_order_relaxed);
+      else if (t - last_progress_.load(std::memory_order_relaxed) >
+               std::chrono::duration_cast<std::chrono::nanoseconds>(options_.idle_timeout).count())
+        set_error(idle_error(w, done));
     }
-  };
-
-  std::vector<std::thread> threads;
-  for (unsigned w = 1; w < workers; ++w) threads.emplace_back(work, w);
-  work(0);
-  for (auto& t : threads) t.join();
-  {
-    std::lock_guard lock(nudge_mu);
-    nudge_quit = true;
   }
-  nudge_cv.notify_one();
-  nudger.join();
-  for (auto p : started) rd_kafka_consume_stop(rkt.get(), p);
-  if (first_error) return fail(std::move(*first_error));
+
+  std::optional<Error> take_error() { return std::move(first_error_); }
+
+ private:
+  // Handles one message of worker `w`; true when a partition advanced.
+  bool take(unsigned w, rd_kafka_message_t* m, std::vector<char>& done, size_t& remaining) {
+    const auto p = static_cast<size_t>(m->partition);
+    const bool known = a_.reads(m->partition);
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      // The reader is at the log end; a partition whose captured end lies behind it is done
+      // even if compaction or transaction markers left its last offsets empty.
+      if (!known || done[p] || m->offset < a_.end[p]) return false;
+      done[p] = 1;
+      --remaining;
+      return true;
+    }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (ends_read(m->err)) {
+        Error e = kafka_error(m->err, fmt::format("cannot read topic '{}'", topic_),
+                              fmt::format("partition {} offset {}", m->partition,
+                                          known ? a_.next[p] : m->offset));
+        if (m->payload != nullptr && m->len > 0)
+          e.message += fmt::format(": {}", std::string_view(static_cast<const char*>(m->payload), m->len));
+        set_error(std::move(e));
+      }
+      // Otherwise transient (transport, leader change): librdkafka retries; idle_timeout bounds it.
+      return false;
+    }
+    if (!known || done[p]) return false;
+    if (m->offset < a_.end[p]) {
+      RecordView rv;
+      rv.partition = m->partition;
+      rv.offset = m->offset;
+      rd_kafka_timestamp_type_t tstype;
+      rv.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+      rv.key = m->key != nullptr ? std::string_view(static_cast<const char*>(m->key), m->key_len)
+                                 : std::string_view();
+      rv.value = static_cast<const char*>(m->payload);
+      rv.value_size = m->len;
+      if (Status st = on_record_(w, rv); !st) set_error(std::move(st).error());
+      a_.next[p] = m->offset + 1;
+    }
+    if (m->offset + 1 >= a_.end[p]) {
+      done[p] = 1;
+      --remaining;
+    }
+    return true;
+  }
+
+  // Errors after which a partition cannot be read on: the offset is gone, the topic is gone or
+  // forbidden, or the handle failed for good.
+  static bool ends_read(rd_kafka_resp_err_t err) {
+    switch (err) {
+      case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
+      case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+      case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+      case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+      case RD_KAFKA_RESP_ERR__FATAL:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // The TIMEOUT error naming (up to eight of) worker `w`'s partitions that are not done.
+  Error idle_error(unsigned w, const std::vector<char>& done) const {
+    std::string which;
+    size_t listed = 0;
+    for (auto part : a_.parts_of[w]) {
+      const auto p = static_cast<size_t>(part);
+      if (done[p]) continue;
+      if (listed++ < 8)
+        which += fmt::format("{}{} (at {} of {})", which.empty() ? "" : ", ", part, a_.next[p], a_.end[p]);
+    }
+    if (listed > 8) which += fmt::format(" and {} more", listed - 8);
+    return Error{Errc::kTimeout,
+                 fmt::format("reading topic '{}' made no progress for {} ms", topic_,
+                             options_.idle_timeout.count()),
+                 "partitions " + which, true};
+  }
+
+  void set_error(Error e) {
+    std::lock_guard lock(err_mu_);
+    if (!first_error_) first_error_ = std::move(e);
+    stop_ = true;
+  }
+
+  const std::string& topic_;
+  const ReadOptions& options_;
+  Assignment& a_;
+  std::vector<QueuePtr>& queues_;
+  WakeUps& wake_ups_;
+  const std::function<Status(unsigned, const RecordView&)>& on_record_;
+  const std::int64_t cap_bytes_, cap_msgs_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::int64_t> last_progress_{now_ns()};
+  std::mutex err_mu_;
+  std::optional<Error> first_error_;
+};
+
+}  // namespace
+
+Status read_exact(const ClientConfig& config, const std::string& topic,
+                  const std::vector<ReadRange>& ranges, const ReadOptions& options,
+                  const std::function<Status(unsigned, const RecordView&)>& on_record) {
+  std::vector<ReadRange> todo;
+  for (const auto& r : ranges)
+    if (r.start < r.end) todo.push_back(r);
+  if (todo.empty()) return {};
+  const unsigned workers = std::max(1u, std::min<unsigned>(options.workers, static_cast<unsigned>(todo.size())));
+  AFTK_TRY_ASSIGN(Handle rk, make_reader(config, read_settings(config, options, workers)));
+  TopicPtr rkt(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr));
+  if (!rkt) return fail(kafka_error(rd_kafka_last_error(), fmt::format("cannot open topic '{}'", topic)));
+
+  Assignment assignment(todo, workers);
+  std::vector<QueuePtr> queues;
+  for (unsigned w = 0; w < workers; ++w) queues.emplace_back(rd_kafka_queue_new(rk.get()));
+  std::vector<std::int32_t> started;
+  const auto stop_all = [&] {
+    for (auto p : started) rd_kafka_consume_stop(rkt.get(), p);
+  };
+  for (const auto& r : todo) {
+    rd_kafka_queue_t* q = queues[assignment.worker_of[static_cast<size_t>(r.partition)]].get();
+    if (rd_kafka_consume_start_queue(rkt.get(), r.partition, r.start, q) != 0) {
+      Error e = kafka_error(rd_kafka_last_error(), fmt::format("cannot start reading topic '{}'", topic),
+                            fmt::format("partition {} offset {}", r.partition, r.start));
+      stop_all();
+      return fail(std::move(e));
+    }
+    started.push_back(r.partition);
+  }
+
+  std::optional<Error> error;
+  {
+    WakeUps wake_ups(rk.get(), topic, assignment);
+    ExactRead read(rk.get(), topic, options, assignment, queues, wake_ups, on_record);
+    std::vector<std::thread> threads;
+    for (unsigned w = 1; w < workers; ++w) threads.emplace_back([&read, w] { read.work(w); });
+    read.work(0);
+    for (auto& t : threads) t.join();
+    error = read.take_error();
+  }
+  stop_all();
+  if (error) return fail(std::move(*error));
   return {};
 }
 

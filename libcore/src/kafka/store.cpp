@@ -2,14 +2,11 @@
 // KafkaActionStateStore: verify-or-create the topic, acknowledged puts, exact parallel rebuild.
 #include "aftk/kafka/store.h"
 
-#include "aftk/actionstate/key_table.h"
 #include "aftk/kafka/topic_id.h"
 
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -220,18 +217,21 @@ Result<actionstate::RecoveryMarker> KafkaActionStateStore::recovery_marker() {
   return actionstate::RecoveryMarker{1, options_.topic, topic_id_, std::move(end)};
 }
 
-Result<OffsetMap> KafkaActionStateStore::begin_offsets() {
-  AFTK_TRY_ASSIGN(Watermarks w, watermarks(admin_.get(), options_.topic, num_partitions_, options_.timeout));
-  OffsetMap m;
-  for (std::int32_t p = 0; p < num_partitions_; ++p) m[p] = w.low[static_cast<size_t>(p)];
-  return m;
+Result<actionstate::LogOffsets> KafkaActionStateStore::offsets() {
+  // One ListOffsets request pair (earliest, latest) for every partition.
+  AFTK_TRY_ASSIGN(Watermarks w, watermarks(admin_.get(), options_.topic, num_partitions_,
+                                           options_.timeout));
+  actionstate::LogOffsets o;
+  for (std::int32_t p = 0; p < num_partitions_; ++p) {
+    o.begin[p] = w.low[static_cast<size_t>(p)];
+    o.end[p] = w.high[static_cast<size_t>(p)];
+  }
+  return o;
 }
 
-Result<OffsetMap> KafkaActionStateStore::end_offsets() {
-  AFTK_TRY_ASSIGN(Watermarks w, watermarks(admin_.get(), options_.topic, num_partitions_, options_.timeout));
-  OffsetMap m;
-  for (std::int32_t p = 0; p < num_partitions_; ++p) m[p] = w.high[static_cast<size_t>(p)];
-  return m;
+unsigned KafkaActionStateStore::read_workers() const {
+  return options_.read_workers != 0 ? options_.read_workers
+                                    : std::max(1u, std::thread::hardware_concurrency());
 }
 
 Result<actionstate::RebuildReport> KafkaActionStateStore::rebuild(
@@ -251,155 +251,26 @@ Result<actionstate::RebuildReport> KafkaActionStateStore::rebuild(
   return LogStore::rebuild(markers, options);
 }
 
-Status KafkaActionStateStore::scan(const OffsetMap& from, const OffsetMap& to,
-                                   const std::function<Status(const TopicRecord&)>& sink) {
-  std::vector<ReadRange> ranges;
-  for (const auto& [p, f] : from) {
-    auto it = to.find(p);
-    if (it != to.end() && it->second > f) ranges.push_back({p, f, it->second});
-  }
+Status KafkaActionStateStore::scan(std::span<const actionstate::ScanRange> ranges,
+                                   unsigned workers, actionstate::ScanSink& sink) {
+  std::vector<ReadRange> todo;
+  todo.reserve(ranges.size());
+  for (const auto& r : ranges)
+    if (r.end > r.begin) todo.push_back({r.partition, r.begin, r.end});
   ReadOptions ro;
-  ro.workers = options_.read_workers != 0 ? options_.read_workers
-                                          : std::max(1u, std::thread::hardware_concurrency());
+  ro.workers = std::max(1u, workers);
   ro.idle_timeout = options_.timeout;
   ro.prefetch_budget_kb = options_.prefetch_budget_kb;
   ro.should_stop = options_.should_stop;
-  // The sink updates one cache: fetching runs in parallel, the sink one record at a time.
-  std::mutex mu;
-  return read_exact(config_, options_.topic, ranges, ro,
-                    [&](unsigned, const RecordView& r) -> Status {
-                      TopicRecord tr;
-                      tr.partition = r.partition;
-                      tr.offset = r.offset;
-                      tr.timestamp = r.timestamp_ms;
-                      tr.key = r.key;
-                      if (r.value != nullptr) tr.value = std::string_view(r.value, r.value_size);
-                      std::lock_guard lock(mu);
-                      return sink(tr);
-                    });
-}
-
-namespace {
-
-// The live records one reader thread has seen for its partitions.
-struct Shard {
-  struct Live {
-    actionstate::StateKey key;
-    std::string value;
-    RecordPosition position;
-  };
-  actionstate::KeyTable<Live> live;
-  std::vector<actionstate::RecordProblem> problems;
-  std::uint64_t records = 0, tombstones = 0, bytes = 0;
-  actionstate::Decoder decoder;
-  actionstate::ActionState scratch;
-};
-
-std::string where(RecordPosition p) { return fmt::format("partition {} offset {}", p.partition, p.offset); }
-
-}  // namespace
-
-Result<actionstate::RebuildReport> KafkaActionStateStore::replay(const OffsetMap& from,
-                                                                 const actionstate::RebuildOptions& options) {
-  actionstate::RebuildReport report;
-  AFTK_TRY_ASSIGN(report.to, end_offsets());  // captured first: read exactly up to these
-  report.from = from;
-  std::vector<ReadRange> ranges;
-  std::uint64_t total = 0;
-  for (const auto& [p, f] : from) {
-    auto it = report.to.find(p);
-    if (it != report.to.end() && it->second > f) {
-      ranges.push_back({p, f, it->second});
-      total += static_cast<std::uint64_t>(it->second - f);
-    }
-  }
-  cache_.clear();
-  ReadOptions ro;
-  ro.workers = options_.read_workers != 0 ? options_.read_workers
-                                          : std::max(1u, std::thread::hardware_concurrency());
-  ro.idle_timeout = options_.timeout;
-  ro.prefetch_budget_kb = options_.prefetch_budget_kb;
-  ro.should_stop = options_.should_stop;
-  std::vector<Shard> shards(ro.workers);
-  for (auto& s : shards) s.decoder.set_options(options.decode);
-  std::atomic<std::uint64_t> done{0};
-  std::mutex progress_mu;
-
-  AFTK_TRY(read_exact(config_, options_.topic, ranges, ro, [&](unsigned w, const RecordView& r) -> Status {
-    Shard& s = shards[w];
-    ++s.records;
-    s.bytes += r.key.size() + (r.value != nullptr ? r.value_size : 0);
-    if (options.progress && (done.fetch_add(1, std::memory_order_relaxed) & 0xFFFF) == 0xFFFF) {
-      std::lock_guard lock(progress_mu);
-      options.progress(done.load(std::memory_order_relaxed), total);
-    }
-    const RecordPosition pos{r.partition, r.offset};
-    // A key already in the table parsed when it went in; only a new key text is parsed.
-    const std::uint64_t h = s.live.hash(r.key);
-    Shard::Live* live = s.live.find(r.key, h);
-    std::optional<actionstate::StateKey> parsed;
-    if (live == nullptr) {
-      auto key = actionstate::parse_key(r.key);
-      if (!key) {
-        s.problems.push_back({pos, std::string(r.key), key.error()});
-        s.problems.back().error.where = where(pos);
-        if (r.value == nullptr) ++s.tombstones;
-        return {};
-      }
-      parsed = std::move(*key);
-    }
-    if (r.value == nullptr) {
-      ++s.tombstones;
-      if (live != nullptr) s.live.erase(r.key, h);
-      return {};
-    }
-    if (live == nullptr) {
-      live = s.live.try_emplace(r.key, h).first;
-      live->key = std::move(*parsed);
-    }
-    // The copy the table keeps (in the superseded value's storage) is also what gets decoded:
-    // with simdjson's padding reserved behind it, the value is copied once, not twice.
-    // A value that outgrows its storage gets a fresh buffer of just its size: reserve() would
-    // double the capacity, and a value one byte longer than the last (a counter gaining a
-    // digit) would then hold twice its size for the rest of the rebuild.
-    const size_t need = r.value_size + simdjson::SIMDJSON_PADDING;
-    if (live->value.capacity() < need) {
-      std::string fresh;
-      fresh.reserve(need);
-      live->value.swap(fresh);
-    }
-    live->value.assign(r.value, r.value_size);
-    live->position = pos;
-    if (options.validate) {
-      const simdjson::padded_string_view padded(live->value.data(), live->value.size(),
-                                                live->value.capacity());
-      if (auto st = s.decoder.decode_padded(padded, s.scratch); !st) {
-        s.problems.push_back({pos, std::string(r.key), st.error()});
-        s.problems.back().error.where = where(pos);
-      }
-    }
-    return {};
-  }));
-
-  size_t live = 0;
-  for (const auto& s : shards) live += s.live.size();
-  cache_.reserve(live);
-  for (auto& s : shards) {
-    report.records += s.records;
-    report.tombstones += s.tombstones;
-    report.bytes += s.bytes;
-    for (auto& p : s.problems) report.problems.push_back(std::move(p));
-    // Keys, key texts and values move into the cache: nothing is copied.
-    s.live.drain([&](std::string&& text, Shard::Live&& entry) {
-      cache_.put(std::move(entry.key), std::move(text), std::move(entry.value), entry.position);
-    });
-  }
-  std::sort(report.problems.begin(), report.problems.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.position.partition, a.position.offset) < std::tie(b.position.partition, b.position.offset);
+  return read_exact(config_, options_.topic, todo, ro, [&](unsigned w, const RecordView& r) -> Status {
+    TopicRecord tr;
+    tr.partition = r.partition;
+    tr.offset = r.offset;
+    tr.timestamp = r.timestamp_ms;
+    tr.key = r.key;
+    if (r.value != nullptr) tr.value = std::string_view(r.value, r.value_size);
+    return sink.record(w, tr);
   });
-  if (options.progress) options.progress(report.records, total);
-  report.live = cache_.size();
-  return report;
 }
 
 }  // namespace aftk::kafka

@@ -35,20 +35,15 @@ struct InspectSummary {
   std::uint64_t listed = 0;     // live states that passed the filters
   std::uint64_t corrupt = 0;    // listed states whose value does not decode
   std::uint64_t deviating = 0;  // listed states read with deviations (lenient mode)
-  std::vector<Error> problems;  // unreadable lines, unparsable keys, with their location
+  /// Unreadable input and records whose key does not parse, with their location (states whose
+  /// value does not decode are listed, and counted in `corrupt`).
+  std::vector<Problem> problems;
   bool has_problems() const { return corrupt > 0 || deviating > 0 || !problems.empty(); }
 };
 
 /// Visits the live states of `cache` that pass the filters, decoding each.
 InspectSummary inspect_cache(const StateCache& cache, const InspectOptions& options,
                              const std::function<void(const InspectedState&)>& visit);
-
-/// Reads a dump file ("-" for stdin) in one pass (last value per key wins, null deletes), then
-/// visits its live states. Bad lines and keys are counted in the summary, not fatal.
-/// Errors: IO when the file cannot be read.
-Result<InspectSummary> inspect_dump(const std::string& path, const InspectOptions& options,
-                                    const std::function<void(const InspectedState&)>& visit,
-                                    const std::function<void(std::uint64_t bytes, std::uint64_t total)>& progress = {});
 
 /// One JSON object (no newline) describing a listed state: partition, offset, key, format,
 /// businessKey (null for 0.4 keys), businessKeyId and keyGroup (0.4), seq, eventUUID,

@@ -17,6 +17,7 @@
 #include "aftk/actionstate/marker.h"
 #include "aftk/actionstate/model.h"
 #include "aftk/actionstate/serde.h"
+#include "aftk/problem.h"
 #include "aftk/result.h"
 
 namespace aftk::actionstate {
@@ -25,6 +26,7 @@ namespace aftk::actionstate {
 struct RecordPosition {
   std::int32_t partition = -1;
   std::int64_t offset = -1;
+  std::int64_t timestamp = -1;  // the record's timestamp, milliseconds since the epoch; -1: none
 };
 
 /// One record of a topic or dump as a reader sees it (views valid during the callback).
@@ -34,6 +36,7 @@ struct TopicRecord {
   std::int64_t timestamp = -1;  // milliseconds since the epoch; -1 when unknown
   std::string_view key;
   std::optional<std::string_view> value;  // nullopt: a tombstone
+  std::uint64_t line = 0;                 // 1-based line in a dump file; 0 for a topic
 };
 
 /// The live states a store holds in memory, keyed by record key, with the upstream cache rules
@@ -121,11 +124,7 @@ struct RebuildOptions {
 
 /// A record a rebuild could not take in as it is: an unparsable key or a value that does not
 /// decode. Values that do not decode are still cached (nothing is dropped silently).
-struct RecordProblem {
-  RecordPosition position;
-  std::string key;
-  Error error;
-};
+using RecordProblem = Problem;
 
 struct RebuildReport {
   std::uint64_t records = 0;     // records read
@@ -134,7 +133,40 @@ struct RebuildReport {
   size_t live = 0;               // live states afterwards
   OffsetMap from;                // per partition, first offset asked for
   OffsetMap to;                  // per partition, end offset captured before reading
-  std::vector<RecordProblem> problems;
+  /// Records read whose key does not parse or whose value does not decode, by position.
+  std::vector<Problem> problems;
+  /// Input that could not be read as a record at all (a dump line that is not JSON, a torn last
+  /// line, a partition the store does not have), in input order. Topics have none.
+  std::vector<Problem> unreadable;
+
+  bool has_problems() const { return !problems.empty() || !unreadable.empty(); }
+};
+
+/// Per partition, the first offset held and the end offset (the next to be written), read
+/// together: one request pair on Kafka.
+struct LogOffsets {
+  OffsetMap begin;
+  OffsetMap end;
+};
+
+/// One partition's share of a scan: records with begin <= offset < end.
+struct ScanRange {
+  std::int32_t partition = -1;
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+};
+
+/// Where a scan delivers. record() may be called from several threads at once, each passing
+/// its own worker number below the count the scan was given; the records of one partition
+/// arrive in offset order on one worker. An error record() returns stops the scan.
+class ScanSink {
+ public:
+  virtual ~ScanSink() = default;
+  /// Told once before the first record how many records the scan will deliver (0: unknown).
+  virtual void expect(std::uint64_t records) { (void)records; }
+  virtual Status record(unsigned worker, const TopicRecord& record) = 0;
+  /// Input that could not be read as a record (see RebuildReport::unreadable).
+  virtual void unreadable(unsigned worker, Problem problem) = 0;
 };
 
 struct PruneOptions {
@@ -174,8 +206,10 @@ class ActionStateStore {
   virtual const StateCache& cache() const = 0;
 };
 
-/// The store logic over any partitioned append-only log (memory, a dump file, a Kafka topic):
-/// backends implement append, offsets and scan; put/get/rebuild/prune are shared.
+/// The store logic over any partitioned append-only log (memory, a dump file, a Kafka topic).
+/// A backend is only a transport: it appends, tells its offsets and scans ranges of records;
+/// put/get/rebuild/prune, and the folding of records into live states (RecordFolder, in
+/// replay.h), are shared.
 class LogStore : public ActionStateStore {
  public:
   Status put(const StateKey& key, const ActionState& state) override;
@@ -202,9 +236,21 @@ class LogStore : public ActionStateStore {
     drop_observer_ = std::move(observer);
   }
 
+  // -- the transport ------------------------------------------------------------------------
+
   /// Per partition: [first, end) offsets available now.
-  virtual Result<OffsetMap> begin_offsets() = 0;
-  virtual Result<OffsetMap> end_offsets() = 0;
+  virtual Result<LogOffsets> offsets() = 0;
+  Result<OffsetMap> begin_offsets();
+  Result<OffsetMap> end_offsets();
+  /// Delivers the records of `ranges` to `sink`, on up to `workers` threads (at least one).
+  /// Errors: the backend's read errors, or the sink's.
+  virtual Status scan(std::span<const ScanRange> ranges, unsigned workers, ScanSink& sink) = 0;
+  /// Delivers every record held now, from each partition's first, and returns the offsets it
+  /// read between. This asks offsets() and then scans; a log that learns its offsets only by
+  /// reading (a dump file, a pipe) does both in one pass.
+  virtual Result<LogOffsets> scan_all(unsigned workers, ScanSink& sink);
+  /// Threads a rebuild may read on (the Kafka store reads partitions in parallel).
+  virtual unsigned read_workers() const { return 1; }
 
  protected:
   explicit LogStore(std::int32_t num_partitions) : num_partitions_(num_partitions) {}
@@ -212,17 +258,9 @@ class LogStore : public ActionStateStore {
   /// Appends one record (value null: a tombstone); returns where it landed.
   virtual Result<RecordPosition> append(std::int32_t partition, std::string_view key,
                                         const std::string* value) = 0;
-  /// Visits records with from[p] <= offset < to[p] of each listed partition, in offset order
-  /// within a partition. Stops and returns the sink's error if it fails.
-  virtual Status scan(const OffsetMap& from, const OffsetMap& to,
-                      const std::function<Status(const TopicRecord&)>& sink) = 0;
   /// Topic and topic id for versioned markers; empty topic id means legacy markers.
   virtual std::string topic() const { return {}; }
   virtual std::string topic_id() const { return {}; }
-
-  /// Reads [from, end offsets captured first) into a fresh cache. Virtual so that a backend can
-  /// read partitions in parallel (the Kafka store decodes on several threads).
-  virtual Result<RebuildReport> replay(const OffsetMap& from, const RebuildOptions& options);
 
   StateCache cache_;
   std::int32_t num_partitions_;
@@ -235,8 +273,8 @@ class LogStore : public ActionStateStore {
 class MemoryStore : public LogStore {
  public:
   explicit MemoryStore(std::int32_t num_partitions = 64);
-  Result<OffsetMap> begin_offsets() override;
-  Result<OffsetMap> end_offsets() override;
+  Result<LogOffsets> offsets() override;
+  Status scan(std::span<const ScanRange> ranges, unsigned workers, ScanSink& sink) override;
 
   struct Stored {
     std::int64_t offset;
@@ -245,18 +283,13 @@ class MemoryStore : public LogStore {
   };
   /// Every record ever appended to a partition (for tests).
   const std::vector<Stored>& partition_log(std::int32_t p) const { return logs_.at(static_cast<size_t>(p)); }
-  /// Drops records below `offset` in a partition, as Kafka's delete-records does.
-  void delete_records_before(std::int32_t partition, std::int64_t offset);
 
  protected:
   Result<RecordPosition> append(std::int32_t partition, std::string_view key,
                                 const std::string* value) override;
-  Status scan(const OffsetMap& from, const OffsetMap& to,
-              const std::function<Status(const TopicRecord&)>& sink) override;
 
  private:
   std::vector<std::vector<Stored>> logs_;
-  std::vector<std::int64_t> begin_;
 };
 
 }  // namespace aftk::actionstate

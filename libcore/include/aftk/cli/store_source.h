@@ -6,12 +6,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "aftk/actionstate/store.h"
 #include "aftk/cli/tool.h"
 #include "aftk/cli/kafka_options.h"
+#include "aftk/problem.h"
 #include "aftk/result.h"
 
 namespace aftk::cli {
@@ -49,6 +51,14 @@ Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& sou
                                                           StoreAccess access);
 /// open_store with kRead when `read_only`, else kWrite: a topic must exist (never created).
 Result<std::unique_ptr<actionstate::LogStore>> open_store(const StoreSource& source, bool read_only);
+
+/// One problem as a line for stderr: "FILE:LINE (partition P offset O): message" for a record
+/// of a dump, "where: message" otherwise.
+std::string problem_text(const StoreSource& source, const Problem& problem);
+
+/// Every problem of a load or rebuild (unreadable input and bad records) in input order: by
+/// line for a dump, unreadable input first for a topic.
+std::vector<const Problem*> ordered_problems(const actionstate::RebuildReport& report);
 
 /// When it goes out of scope (declare it after the store), and the tool runs as its own process,
 /// leaves the store's cache to the operating system instead of freeing it entry by entry: the

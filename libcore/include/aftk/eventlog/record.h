@@ -70,11 +70,6 @@ struct Record {
 /// uses Jackson's default pretty printer instead. Errors: CORRUPT_RECORD (attributes).
 Status append_flat_json(const Record& record, std::string& out, bool pretty = false);
 
-/// Decodes one record from its JSON text (one line, or a pretty-printed block). Fills every field
-/// but raw/line/offset/source. Errors: CORRUPT_RECORD naming what is wrong (bad JSON, no
-/// timestamp, no event type).
-Status decode_record(std::string_view json, Record& out);
-
 /// Parses an Instant.toString / RFC 3339 time ("2026-11-18T11:06:43.916833470Z",
 /// "2026-11-18T12:06:43+01:00", "2026-11-18"): nanoseconds since the epoch. Errors:
 /// INVALID_ARGUMENT.

@@ -65,8 +65,13 @@ class KafkaActionStateStore : public actionstate::LogStore {
   /// The legacy map (kV03 layout) or the versioned marker with the topic id (kV04).
   /// Errors: KAFKA, TIMEOUT, UNSUPPORTED (kV04 without a known topic id).
   Result<actionstate::RecoveryMarker> recovery_marker() override;
-  Result<actionstate::OffsetMap> begin_offsets() override;
-  Result<actionstate::OffsetMap> end_offsets() override;
+  /// Both ends of every partition from one ListOffsets request pair. Errors: KAFKA, TIMEOUT.
+  Result<actionstate::LogOffsets> offsets() override;
+  /// Reads the ranges exactly (see read_exact) on `workers` threads, each partition on one.
+  Status scan(std::span<const actionstate::ScanRange> ranges, unsigned workers,
+              actionstate::ScanSink& sink) override;
+  /// StoreOptions::read_workers, or the hardware threads.
+  unsigned read_workers() const override;
   /// Waits for every outstanding delivery. Errors: KAFKA, TIMEOUT.
   Status flush() override;
 
@@ -89,14 +94,8 @@ class KafkaActionStateStore : public actionstate::LogStore {
  protected:
   Result<actionstate::RecordPosition> append(std::int32_t partition, std::string_view key,
                                              const std::string* value) override;
-  Status scan(const actionstate::OffsetMap& from, const actionstate::OffsetMap& to,
-              const std::function<Status(const actionstate::TopicRecord&)>& sink) override;
   std::string topic() const override { return options_.topic; }
   std::string topic_id() const override { return topic_id_; }
-  /// Reads partitions on several threads, each keeping the live records of its partitions
-  /// (superseded values are overwritten in place), then hands them to the cache.
-  Result<actionstate::RebuildReport> replay(const actionstate::OffsetMap& from,
-                                            const actionstate::RebuildOptions& options) override;
 
  private:
   KafkaActionStateStore(ClientConfig config, StoreOptions options, std::int32_t partitions);
