@@ -40,7 +40,15 @@ void append_opt_bytes(std::string& out, const std::optional<std::string>& b) {
   out.push_back('"');
 }
 
-void encode_memory_update(const MemoryUpdate& m, std::string& out) {
+// Which optional fields an encoding writes: as the state holds them, or as a profile's writer.
+struct FieldRule {
+  enum class Write { kAsHeld, kNever, kAlways };
+  bool lineage = true;
+  Write attachments = Write::kAsHeld;
+  Write object_creation = Write::kAsHeld;
+};
+
+void encode_memory_update(const MemoryUpdate& m, std::string& out, const FieldRule& rule) {
   out.append("{\"path\":");
   json::append_string(out, m.path);
   out.append(",\"value\":");
@@ -57,6 +65,9 @@ void encode_memory_update(const MemoryUpdate& m, std::string& out) {
       out.append(m.value.text);
       break;
   }
+  const bool write = rule.object_creation == FieldRule::Write::kAlways ||
+                     (rule.object_creation == FieldRule::Write::kAsHeld && m.object_creation);
+  if (write) out.append(m.object_creation.value_or(false) ? ",\"objectCreation\":true" : ",\"objectCreation\":false");
   out.push_back('}');
 }
 
@@ -92,7 +103,9 @@ void encode_list(const std::vector<T>& items, std::string& out, F&& each) {
 
 }  // namespace
 
-void encode_event(const Event& e, std::string& out) {
+namespace {
+
+void encode_event(const Event& e, std::string& out, const FieldRule& rule) {
   out.append("{\"@class\":");
   json::append_string(out, e.class_name);
   out.append(",\"id\":");
@@ -104,11 +117,18 @@ void encode_event(const Event& e, std::string& out) {
   }
   out.append(",\"attributes\":");
   out.append(e.attributes);
-  if (e.upstream_event_id) {
+  // 0.4 writes attachments always (not under the NON_NULL rule of the lineage fields), right
+  // after the attributes.
+  if (rule.attachments == FieldRule::Write::kAlways ||
+      (rule.attachments == FieldRule::Write::kAsHeld && e.attachments)) {
+    out.append(",\"attachments\":");
+    out.append(e.attachments ? std::string_view(*e.attachments) : std::string_view("{}"));
+  }
+  if (rule.lineage && e.upstream_event_id) {
     out.append(",\"upstreamEventId\":");
     json::append_string(out, *e.upstream_event_id);
   }
-  if (e.upstream_action_name) {
+  if (rule.lineage && e.upstream_action_name) {
     out.append(",\"upstreamActionName\":");
     json::append_string(out, *e.upstream_action_name);
   }
@@ -119,21 +139,106 @@ void encode_event(const Event& e, std::string& out) {
   out.push_back('}');
 }
 
-void encode(const ActionState& s, std::string& out) {
+void encode_with(const ActionState& s, std::string& out, const FieldRule& rule) {
+  const auto event = [&](const Event& e, std::string& o) { encode_event(e, o, rule); };
+  const auto update = [&](const MemoryUpdate& m, std::string& o) { encode_memory_update(m, o, rule); };
   out.append("{\"taskEvent\":");
   if (s.task_event)
-    encode_event(*s.task_event, out);
+    event(*s.task_event, out);
   else
     out.append("null");
   out.append(",\"sensoryMemoryUpdates\":");
-  encode_list(s.sensory_memory_updates, out, encode_memory_update);
+  encode_list(s.sensory_memory_updates, out, update);
   out.append(",\"shortTermMemoryUpdates\":");
-  encode_list(s.short_term_memory_updates, out, encode_memory_update);
+  encode_list(s.short_term_memory_updates, out, update);
   out.append(",\"outputEvents\":");
-  encode_list(s.output_events, out, encode_event);
+  encode_list(s.output_events, out, event);
   out.append(",\"callResults\":");
   encode_list(s.call_results, out, encode_call_result);
   out.append(s.completed ? ",\"completed\":true}" : ",\"completed\":false}");
+}
+
+// Calls f(event, "taskEvent" or "outputEvents[i]") for every event of `s`.
+template <class F>
+void for_each_event(const ActionState& s, F&& f) {
+  if (s.task_event) f(*s.task_event, std::string("taskEvent"));
+  for (size_t i = 0; i < s.output_events.size(); ++i)
+    f(s.output_events[i], fmt::format("outputEvents[{}]", i));
+}
+
+// Calls f(update, "sensoryMemoryUpdates[i]" ...) for every memory update of `s`.
+template <class F>
+void for_each_update(const ActionState& s, F&& f) {
+  for (size_t i = 0; i < s.sensory_memory_updates.size(); ++i)
+    f(s.sensory_memory_updates[i], fmt::format("sensoryMemoryUpdates[{}]", i));
+  for (size_t i = 0; i < s.short_term_memory_updates.size(); ++i)
+    f(s.short_term_memory_updates[i], fmt::format("shortTermMemoryUpdates[{}]", i));
+}
+
+}  // namespace
+
+void encode_event(const Event& e, std::string& out) { encode_event(e, out, FieldRule{}); }
+
+void encode(const ActionState& s, std::string& out) { encode_with(s, out, FieldRule{}); }
+
+std::string_view profile_name(Profile profile) {
+  switch (profile) {
+    case Profile::kV031: return "0.3.1";
+    case Profile::kMain8ad3a32: return "main-8ad3a32";
+    case Profile::kV04: return "0.4";
+  }
+  return "?";
+}
+
+Result<Profile> parse_profile(std::string_view name) {
+  if (name == "0.3.1" || name == "0.3") return Profile::kV031;
+  if (name == "main-8ad3a32" || name == "8ad3a32") return Profile::kMain8ad3a32;
+  if (name == "0.4") return Profile::kV04;
+  return fail(Errc::kInvalidArgument,
+              fmt::format("unknown format '{}': give 0.3.1, main-8ad3a32 or 0.4", name));
+}
+
+Profile detect_profile(const ActionState& s) {
+  Profile p = Profile::kV031;
+  for_each_event(s, [&](const Event& e, const std::string&) {
+    if (e.attachments) p = Profile::kV04;
+    else if ((e.upstream_event_id || e.upstream_action_name) && p == Profile::kV031)
+      p = Profile::kMain8ad3a32;
+  });
+  for_each_update(s, [&](const MemoryUpdate& m, const std::string&) {
+    if (m.object_creation) p = Profile::kV04;
+  });
+  return p;
+}
+
+Status encode_as(const ActionState& s, Profile profile, std::string& out) {
+  std::optional<Error> refused;
+  const auto refuse = [&](const std::string& where, std::string_view what) {
+    if (refused) return;
+    refused = Error{Errc::kInvalidArgument,
+                    fmt::format("{} cannot be written for a {} reader, which would reject the "
+                                "record and with it the whole restore",
+                                what, profile_name(profile)),
+                    where, false};
+  };
+  if (profile < Profile::kV04) {
+    for_each_event(s, [&](const Event& e, const std::string& where) {
+      if (e.attachments && *e.attachments != "{}") refuse(where, "an event with attachments");
+      if (profile == Profile::kV031 && (e.upstream_event_id || e.upstream_action_name))
+        refuse(where, "an event with lineage (upstreamEventId, upstreamActionName)");
+    });
+    for_each_update(s, [&](const MemoryUpdate& m, const std::string& where) {
+      if (m.object_creation.value_or(false)) refuse(where, "an object-creation memory update");
+    });
+  }
+  if (refused) return fail(std::move(*refused));
+  FieldRule rule;
+  rule.lineage = profile != Profile::kV031;
+  const auto w = profile == Profile::kV04 ? FieldRule::Write::kAlways : FieldRule::Write::kNever;
+  rule.attachments = w;
+  rule.object_creation = w;
+  encode_with(s, out, rule);
+  return {};
 }
 
 std::string encode(const ActionState& state) {
@@ -336,6 +441,14 @@ bool for_each_member(Ctx& c, od::object& obj, bool scoped, F&& visit) {
   return true;
 }
 
+// False (after the deviation, in lenient mode true) when the reader of the profile asked for
+// predates `since`, which added `field`: to that reader it is an unknown field.
+bool accepts(Ctx& c, Profile since, std::string_view field) {
+  if (!c.options.profile || *c.options.profile >= since) return true;
+  return deviate(c, fmt::format("{} is unknown to the {} reader (it came with {})", field,
+                                profile_name(*c.options.profile), profile_name(since)));
+}
+
 bool decode_event(Ctx& c, od::value& v, Event& e) {
   od::object obj;
   if (v.get_object().get(obj)) return wrong_type(c, v, "an event object");
@@ -343,6 +456,7 @@ bool decode_event(Ctx& c, od::value& v, Event& e) {
   e.type.clear();  // an absent "type" must not keep the previous value's (lenient mode)
   e.upstream_event_id.reset();
   e.upstream_action_name.reset();
+  release(c, e.attachments);
   e.attributes.assign("{}");
   const bool members_ok = for_each_member(c, obj, true, [&](std::string_view key, od::value& fv) -> bool {
     if (key == "@class") {
@@ -374,10 +488,19 @@ bool decode_event(Ctx& c, od::value& v, Event& e) {
       if (!check(c, fv.type().get(t))) return false;
       if (t != od::json_type::object) return wrong_type(c, fv, "an object");
       if (!check(c, json::append_normalized(fv, e.attributes, nested_in(c)))) return false;
+    } else if (key == "attachments") {
+      if (!accepts(c, Profile::kV04, "attachments")) return false;
+      od::json_type t{};
+      if (!check(c, fv.type().get(t))) return false;
+      if (t != od::json_type::object) return wrong_type(c, fv, "an object");
+      std::string& text = acquire(c, e.attachments);
+      text.clear();
+      if (!check(c, json::append_normalized(fv, text, nested_in(c)))) return false;
     } else if (key == "upstreamEventId" || key == "upstreamActionName") {
       if (c.options.reject_lineage_fields &&
           !deviate(c, "lineage field unknown to the 0.3.1 reader"))
         return false;
+      if (!accepts(c, Profile::kMain8ad3a32, "lineage")) return false;
       if (!read_opt_string(c, fv, key == "upstreamEventId" ? e.upstream_event_id
                                                             : e.upstream_action_name))
         return false;
@@ -463,8 +586,14 @@ bool decode_memory_update(Ctx& c, od::value& v, MemoryUpdate& m) {
   if (v.get_object().get(obj)) return wrong_type(c, v, "a memory update object");
   m.path.clear();
   m.value = MemoryValue{};
+  m.object_creation.reset();
   const bool members_ok = for_each_member(c, obj, true, [&](std::string_view key, od::value& fv) -> bool {
-    if (key == "path") {
+    if (key == "objectCreation") {
+      if (!accepts(c, Profile::kV04, "objectCreation")) return false;
+      bool b = false;
+      if (fv.get_bool().get(b)) return wrong_type(c, fv, "a boolean");
+      m.object_creation = b;
+    } else if (key == "path") {
       if (is_null(fv)) {
         if (!deviate(c, "null path")) return false;
       } else if (!read_string(c, fv, m.path)) {
@@ -478,6 +607,10 @@ bool decode_memory_update(Ctx& c, od::value& v, MemoryUpdate& m) {
     return true;
   });
   if (!members_ok) return false;
+  // The 0.4 reader refuses this pair (an object creation re-creates an empty object).
+  if (m.object_creation.value_or(false) && m.value.kind != MemoryValue::Kind::kNull &&
+      !deviate(c, "an object-creation update cannot carry a value"))
+    return false;
   return true;
 }
 
@@ -763,7 +896,17 @@ class CanonicalReader {
     const char* attributes = p_;
     if (!jackson_value(0)) return false;
     e.attributes.assign(attributes, static_cast<size_t>(p_ - attributes));
-    const bool lineage_ok = !c_.options.reject_lineage_fields;
+    const auto& profile = c_.options.profile;
+    if (lit(",\"attachments\":")) {
+      if ((profile && *profile < Profile::kV04) || p_ >= end_ || *p_ != '{') return false;
+      const char* start = p_;
+      if (!jackson_value(0)) return false;
+      acquire(c_, e.attachments).assign(start, static_cast<size_t>(p_ - start));
+    } else {
+      release(c_, e.attachments);
+    }
+    const bool lineage_ok = !c_.options.reject_lineage_fields &&
+                            (!profile || *profile >= Profile::kMain8ad3a32);
     if (lit(",\"upstreamEventId\":")) {
       if (!lineage_ok || !plain(v)) return false;
       acquire(c_, e.upstream_event_id).assign(v);
@@ -797,6 +940,15 @@ class CanonicalReader {
       if (!json::base64_decode(v, scratch_)) return false;
       m.value.kind = MemoryValue::Kind::kKryo;
       m.value.text.assign(v);
+    }
+    m.object_creation.reset();
+    if (lit(",\"objectCreation\":")) {
+      const auto& profile = c_.options.profile;
+      bool b = false;
+      if ((profile && *profile < Profile::kV04) || !boolean(b)) return false;
+      // A creation with a value is the general reader's to refuse.
+      if (b && m.value.kind != MemoryValue::Kind::kNull) return false;
+      m.object_creation = b;
     }
     return lit("}");
   }

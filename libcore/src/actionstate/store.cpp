@@ -154,7 +154,10 @@ Status LogStore::put(const StateKey& key, const ActionState& state) {
   // (a replaced entry reuses its own buffer): a string grown by encoding holds up to twice its
   // size, which a cache of many states would keep for good.
   encode_buffer_.clear();
-  encode(state, encode_buffer_);
+  if (write_profile_)
+    AFTK_TRY(encode_as(state, *write_profile_, encode_buffer_));
+  else
+    encode(state, encode_buffer_);
   AFTK_TRY_ASSIGN(const RecordPosition pos, append(partition, text, &encode_buffer_));
   cache_.put(key, text, std::string_view(encode_buffer_), pos);
   return {};

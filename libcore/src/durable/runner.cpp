@@ -19,7 +19,8 @@ Result<ActionResult> ActionRunner::run(const StateKey& key, const Event& trigger
     // Finished before: do not run it again; hand back what it produced.
     result.reused = true;
     result.output_events = std::move(found->output_events);
-    for (auto& e : result.output_events) bind_lineage(e, trigger, action_name);
+    if (profile_ != Profile::kV031)
+      for (auto& e : result.output_events) bind_lineage(e, trigger, action_name);
     result.short_term_memory_updates = std::move(found->short_term_memory_updates);
     result.sensory_memory_updates = std::move(found->sensory_memory_updates);
     return result;
@@ -40,7 +41,8 @@ Result<ActionResult> ActionRunner::run(const StateKey& key, const Event& trigger
   ActionScope scope(trigger, context);
   AFTK_TRY(body(scope));
 
-  for (auto& e : scope.events_) bind_lineage(e, trigger, action_name);
+  if (profile_ != Profile::kV031)
+    for (auto& e : scope.events_) bind_lineage(e, trigger, action_name);
   state.sensory_memory_updates.insert(state.sensory_memory_updates.end(), scope.sensory_.begin(),
                                       scope.sensory_.end());
   state.short_term_memory_updates.insert(state.short_term_memory_updates.end(),

@@ -187,6 +187,7 @@ class Simulation {
 
 void Simulation::configure_store() {
   store_->set_cleanup_rule(o_.cleanup);
+  store_->set_write_profile(o_.profile);
   store_->set_drop_observer([this](const StateCache::Entry& e) {
     ++rep_.states_dropped;
     auto a = action_by_uuid_.find(e.key.action_uuid);
@@ -199,6 +200,7 @@ void Simulation::configure_store() {
     }
   });
   runner_ = std::make_unique<ActionRunner>(*store_);
+  runner_->set_profile(o_.profile);
   runner_->set_probe([this](const ProbeInfo& p) -> Status {
     switch (p.point) {
       case Point::kActionStarted:

@@ -20,8 +20,12 @@ struct Event {
   std::string id;                        // a UUID
   std::string type;                      // the routing type, e.g. "_input_event"
   std::string attributes = "{}";         // a JSON object in Jackson's compact form
-  std::optional<std::string> upstream_event_id;     // 0.4 lineage; absent in 0.3.x
-  std::optional<std::string> upstream_action_name;  // 0.4 lineage; absent in 0.3.x
+  /// 0.4 (PR #950): a JSON object in Jackson's compact form of attachment values, each a plain
+  /// JSON value or a MemoryRef {"@type":"memory_ref","memory_type":...,"path":...} into the
+  /// emitting action's sensory memory; "{}" when empty. Absent (nullopt) before 0.4.
+  std::optional<std::string> attachments = std::nullopt;
+  std::optional<std::string> upstream_event_id;     // lineage (main@8ad3a32 on); absent in 0.3.x
+  std::optional<std::string> upstream_action_name;  // lineage (main@8ad3a32 on); absent in 0.3.x
 
   /// Jackson writes "type" last for classes whose creator takes (id, attributes), i.e. every
   /// class but the base Event; the base Event writes it right after "id".
@@ -46,6 +50,9 @@ struct MemoryValue {
 struct MemoryUpdate {
   std::string path;
   MemoryValue value;
+  /// 0.4 (PR #1030): true when the update re-creates the nested object at `path` (then the
+  /// value is null); written on every update of a 0.4 record. Absent (nullopt) before 0.4.
+  std::optional<bool> object_creation = std::nullopt;
   bool operator==(const MemoryUpdate&) const = default;
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,8 +17,33 @@
 
 namespace aftk::actionstate {
 
-/// Appends the exact bytes ActionStateSerde (Jackson) writes for `state`.
+/// The value forms of upstream's version lines, oldest first: what each line's reader accepts
+/// and its writer writes. A reader of one line rejects every field a later line added
+/// (FAIL_ON_UNKNOWN_PROPERTIES), and one such record fails a whole restore.
+enum class Profile {
+  kV031,         // flink-agents 0.3.x
+  kMain8ad3a32,  // main @ 8ad3a32: 0.3.1 plus the lineage fields on events, written when set
+  kV04,          // the 0.4 line as merged by 2026-09: also "attachments" on every event and
+                 // "objectCreation" on every memory update, always written
+};
+/// "0.3.1", "main-8ad3a32", "0.4".
+std::string_view profile_name(Profile profile);
+/// Reads a profile name: "0.3.1" (or "0.3"), "main-8ad3a32" (or "8ad3a32"), "0.4".
+/// Errors: INVALID_ARGUMENT listing the names.
+Result<Profile> parse_profile(std::string_view name);
+/// The oldest profile whose reader takes `state` as it is: what a record's own bytes tell.
+/// A value with none of the later fields reads as 0.3.1, which every later reader accepts too.
+Profile detect_profile(const ActionState& state);
+
+/// Appends the exact bytes ActionStateSerde (Jackson) writes for `state`, with the fields the
+/// state was read with (re-encoding a record gives its own bytes back).
 void encode(const ActionState& state, std::string& out);
+/// Appends the bytes the writer of `profile` writes for `state`: 0.4 fields always present
+/// (empty attachments, objectCreation false) for kV04, and never present before it. Errors:
+/// INVALID_ARGUMENT naming the field when the state holds what that profile cannot carry
+/// (lineage for 0.3.1; attachments that are not empty or an object creation before 0.4), so a
+/// value its reader would reject is never written.
+Status encode_as(const ActionState& state, Profile profile, std::string& out);
 /// The exact bytes ActionStateSerde (Jackson) writes for `state`.
 std::string encode(const ActionState& state);
 /// Appends one Event in the action-state value form ("@class" first).
@@ -34,8 +60,12 @@ enum class ReadMode {
 
 struct DecodeOptions {
   ReadMode mode = ReadMode::kStrict;
-  /// Reject "upstreamEventId"/"upstreamActionName" as the 0.3.1 reader does.
+  /// Reject "upstreamEventId"/"upstreamActionName" as the 0.3.1 reader does (the same as
+  /// profile kV031 for those fields).
   bool reject_lineage_fields = false;
+  /// Read as this version line's reader does: fields a later line added are unknown fields
+  /// (strict: an error; lenient: a deviation). nullopt: take every line's fields.
+  std::optional<Profile> profile = std::nullopt;
   /// Read values in the canonical form (compact, Jackson's field order and escaping: what the
   /// runtime and encode() write) in one pass over the bytes, and give everything else to the
   /// general simdjson reader. The result is the same either way; false, for tests and

@@ -231,6 +231,10 @@ class LogStore : public ActionStateStore {
 
   /// Which rule get() follows when it drops later sequences (upstream's by default).
   void set_cleanup_rule(StateCache::CleanupRule rule) { cache_.set_cleanup_rule(rule); }
+  /// Writes every put in the value form of `profile` (encode_as), so that a put the target
+  /// job's reader would reject fails here instead; nullopt (the default) writes each state
+  /// with the fields it holds.
+  void set_write_profile(std::optional<Profile> profile) { write_profile_ = profile; }
   /// Called with every state get() drops from the cache (simulations attribute re-runs to it).
   void set_drop_observer(std::function<void(const StateCache::Entry&)> observer) {
     drop_observer_ = std::move(observer);
@@ -265,6 +269,7 @@ class LogStore : public ActionStateStore {
   StateCache cache_;
   std::int32_t num_partitions_;
   std::string encode_buffer_;
+  std::optional<Profile> write_profile_;
   Decoder decoder_;
   std::function<void(const StateCache::Entry&)> drop_observer_;
 };

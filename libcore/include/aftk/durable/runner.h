@@ -65,6 +65,9 @@ class ActionRunner {
 
   /// The probe is asked at each Point; its error stops the action (a simulated crash).
   void set_probe(Probe probe) { probe_ = std::move(probe); }
+  /// The version line whose operator this runner plays: 0.3.1 binds no lineage to output
+  /// events (the field does not exist there); later lines do. main-8ad3a32 by default.
+  void set_profile(actionstate::Profile profile) { profile_ = profile; }
 
   /// Runs `action_name` for `trigger` under `key`. Errors: the store's, the probe's, the body's.
   Result<ActionResult> run(const actionstate::StateKey& key, const actionstate::Event& trigger,
@@ -73,6 +76,7 @@ class ActionRunner {
  private:
   actionstate::ActionStateStore& store_;
   Probe probe_;
+  actionstate::Profile profile_ = actionstate::Profile::kMain8ad3a32;
 };
 
 /// Re-emitted and new output events carry the trigger's id and the action's name as lineage

@@ -59,6 +59,10 @@ struct SimulationOptions {
   /// After the run and its check, one more input dies in the window of a reconcilable call (or
   /// of the chained action's first call), leaving an action in flight as a live job would.
   bool leave_in_flight = false;
+  /// The value form written, as the job that restores the store reads it: 0.3.1 (no lineage
+  /// fields, which a 0.3.1 reader rejects) or main-8ad3a32 (with them). Keys are 0.3 keys
+  /// either way; 0.4 stores (five-field keys) are not simulated yet.
+  actionstate::Profile profile = actionstate::Profile::kV031;
   bool record_traces = false;  // keep the calls of each completed action run (and of the run a halt
                                // stops), for replay
 };
