@@ -114,7 +114,24 @@ Error kafka_error(int rd_err, std::string_view what, std::string where, bool ret
   e.code = err == RD_KAFKA_RESP_ERR__TIMED_OUT ? Errc::kTimeout : Errc::kKafka;
   e.message = fmt::format("{}: {} ({})", what, rd_kafka_err2str(err), rd_kafka_err2name(err));
   e.where = std::move(where);
-  e.retriable = retriable;
+  e.kafka_code = rd_err;
+  e.kafka_name = rd_kafka_err2name(err);
+  e.fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+  e.retriable = retriable && !e.fatal;
+  return e;
+}
+
+Error kafka_error(rd_kafka_s* rk, int rd_err, std::string_view what, std::string where,
+                  bool retriable) {
+  char reason[512] = "";
+  const rd_kafka_resp_err_t underlying =
+      rk != nullptr ? rd_kafka_fatal_error(rk, reason, sizeof reason) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (underlying == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return kafka_error(rd_err, what, std::move(where), retriable);
+  }
+  Error e = kafka_error(underlying, what, std::move(where), false);
+  e.message = fmt::format("{}: {} ({})", what, reason, rd_kafka_err2name(underlying));
+  e.fatal = true;
   return e;
 }
 
@@ -469,7 +486,8 @@ Status read_exact(const ClientConfig& config, const std::string& topic,
             case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
             case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
             case RD_KAFKA_RESP_ERR__FATAL: {
-              Error e = kafka_error(m->err, fmt::format("cannot read topic '{}'", topic),
+              Error e = kafka_error(rk.get(), m->err,
+                                    fmt::format("cannot read topic '{}'", topic),
                                     fmt::format("partition {} offset {}", m->partition,
                                                 known ? next[p] : m->offset));
               if (m->payload != nullptr && m->len > 0) {
