@@ -76,7 +76,7 @@ Result<Handle> make_handle(rd_kafka_type_t type, const ClientConfig& config,
   if (rk == nullptr) {
     return fail(Errc::kKafka, fmt::format("cannot create Kafka {}: {}",
                                           type == RD_KAFKA_PRODUCER ? "producer" : "consumer",
-                                          errstr));
+                                          config.redact_secrets(errstr)));
   }
   (void)conf.release();  // rd_kafka_new took it
   return Handle(rk);

@@ -25,11 +25,14 @@ std::string canonical_key(std::string key) {
   return key;
 }
 
-// Hides a secret's value wherever librdkafka quoted it back in an error message.
+// Hides a secret's value wherever librdkafka quoted it back in an error message. The search
+// resumes after each mask, so a value that occurs in the mask itself ("*") cannot match again.
 std::string redact(std::string message, std::string_view key, std::string_view value) {
   if (!is_secret(key) || value.empty()) return message;
-  for (size_t pos; (pos = message.find(value)) != std::string::npos;) {
-    message.replace(pos, value.size(), "***");
+  constexpr std::string_view kMask = "***";
+  for (size_t pos = 0; (pos = message.find(value, pos)) != std::string::npos;
+       pos += kMask.size()) {
+    message.replace(pos, value.size(), kMask);
   }
   return message;
 }
@@ -91,6 +94,11 @@ Status ClientConfig::merge_file(const std::string& path) {
                                        std::strerror(errno)));
   }
   return {};
+}
+
+std::string ClientConfig::redact_secrets(std::string text) const {
+  for (const auto& s : settings_) text = redact(std::move(text), s.key, s.value);
+  return text;
 }
 
 std::vector<std::string> ClientConfig::describe() const {

@@ -43,6 +43,11 @@ class ClientConfig {
   /// "key=value (origin)" lines with secrets shown as "***"; for diagnostics.
   std::vector<std::string> describe() const;
 
+  /// `text` (librdkafka's reason for a failure, say) with the value of every secret setting
+  /// replaced by "***".
+  std::string redact_secrets(std::string text) const;
+
+
   /// A librdkafka configuration holding every setting. Errors: INVALID_ARGUMENT naming the key,
   /// its origin and librdkafka's reason (secret values never appear in it).
   Result<rd_kafka_conf_s*> to_rdkafka() const;
