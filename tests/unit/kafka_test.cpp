@@ -163,6 +163,36 @@ TEST_CASE("KafkaConfig.a secret whose value occurs in the mask is hidden without
   CHECK(conf.error().where == f.path.string() + ":1");
 }
 
+TEST_CASE("KafkaConfig.secrets of every kind stay out of errors and the effective settings") {
+  for (const char* key : {"sasl.password", "ssl.key.password", "ssl.keystore.password",
+                          "sasl.oauthbearer.client.secret", "my.own.password"}) {
+    CHECK(kafka::is_secret(key));
+  }
+  kafka::Sources src;
+  src.brokers = "127.0.0.1:1";
+  src.overrides = {"sasl.password=hunter2", "ssl.key.password=keypass9",
+                   "ssl.keystore.password=storepass9", "sasl.username=bob", "acks=all"};
+  auto cfg = kafka::resolve(src);
+  REQUIRE(cfg);
+  auto settings = cfg->effective();
+  REQUIRE_MESSAGE(settings, (settings ? "" : settings.error().to_string()));
+  std::map<std::string, std::string> m(settings->begin(), settings->end());
+  CHECK(m["bootstrap.servers"] == "127.0.0.1:1");
+  CHECK(m["client.id"] == "aftk");
+  CHECK(m["sasl.username"] == "bob");
+  CHECK(m["sasl.password"] == "[redacted]");
+  CHECK(m["ssl.key.password"] == "[redacted]");
+  CHECK(m["ssl.keystore.password"] == "[redacted]");
+  CHECK(m["request.required.acks"] == "-1");  // a topic property, from the default topic conf
+  for (const auto& [k, v] : *settings) {
+    for (const char* secret : {"hunter2", "keypass9", "storepass9"}) {
+      CHECK(v.find(secret) == std::string::npos);
+    }
+  }
+  CHECK(cfg->redact_secrets("auth failed for hunter2 / keypass9 / bob") ==
+        "auth failed for *** / *** / bob");
+}
+
 TEST_CASE("KafkaConfig.hands every setting to librdkafka and names the origin of a bad one") {
   kafka::Sources src;
   src.brokers = "127.0.0.1:1";

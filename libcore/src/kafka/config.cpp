@@ -136,6 +136,30 @@ Result<rd_kafka_conf_s*> ClientConfig::to_rdkafka() const {
   return conf.release();
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> ClientConfig::effective() const {
+  AFTK_TRY_ASSIGN(rd_kafka_conf_s * raw, to_rdkafka());
+  ConfPtr conf(raw);
+  std::vector<std::pair<std::string, std::string>> out;
+  // librdkafka's dumps alternate key and value; the count is of both.
+  const auto take = [&](const char** kv, size_t n) {
+    for (size_t i = 0; i + 1 < n; i += 2) {
+      std::string key = canonical_key(kv[i]);  // librdkafka names the alias's original
+      std::string value = kv[i + 1] != nullptr ? kv[i + 1] : "";
+      if (is_secret(key) && !value.empty()) value = "[redacted]";
+      out.emplace_back(std::move(key), std::move(value));
+    }
+    rd_kafka_conf_dump_free(kv, n);
+  };
+  size_t n = 0;
+  const char** global = rd_kafka_conf_dump(conf.get(), &n);
+  take(global, n);
+  if (rd_kafka_topic_conf_t* topic = rd_kafka_conf_get_default_topic_conf(conf.get())) {
+    const char** kv = rd_kafka_topic_conf_dump(topic, &n);
+    take(kv, n);
+  }
+  return out;
+}
+
 Sources sources_from_environment() {
   Sources src;
   if (const char* f = std::getenv("AFTK_KAFKA_CONFIG"); f != nullptr && *f != '\0') {
