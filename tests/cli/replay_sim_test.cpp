@@ -167,6 +167,20 @@ TEST_CASE("replay-sim.replay --event-log: which logged action executions replay 
   CHECK(sim({"replay", dump, "--event-log", "/nonexistent.log"}).rc == 1);
 }
 
+TEST_CASE("replay-sim.-X without '=' is a usage error; -X dump prints settings, redacted") {
+  CHECK(sim({"simulate", "-t", "topic", "-X", "foo"}).rc == 2);
+  CHECK(sim({"replay", "-t", "topic", "--trace", "t", "-X", "foo"}).rc == 2);
+  for (const char* command : {"simulate", "replay"}) {
+    CAPTURE(command);
+    auto r = sim({command, "-b", "h:1", "-X", "sasl.password=hunter2", "-X", "dump"});
+    CHECK(r.rc == 0);
+    CHECK(r.out.find("bootstrap.servers = h:1\n") != std::string::npos);
+    CHECK(r.out.find("sasl.password = [redacted]\n") != std::string::npos);
+    CHECK(r.out.find("hunter2") == std::string::npos);
+    CHECK(r.err.find("hunter2") == std::string::npos);
+  }
+}
+
 TEST_CASE("replay-sim.usage and input errors have their exit codes") {
   CHECK(sim({}).rc == 2);
   CHECK(sim({"simulate"}).rc == 2);  // neither --store nor --memory

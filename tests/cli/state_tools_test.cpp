@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -127,6 +129,30 @@ std::string golden_lines(size_t n) {
   std::string out, line;
   for (size_t i = 0; i < n && std::getline(in, line); ++i) out += line + "\n";
   return out;
+// Sets an environment variable for one scope, restoring what was there.
+struct ScopedEnv {
+  std::string name;
+  std::optional<std::string> old;
+  ScopedEnv(std::string n, const char* value) : name(std::move(n)) {
+    if (const char* v = std::getenv(name.c_str())) old = v;
+    if (value != nullptr)
+      ::setenv(name.c_str(), value, 1);
+    else
+      ::unsetenv(name.c_str());
+  }
+  ~ScopedEnv() {
+    if (old)
+      ::setenv(name.c_str(), old->c_str(), 1);
+    else
+      ::unsetenv(name.c_str());
+  }
+};
+
+// The tools that take -t TOPIC with -b, -X and -F.
+std::vector<std::pair<std::string, aftk::cli::ToolMain>> kafka_tools() {
+  return {{"state-inspect", aftk::tools::state_inspect::main},
+          {"state-rebuild", aftk::tools::state_rebuild::main},
+          {"state-prune", aftk::tools::state_prune::main}};
 }
 
 }  // namespace
@@ -238,4 +264,59 @@ TEST_CASE("state-inspect and state-rebuild.read a FIFO in one pass; a directory 
   auto d = run_tool(aftk::tools::state_inspect::main, "state-inspect", {dir.string()});
   CHECK(d.rc == 1);
   CHECK(d.err.find("it is a directory") != std::string::npos);
+TEST_CASE("Kafka tools.-X without '=' is a usage error, exit 2, with a secret name hidden") {
+  const auto tools = kafka_tools();
+  for (const auto& [name, fn] : tools) {
+    CAPTURE(name);
+    auto r = run_tool(fn, name, {"-t", "topic", "-X", "foo"});
+    CHECK(r.rc == 2);
+    CHECK(r.err.find("-X expects KEY=VALUE, 'list' or 'dump', got 'foo'") != std::string::npos);
+    CHECK(r.out.empty());
+    auto secret = run_tool(fn, name, {"-t", "topic", "-X", "sasl.passwordhunter2"});
+    CHECK(secret.rc == 2);
+    CHECK(secret.err.find("hunter2") == std::string::npos);
+    CHECK(run_tool(fn, name, {"-t", "topic", "-X", "=value"}).rc == 2);
+  }
+}
+
+TEST_CASE("Kafka tools.-X dump prints the effective settings, secrets redacted, and exits 0") {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("aftk-cli-dump-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto props = (dir / "client.properties").string();
+  std::ofstream(props) << "ssl.key.password=keypass9\nlinger.ms=7\nclient.id=from-file\n";
+  const ScopedEnv brokers("AFTK_BROKERS", "envhost:9092");
+  const ScopedEnv no_default("AFTK_KAFKA_CONFIG", nullptr);
+  const ScopedEnv home("HOME", dir.c_str());
+  const auto tools = kafka_tools();
+  for (const auto& [name, fn] : tools) {
+    CAPTURE(name);
+    auto r = run_tool(fn, name, {"-F", props, "-X", "sasl.password=hunter2", "-X", "dump",
+                                  "-X", "client.id=from-x"});
+    REQUIRE(r.rc == 0);
+    CHECK(r.out.find("bootstrap.servers = envhost:9092\n") != std::string::npos);
+    // librdkafka names an alias by its original: linger.ms is queue.buffering.max.ms.
+    CHECK(r.out.find("queue.buffering.max.ms = 7\n") != std::string::npos);
+    CHECK(r.out.find("client.id = from-x\n") != std::string::npos);  // -X after -F wins
+    CHECK(r.out.find("socket.connection.setup.timeout.ms = 10000\n") != std::string::npos);
+    CHECK(r.out.find("sasl.password = [redacted]\n") != std::string::npos);
+    CHECK(r.out.find("ssl.key.password = [redacted]\n") != std::string::npos);
+    for (const auto* text : {&r.out, &r.err}) {
+      CHECK(text->find("hunter2") == std::string::npos);
+      CHECK(text->find("keypass9") == std::string::npos);
+    }
+    std::istringstream lines_in(r.out);
+    for (std::string line; std::getline(lines_in, line);) {
+      CHECK_MESSAGE(line.find(" = ") != std::string::npos, line);
+    }
+    // -b wins over $AFTK_BROKERS.
+    auto b = run_tool(fn, name, {"-b", "flag:1", "-X", "dump"});
+    CHECK(b.rc == 0);
+    CHECK(b.out.find("bootstrap.servers = flag:1\n") != std::string::npos);
+    // A -F file that cannot be read is a failure, not a dump.
+    auto missing = run_tool(fn, name, {"-F", (dir / "missing").string(), "-X", "dump"});
+    CHECK(missing.rc == 1);
+    CHECK(missing.out.empty());
+  }
+  std::filesystem::remove_all(dir);
 }

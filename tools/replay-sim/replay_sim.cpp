@@ -189,7 +189,7 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
   config.color = cli::resolve_color(o.output, io);
   if (o.simulate_command->parsed()) {
     config.simulate = true;
-    if (auto rc = cli::handle_kafka_list(o.simulate.kafka, io)) return rc;
+    if (auto rc = cli::handle_kafka_args(o.simulate.kafka, io)) return rc;
     SimulateOptions& so = config.sim;
     so = o.simulate;
     for (const auto& c : so.crash_at) {
@@ -215,7 +215,7 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
     return std::nullopt;
   }
   const ReplayOptions& ro = o.replay;
-  if (auto rc = cli::handle_kafka_list(ro.source.kafka, io)) return rc;
+  if (auto rc = cli::handle_kafka_args(ro.source.kafka, io)) return rc;
   if (const auto why = cli::check_store_source(ro.source); !why.empty()) {
     cli::error(io, why);
     return cli::kExitUsage;

@@ -172,7 +172,7 @@ int apply(const Config& config, Planned& p, const cli::Io& io) {
     if (!r) {
       cli::error(io, fmt::format("{} after {} of {} tombstones (business key '{}' not finished)",
                                  r.error().to_string(), written, p.total, cut.identity));
-      return written ? cli::kExitPartial : cli::kExitFailure;
+      return written ? cli::kExitPartial : cli::exit_code(r.error());
     }
   }
   if (auto f = p.store->flush(); !f) {

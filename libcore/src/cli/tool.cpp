@@ -60,9 +60,14 @@ bool confirm(const Io& io, std::string_view question) {
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
+int exit_code(const Error& e) {
+  return e.code == Errc::kInterrupted ? kExitInterrupted : kExitFailure;
+}
+
 int report_error(const Io& io, const Error& e) {
   error(io, fmt::format("{} [{}]", e.to_string(), errc_name(e.code)));
-  return e.code == Errc::kInterrupted ? kExitInterrupted : kExitFailure;
+  if (e.retriable) note(io, "the error may be transient: running the command again may succeed");
+  return exit_code(e);
 }
 
 void add_output_options(CLI::App& app, OutputOptions& o) {

@@ -63,7 +63,13 @@ void note(const Io& io, std::string_view message);
 /// Callers check first that a person can answer (in_tty and err_tty).
 bool confirm(const Io& io, std::string_view question);
 
-/// Reports a libcore Error on stderr (with its code name and location) and returns its exit code.
+/// The exit code of a command that stops on `e`, decided from its fields, never from its text:
+/// 130 for INTERRUPTED, else 1. A Kafka error is a failure (1) whether librdkafka called it
+/// retriable (reported once aftk's own retries ran out) or fatal.
+int exit_code(const Error& e);
+
+/// Reports a libcore Error on stderr (with its code name, location and whether it is fatal),
+/// adds a note when it is retriable (running again may succeed) and returns exit_code(e).
 int report_error(const Io& io, const Error& e);
 
 enum class Format { kTable, kJsonl, kPrettyJson };
