@@ -1004,6 +1004,8 @@ struct ReaderPair {
     CHECK(db.empty());
     CHECK(da.empty());
     CHECK(a == b);
+    // "Canonical" means exactly this: encode() gives back the bytes read.
+    CHECK(encode(a) == v);
   }
 };
 
@@ -1152,3 +1154,98 @@ TEST_CASE("Decoder.rejects attributes nested deeper than Jackson's limit without
   // Within the limit (the value object, taskEvent and the attributes count too) still decodes.
   CHECK(d.decode(value(990)).has_value());
 }
+
+namespace {
+
+// A value with one event and one call result, each part replaceable.
+std::string value_with(std::string_view event, std::string_view call = "") {
+  return fmt::format(R"({{"taskEvent":{},"sensoryMemoryUpdates":[],"shortTermMemoryUpdates":[],)"
+                     R"("outputEvents":[],"callResults":[{}],"completed":false}})",
+                     event, call);
+}
+
+std::string event_with(std::string_view cls, std::string_view type_after_id, std::string_view attrs,
+                       std::string_view type_last) {
+  return fmt::format(R"({{"@class":"{}","id":"11111111-2222-4333-8444-555555555555"{},)"
+                     R"("attributes":{}{}}})",
+                     cls, type_after_id, attrs, type_last);
+}
+
+std::string call_with(std::string_view result) {
+  return fmt::format(R"({{"functionId":"f","argsDigest":"d","resultPayload":{},)"
+                     R"("exceptionPayload":null,"status":"SUCCEEDED"}})",
+                     result);
+}
+
+}  // namespace
+
+TEST_CASE("Serde.the canonical reader takes only what re-encodes to its own bytes") {
+  // Each case: the input, and whether it is in the canonical form. Both readers must agree on
+  // accepting it and on its value (ReaderPair::check); a canonical read must re-encode to it.
+  const std::string input(kInputEventClass), base(kEventClass);
+  const std::string type = R"(,"type":"_input_event")";
+  const std::string emoji = "\xf0\x9f\x98\x80";
+  struct Case {
+    std::string value;
+    bool canonical;
+  };
+  const std::vector<Case> cases = {
+      {value_with(event_with(input, "", "{}", type)), true},
+      {value_with(event_with(base, type, "{}", "")), true},
+      // "type" where encode() does not put it for the class: right after "id" for any class
+      // but the base Event, or last for the base Event.
+      {value_with(event_with(input, type, "{}", "")), false},
+      {value_with(event_with(base, "", "{}", type)), false},
+      {value_with(event_with(input, type, "{}", type)), false},
+      // A raw 4-byte sequence in a plain field is written back as an escaped surrogate pair.
+      {value_with(event_with(input, "", "{}", R"(,"type":")" + emoji + "\"")), false},
+      {value_with(event_with(base, R"(,"type":")" + emoji + "\"", "{}", "")), false},
+      {value_with(event_with("x" + emoji, type, "{}", "")), false},
+      {value_with(event_with(input, "", "{}", R"(,"type":"\uD83D\uDE00")")), false},
+      {value_with("null", R"({"functionId":")" + emoji + R"(","argsDigest":null,)"
+                          R"("resultPayload":null,"exceptionPayload":null,"status":null})"),
+       false},
+      // In attributes Jackson's own escaping is kept as it is.
+      {value_with(event_with(input, "", R"({"e":"\uD83D\uDE00"})", type)), true},
+      {value_with(event_with(input, "", "{\"e\":\"" + emoji + "\"}", type)), false},
+      // Base64 whose bits after the last byte are not zero: Jackson decodes "QR==" as "A" (it
+      // drops them), and writes "A" back as "QQ==".
+      {value_with("null", call_with(R"("QQ==")")), true},
+      {value_with("null", call_with(R"("QR==")")), false},
+      {value_with("null", call_with(R"("QUI=")")), true},
+      {value_with("null", call_with(R"("QUJ=")")), false},
+      {value_with("null", call_with(R"("QUJD")")), true},
+      {value_with("null", call_with(R"("QQ")")), false},  // unpadded: Jackson rejects it
+      {value_with("null", call_with(R"("Q===")")), false},
+      // A Kryo payload is kept as text, so stray bits there re-encode as they were.
+      {R"({"taskEvent":null,"sensoryMemoryUpdates":[{"path":"p","value":{"serde":"kryo",)"
+       R"("version":1,"payload":"QR=="}}],"shortTermMemoryUpdates":[],"outputEvents":[],)"
+       R"("callResults":[],"completed":false})",
+       true},
+  };
+  for (ReadMode mode : {ReadMode::kStrict, ReadMode::kLenient}) {
+    ReaderPair r({mode, false});
+    for (const auto& c : cases) {
+      CAPTURE(c.value);
+      const auto before = r.fast.stats().canonical;
+      r.check(c.value);
+      CHECK(r.fast.stats().canonical == before + (c.canonical ? 1 : 0));
+    }
+  }
+  // The declined inputs still decode, to what the general reader reads.
+  Decoder d;
+  auto typed = d.decode(value_with(event_with(input, type, "{}", "")));
+  REQUIRE(typed);
+  CHECK(typed->task_event->type == "_input_event");
+  CHECK(encode(*typed) == value_with(event_with(input, "", "{}", type)));
+  auto raw = d.decode(value_with(event_with(input, "", "{}", R"(,"type":")" + emoji + "\"")));
+  REQUIRE(raw);
+  CHECK(raw->task_event->type == emoji);
+  CHECK(encode(*raw) == value_with(event_with(input, "", "{}", R"(,"type":"\uD83D\uDE00")")));
+  auto bits = d.decode(value_with("null", call_with(R"("QR==")")));
+  REQUIRE(bits);
+  CHECK(bits->call_results[0].result_payload == "A");
+  CHECK(encode(*bits) == value_with("null", call_with(R"("QQ==")")));
+  CHECK_FALSE(d.decode(value_with("null", call_with(R"("QQ")"))));
+}
+

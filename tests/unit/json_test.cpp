@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "aftk/actionstate/ids.h"
 #include "aftk/json/base64.h"
@@ -70,6 +73,25 @@ TEST_CASE("Base64.is padded and strict on read") {
   CHECK_FALSE(json::base64_decode("A*I=", out).has_value());
   CHECK_FALSE(json::base64_decode("A=I=", out).has_value());
   CHECK(json::normalize_topic_id("ab+/cd==") == "ab-_cd");
+}
+
+TEST_CASE("Base64.drops bits after the last byte, as Jackson does, and says so") {
+  // Jackson 2.18 reads "QR==" as [65] and writes [65] back as "QQ==".
+  const std::vector<std::tuple<std::string, std::string, bool>> cases = {
+      {"QQ==", "A", false}, {"QR==", "A", true},   {"QUI=", "AB", false}, {"QUJ=", "AB", true},
+      {"QUJD", "ABC", false}, {"QR", "A", true}, {"", "", false}};
+  for (const auto& [text, bytes, stray] : cases) {
+    CAPTURE(text);
+    std::string out;
+    json::Base64Problem problem;
+    REQUIRE(json::base64_decode_lenient(text, out, problem).has_value());
+    CHECK(out == bytes);
+    CHECK(problem.stray_bits == stray);
+    CHECK((json::base64_encode(out) == text) == (!stray && !problem.unpadded));
+  }
+  std::string out;
+  CHECK(json::base64_decode("QR==", out).has_value());
+  CHECK(out == "A");
 }
 
 TEST_CASE("Normalize.rewrites numbers and escapes as Jackson does") {
