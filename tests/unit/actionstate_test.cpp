@@ -20,6 +20,7 @@
 #include "aftk/actionstate/key_table.h"
 #include "aftk/actionstate/marker.h"
 #include "aftk/actionstate/serde.h"
+#include "aftk/actionstate/snapshot.h"
 #include "aftk/actionstate/store.h"
 #include "aftk/cli/store_source.h"
 #include "aftk/json/base64.h"
@@ -1247,5 +1248,77 @@ TEST_CASE("Serde.the canonical reader takes only what re-encodes to its own byte
   CHECK(bits->call_results[0].result_payload == "A");
   CHECK(encode(*bits) == value_with("null", call_with(R"("QQ==")")));
   CHECK_FALSE(d.decode(value_with("null", call_with(R"("QQ")"))));
+}
+
+TEST_CASE("StateKey.a '-0' sequence number or key group parses and is written back as it was") {
+  const std::string uuid = "22bf7b3d-f5c0-3314-93e2-9385c03e03b1";
+  const std::string digest = "a1QTcyaxJ3uXEIgXAYyTXNRtkvgx0E1HyxQc/N1w0JM=";
+  // Java's Long.parseLong("-0") is 0, so the keys parse; each is its own record key, though.
+  const std::string uuids = "_" + uuid + "_" + uuid;
+  for (const std::string& text : {"k_-0" + uuids, "k_0" + uuids, "a_b_-0" + uuids,
+                                 "-0_-0" + uuids + "_" + digest, "-0_7" + uuids + "_" + digest,
+                                 "3_-0" + uuids + "_" + digest}) {
+    CAPTURE(text);
+    auto k = parse_key(text);
+    REQUIRE(k.has_value());
+    CHECK(k->seq == 0 + (text.starts_with("-0_7") ? 7 : 0));
+    CHECK(k->to_string() == text);
+  }
+  CHECK(*parse_key("k_-0_" + uuid + "_" + uuid) != *parse_key("k_0_" + uuid + "_" + uuid));
+  CHECK(parse_key("-0_0_" + uuid + "_" + uuid + "_" + digest)->key_group == 0);
+  // Other non-canonical forms stay rejected: "-00" as "00" is.
+  for (const char* bad : {"-00", "-01", "+0", "+1", "-", "--0", "0-"}) {
+    const std::string seq = bad;
+    CAPTURE(seq);
+    CHECK_FALSE(parse_key("k_" + seq + "_" + uuid + "_" + uuid).has_value());
+    CHECK_FALSE(parse_key("1_" + seq + "_" + uuid + "_" + uuid + "_" + digest).has_value());
+    CHECK_FALSE(parse_key(seq + "_1_" + uuid + "_" + uuid + "_" + digest).has_value());
+  }
+  CHECK(is_canonical_seq("-0"));
+  CHECK_FALSE(is_canonical_seq("-00"));
+}
+
+TEST_CASE("Store.a '-0' key is tombstoned and exported under its own text") {
+  const std::string ev = event_uuid(R"({"i":0})").value();
+  const std::string text = "user-1_-0_" + ev + "_" + kAction;
+  const std::string path = temp_path("minus-zero.jsonl");
+  {
+    std::string out;
+    const std::string value = encode(ActionState(input_event(R"({"a":1})")));
+    append_dump_line(out, TopicRecord{2, 0, 0, text, value});
+    std::ofstream(path) << out;
+  }
+  {
+    auto fs = FileStore::open(path).value();
+    REQUIRE(fs->load_all().has_value());
+    const auto* e = fs->cache().find(text);
+    REQUIRE(e != nullptr);
+    CHECK(e->key.to_string() == text);
+    const std::string snap = temp_path("minus-zero-snapshot.jsonl");
+    REQUIRE(export_snapshot(fs->cache(), snap).value() == 1);
+    std::ifstream in(snap);
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    CHECK(line.find("\"" + text + "\"") != std::string::npos);
+    auto pruned = fs->prune("user-1", 0, PruneOptions{true});
+    REQUIRE(pruned.has_value());
+    CHECK(pruned->tombstones_written == 1);
+  }
+  // The tombstone deleted the record: it named the record's own key, not "user-1_0_...".
+  auto again = FileStore::open(path).value();
+  auto report = again->load_all();
+  REQUIRE(report.has_value());
+  CHECK(report->tombstones == 1);
+  CHECK(report->live == 0);
+  CHECK(again->cache().empty());
+}
+
+TEST_CASE("Marker.a '-0' partition is partition 0, written back as \"0\"") {
+  auto m = parse_marker(R"({"-0":5,"1":7})");
+  REQUIRE(m.has_value());
+  CHECK(m->offsets.at(0) == 5);
+  CHECK(to_json(*m) == R"({"0":5,"1":7})");
+  CHECK_FALSE(parse_marker(R"({"-0":5,"0":7})").has_value());  // the same partition twice
+  CHECK_FALSE(parse_marker(R"({"-00":5})").has_value());
 }
 
