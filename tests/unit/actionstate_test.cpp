@@ -1206,8 +1206,13 @@ TEST_CASE("Serde.the canonical reader takes only what re-encodes to its own byte
       {value_with("null", R"({"functionId":")" + emoji + R"(","argsDigest":null,)"
                           R"("resultPayload":null,"exceptionPayload":null,"status":null})"),
        false},
-      // In attributes Jackson's own escaping is kept as it is.
+      // In attributes Jackson's own escaping is kept as it is, a lone surrogate's too.
       {value_with(event_with(input, "", R"({"e":"\uD83D\uDE00"})", type)), true},
+      {value_with(event_with(input, "", R"({"e":"\uD800","\uDC00":1})", type)), true},
+      {value_with(event_with(input, "", R"({"e":"\ud800"})", type)), false},
+      {value_with(event_with(input, "", R"({"e":"\uD83D\ude00"})", type)), false},
+      {value_with(event_with(input, "", R"({"e":1e400})", type)), false},
+      {value_with(event_with(input, "", R"({"e":"Infinity"})", type)), true},
       {value_with(event_with(input, "", "{\"e\":\"" + emoji + "\"}", type)), false},
       // Base64 whose bits after the last byte are not zero: Jackson decodes "QR==" as "A" (it
       // drops them), and writes "A" back as "QQ==".
@@ -1322,3 +1327,24 @@ TEST_CASE("Marker.a '-0' partition is partition 0, written back as \"0\"") {
   CHECK_FALSE(parse_marker(R"({"-00":5})").has_value());
 }
 
+TEST_CASE("Serde.attributes with 1e400 or a lone surrogate decode strictly, as Jackson has it") {
+  // Jackson 2.18 reads 1e400 as Double Infinity, written back as "Infinity", and keeps a lone
+  // surrogate char, written back as its upper-case escape.
+  const std::string in = value_with(event_with(kInputEventClass, "",
+                                               R"({"n":1e400,"m":-1e400,"s":"\ud800","\udfff":1})",
+                                               R"(,"type":"_input_event")"));
+  Decoder d;
+  auto s = d.decode(in);
+  REQUIRE_MESSAGE(s.has_value(), s.error().to_string());
+  CHECK(s->task_event->attributes == R"({"n":"Infinity","m":"-Infinity","s":"\uD800","\uDFFF":1})");
+  // What it re-encodes to is canonical and a fixed point.
+  const std::string again = encode(*s);
+  const auto before = d.stats().canonical;
+  auto s2 = d.decode(again);
+  REQUIRE(s2.has_value());
+  CHECK(d.stats().canonical == before + 1);
+  CHECK(*s2 == *s);
+  CHECK(encode(*s2) == again);
+  // The event's key can be made from such attributes.
+  CHECK(make_key_v03("k", 1, *s->task_event, kAction).has_value());
+}
