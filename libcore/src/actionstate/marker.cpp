@@ -28,6 +28,8 @@ Result<OffsetMap> parse_offsets(od::object obj) {
     if (std::move(fr).get(f)) return bad("malformed JSON");
     std::string_view key;
     if (f.unescaped_key().get(key)) return bad("malformed JSON");
+    // "-0" is partition 0, as Integer.parseInt reads it. Unlike a record key, a marker names
+    // partitions, not bytes: writing it back as "0" keeps its meaning, so it is normalized.
     std::int64_t p = 0;
     if (!is_canonical_seq(key, &p) || p > INT32_MAX)
       return bad(fmt::format("partition \"{}\" is not a canonical non-negative integer", key));
