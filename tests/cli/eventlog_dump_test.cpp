@@ -252,7 +252,7 @@ TEST_CASE("eventlog-dump.--json never writes a NUL byte, so its output is valid 
   const std::string nul_line(64, '\0');
   // An escaped NUL stays escaped, raw NULs (in a string, a zero-filled line, a zero-filled
   // torn tail) are reported as bad records and never reach the output.
-  for (const std::string& mode : {"--json", "--pretty", "--fields"}) {
+  for (const std::string mode : {"--json", "--pretty", "--fields"}) {
     CAPTURE(mode);
     std::vector<std::string> args;
     if (mode == "--pretty") args = {"-o", "pretty"};

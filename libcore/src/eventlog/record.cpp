@@ -531,9 +531,16 @@ Result<std::int64_t> parse_time(std::string_view s) {
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
   // Nanoseconds since the epoch fit in int64 from 1677-09-21T00:12:43.145224192Z to
   // 2262-04-11T23:47:16.854775807Z; a year outside that would overflow.
+  // Before the epoch, whole seconds rounded up and a negative fraction, so the earliest
+  // instant does not overflow on the way to an in-range result.
+  std::int64_t whole = secs, fraction = nanos;
+  if (whole < 0 && fraction > 0) {
+    ++whole;
+    fraction -= 1'000'000'000;
+  }
   std::int64_t ns = 0;
-  if (__builtin_mul_overflow(secs, std::int64_t{1'000'000'000}, &ns) ||
-      __builtin_add_overflow(ns, nanos, &ns))
+  if (__builtin_mul_overflow(whole, std::int64_t{1'000'000'000}, &ns) ||
+      __builtin_add_overflow(ns, fraction, &ns))
     return fail(Errc::kUnsupported,
                 fmt::format("invalid time '{}': outside the range of nanosecond timestamps "
                             "(1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z)",
