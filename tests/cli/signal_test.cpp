@@ -59,6 +59,7 @@ char process_state(pid_t pid) {
 // Forks, runs `tool` with stdin from `stdin_fd` (when >= 0) and stdout to `out`.
 pid_t spawn(const Tool& tool, const std::string& input, int stdin_fd,
             const std::string& out = "/dev/null") {
+  std::fflush(nullptr);  // or the child writes the parent's buffered output too
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
   const int null = ::open("/dev/null", O_WRONLY);
