@@ -122,3 +122,11 @@ TEST_CASE("feedback-bench.draws an SVG plot") {
   CHECK(svg.str().find("cacheline_rtt") != std::string::npos);
   CHECK(svg.str().find("</svg>") != std::string::npos);
 }
+
+TEST_CASE("feedback-bench.-o pretty indents each JSON object") {
+  Run r = run({"--impl", "floor", "--metric", "floor", "-p", "1", "--payload", "8", "--items",
+               "20000", "--samples", "400", "-r", "1", "--warmup", "0", "-o", "pretty", "-q"});
+  REQUIRE(r.rc == 0);
+  CHECK(r.out.rfind("{\n  \"kind\": \"machine\",\n", 0) == 0);
+  CHECK(r.out.find("\n}\n{\n  \"kind\": \"measurement\"") != std::string::npos);
+}

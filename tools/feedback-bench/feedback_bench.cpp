@@ -472,12 +472,11 @@ std::string number_json(double v) {
   return fmt::format("{:.6g}", v);
 }
 
-void print_jsonl(std::FILE* out, const Machine& m, const Config& o, const std::vector<Figure>& rs,
-                 const std::vector<Target>& ts) {
+void print_jsonl(const cli::Io& io, cli::Format format, const Machine& m, const Config& o,
+                 const std::vector<Figure>& rs, const std::vector<Target>& ts) {
   std::string line;
   const auto emit = [&] {
-    line.push_back('\n');
-    std::fputs(line.c_str(), out);
+    cli::write_json(io, format, line);
     line.clear();
   };
   const auto writer = [&] { return json::Writer(line); };
@@ -768,7 +767,7 @@ int report(const Config& o, const Measured& m, const cli::Io& io) {
   if (format == cli::Format::kTable) {
     print_table(io.out, cli::resolve_color(o.output, io), m.machine, o, rs, ts);
   } else {
-    print_jsonl(io.out, m.machine, o, rs, ts);
+    print_jsonl(io, format, m.machine, o, rs, ts);
   }
   if (!o.plot.empty()) {
     std::string title = fmt::format("feedback-bench on {} ({} cores, {})", m.machine.cpu,

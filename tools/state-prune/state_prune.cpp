@@ -137,8 +137,7 @@ void report(const Config& config, const Planned& p, const cli::Io& io) {
           .field("seq", e->key.seq)
           .field("reason", cut.reason)
           .end_object();
-      line.push_back('\n');
-      std::fwrite(line.data(), 1, line.size(), io.out);
+      cli::write_json(io, config.format, line);
     }
   }
   if (config.format == cli::Format::kTable) table.print(io.out, config.color);

@@ -146,8 +146,7 @@ int report(const Config& config, const Rebuilt& done, const cli::Io& io) {
         .field("live", r.live)
         .field("problems", r.problems.size() + r.unreadable.size())
         .end_object();
-    line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), io.out);
+    cli::write_json(io, config.format, line);
   } else if (config.out.empty()) {
     InspectOptions io_opts;
     io_opts.decode = config.decode;

@@ -2,6 +2,9 @@
 // Parsing, printing and merging recovery markers.
 #include "aftk/actionstate/marker.h"
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -134,8 +137,14 @@ Result<RecoveryMarker> parse_marker(std::string_view json) {
 }
 
 Result<std::vector<RecoveryMarker>> read_marker_file(const std::string& path) {
+  // A directory opens and reads as empty, which would be reported as malformed JSON.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return fail(Errc::kIo, fmt::format("cannot read marker file '{}': is a directory", path));
   std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(Errc::kIo, fmt::format("cannot read marker file '{}'", path));
+  if (!in)
+    return fail(Errc::kIo,
+                fmt::format("cannot read marker file '{}': {}", path, std::strerror(errno)));
   std::stringstream ss;
   ss << in.rdbuf();
   auto r = parse_markers(ss.str());

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "aftk/json/normalize.h"
 
 namespace aftk::cli {
 
@@ -46,12 +45,7 @@ void StateListing::add(const actionstate::InspectedState& s) {
   }
   line_.clear();
   actionstate::append_state_json(line_, s, style_.include_state);
-  if (style_.format == Format::kPrettyJson) {
-    auto pretty = json::normalize(line_);  // compact either way; pretty printing is jq's job
-    if (pretty) line_ = std::move(*pretty);
-  }
-  line_.push_back('\n');
-  std::fwrite(line_.data(), 1, line_.size(), io_.out);
+  write_json(io_, style_.format, line_);
 }
 
 void StateListing::finish() {
