@@ -2,12 +2,15 @@
 // Tests of the checkpoint module: the Kryo reader on genuine payloads, the _metadata reader.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "aftk/checkpoint/checkpoint.h"
 #include "aftk/checkpoint/kryo.h"
 #include "aftk/json/base64.h"
 
@@ -177,4 +180,168 @@ TEST_CASE("Kryo.the versioned recovery marker reads field by field") {
   CHECK_FALSE(v.opaque);
   CHECK(v.java_class == kRecoveryMarkerClass);
   CHECK(v.json == R"({"schemaVersion":1,"topic":"topic","topicId":"id","offsets":{"0":10,"1":20}})");
+}
+
+// ---------------------------------------------------------------------------------------------
+// _metadata and the recovery markers
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> fixture_checkpoints() {
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::recursive_directory_iterator(testdata("real-job")))
+    if (e.path().filename() == "_metadata") dirs.push_back(e.path().parent_path());
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
+std::vector<std::uint8_t> file_bytes(const fs::path& p) {
+  const std::string s = slurp(p.string());
+  return {s.begin(), s.end()};
+}
+
+fs::path scratch_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("aftk-checkpoint-test-" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("Checkpoint.every fixture checkpoint and savepoint gives its recorded markers") {
+  // tests/data/real-job/ holds the genuine checkpoints of the shared fixtures (Flink 2.3.0,
+  // metadata version 6): inline streams in the first jobs, RelativeFileStateHandle files in
+  // restored/. markers.json beside each is what Flink's State Processor API read.
+  const auto dirs = fixture_checkpoints();
+  CHECK(dirs.size() == 40);
+  int with_files = 0;
+  for (const auto& dir : dirs) {
+    CAPTURE(dir.string());
+    auto got = checkpoint::read_recovery_markers(dir.string());
+    REQUIRE_MESSAGE(got.has_value(), got.error().to_string());
+    auto want = actionstate::parse_markers(slurp((dir / "markers.json").string()));
+    REQUIRE(want.has_value());
+    CHECK(got->markers() == *want);
+    CHECK(got->operator_id == "f7d5c2c435a4d5b8c09f995c43ee588a");
+    CHECK(got->operator_name == "action-execute-operator");
+    REQUIRE(got->elements.size() == 2);
+    CHECK(got->elements[0].subtask == 0);
+    CHECK(got->elements[1].subtask == 1);
+    CHECK(got->elements[0].java_class == "java.util.HashMap");
+    if (got->elements[0].file != got->metadata_path) ++with_files;
+    // The chk-N number is the checkpoint id.
+    const std::string name = dir.filename().string();
+    if (name.rfind("chk-", 0) == 0) CHECK(std::to_string(got->checkpoint_id) == name.substr(4));
+  }
+  CHECK(with_files == 12);  // restored/: five checkpoints and a savepoint in each version
+}
+
+TEST_CASE("Checkpoint.metadata lists the operators and their operator states") {
+  const auto dirs = fixture_checkpoints();
+  auto m = checkpoint::read_metadata(dirs.front().string());
+  REQUIRE(m.has_value());
+  CHECK(m->version == 6);
+  REQUIRE(m->operators.size() == 5);
+  int holders = 0;
+  for (const auto& op : m->operators) {
+    if (!op.holds_operator_state("recoveryMarker")) continue;
+    ++holders;
+    CHECK(op.parallelism == 2);
+    CHECK(op.max_parallelism == 128);
+    CHECK(op.holds_operator_state("currentProcessingKeys"));
+    CHECK(op.holds_operator_state("identifier_state"));
+    for (const auto& st : op.subtasks)
+      for (const auto& h : st.managed_operator_state)
+        for (const auto& s : h.states)
+          if (s.name == "recoveryMarker") CHECK(s.mode == checkpoint::DistributionMode::kUnion);
+  }
+  CHECK(holders == 1);
+}
+
+TEST_CASE("Checkpoint.the operator can be chosen by uid hash, and a wrong one is refused") {
+  const auto dir = fixture_checkpoints().front().string();
+  checkpoint::OperatorSelector sel;
+  sel.uid_hash = "F7D5C2C435A4D5B8C09F995C43EE588A";
+  auto ok = checkpoint::read_recovery_markers(dir, sel);
+  REQUIRE(ok.has_value());
+  CHECK(ok->elements.size() == 2);
+  sel.uid_hash = "5d02bdabb0431f5e96032ee41afd4009";  // the Map operator: no markers
+  auto none = checkpoint::read_recovery_markers(dir, sel);
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code == Errc::kNotFound);
+  CHECK(none.error().message.find("holds no 'recoveryMarker' state") != std::string::npos);
+  sel = {};
+  sel.uid = "fx-count";  // the Map operator's uid
+  CHECK(checkpoint::read_recovery_markers(dir, sel).error().code == Errc::kNotFound);
+  sel.uid = "no-such-uid";
+  CHECK(checkpoint::read_recovery_markers(dir, sel).error().message.find("has no operator") !=
+        std::string::npos);
+}
+
+TEST_CASE("Checkpoint.a truncated _metadata names the file and the byte offset") {
+  const fs::path src = fixture_checkpoints().front() / "_metadata";
+  const auto bytes = file_bytes(src);
+  for (std::size_t cut : {std::size_t{3}, std::size_t{30}, std::size_t{300}, bytes.size() / 2}) {
+    CAPTURE(cut);
+    const std::span<const std::uint8_t> prefix(bytes.data(), cut);
+    auto r = checkpoint::parse_metadata(prefix, "x/_metadata");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == Errc::kCorruptRecord);
+    CHECK(r.error().message.find("cannot read 'x/_metadata': truncated at byte " +
+                                 std::to_string(cut)) == 0);
+  }
+}
+
+TEST_CASE("Checkpoint.an unknown version or a wrong magic number is refused at its offset") {
+  auto bytes = file_bytes(fixture_checkpoints().front() / "_metadata");
+  bytes[7] = 9;  // version 9
+  auto v = checkpoint::parse_metadata(bytes, "m");
+  REQUIRE_FALSE(v.has_value());
+  CHECK(v.error().code == Errc::kUnsupported);
+  CHECK(v.error().message == "cannot read 'm': metadata version 9 (3 to 7 are read) at byte 4");
+  bytes[0] = 0;
+  auto g = checkpoint::parse_metadata(bytes, "m");
+  REQUIRE_FALSE(g.has_value());
+  CHECK(g.error().code == Errc::kCorruptRecord);
+  CHECK(g.error().where == "m:byte 0");
+}
+
+TEST_CASE("Checkpoint.a missing state file and another job's checkpoint are named errors") {
+  fs::path restored;
+  for (const auto& d : fixture_checkpoints())
+    if (d.string().find("restored/checkpoints") != std::string::npos) restored = d;
+  REQUIRE_FALSE(restored.empty());
+  // Copy the checkpoint elsewhere (handles are relative: it still reads), then drop a file.
+  const fs::path copy = scratch_dir("missing");
+  fs::copy(restored, copy, fs::copy_options::recursive);
+  auto moved = checkpoint::read_recovery_markers(copy.string());
+  REQUIRE_MESSAGE(moved.has_value(), moved.error().to_string());
+  const std::string gone = moved->elements[1].file;
+  fs::remove(gone);
+  auto missing = checkpoint::read_recovery_markers(copy.string());
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code == Errc::kNotFound);
+  CHECK(missing.error().message.find("state file '" + gone + "'") != std::string::npos);
+  CHECK(missing.error().message.find("is missing") != std::string::npos);
+
+  // A job without the action-execute operator: magic, version 6, id 1, no masters, no operators.
+  const fs::path other = scratch_dir("other-job");
+  {
+    const unsigned char m[] = {0x49, 0x60, 0x67, 0x2d, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 1,
+                               0,    0,    0,    0,    0, 0, 0, 0};
+    std::ofstream(other / "_metadata", std::ios::binary)
+        .write(reinterpret_cast<const char*>(m), sizeof m);
+  }
+  auto none = checkpoint::read_recovery_markers(other.string());
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code == Errc::kNotFound);
+  CHECK(none.error().message.find("none of its 0 operators holds the union list state") !=
+        std::string::npos);
+  CHECK(checkpoint::is_checkpoint(other.string()));
+  CHECK_FALSE(checkpoint::is_checkpoint(testdata("kryo")));
+  fs::remove_all(copy);
+  fs::remove_all(other);
 }

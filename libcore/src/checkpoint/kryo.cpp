@@ -69,8 +69,7 @@ ContainerKind container_kind(std::string_view c) {
   return {};
 }
 
-// Appends the UTF-8 form of UTF-16 code units; false for an unpaired surrogate.
-bool append_utf16(std::string& out, const std::vector<std::uint16_t>& units) {
+bool utf16_to_utf8(std::string& out, std::span<const std::uint16_t> units) {
   for (std::size_t i = 0; i < units.size(); ++i) {
     std::uint32_t cp = units[i];
     if (cp >= 0xD800 && cp <= 0xDBFF) {
@@ -163,8 +162,8 @@ std::string instant_text(std::int64_t seconds, std::uint32_t nanos) {
 
 class Reader {
  public:
-  Reader(std::span<const std::uint8_t> bytes, const KryoRegistry& registry)
-      : b_(bytes), registry_(registry) {}
+  Reader(std::span<const std::uint8_t> bytes, const KryoRegistry& registry, std::size_t base)
+      : b_(bytes), registry_(registry), base_(base) {}
 
   std::size_t pos() const { return pos_; }
 
@@ -274,7 +273,8 @@ class Reader {
     if (cls == "java.lang.Character") {
       AFTK_TRY_ASSIGN(std::uint64_t v, fixed(2));
       std::string text;
-      if (!append_utf16(text, {static_cast<std::uint16_t>(v)}))
+      const auto unit = static_cast<std::uint16_t>(v);
+      if (!utf16_to_utf8(text, {&unit, 1}))
         return unsupported(at, "a lone surrogate char has no JSON form");
       json::append_string(out, text, json::Escape::kRawUnicode);
       return {};
@@ -628,25 +628,30 @@ class Reader {
       }
     }
     std::string s;
-    if (!append_utf16(s, units)) return unsupported(at, "string with an unpaired surrogate");
+    if (!utf16_to_utf8(s, units)) return unsupported(at, "string with an unpaired surrogate");
     return std::optional<std::string>(std::move(s));
   }
 
+  // Offsets in messages count from the start of the caller's file or buffer (base_).
   Unexpected truncated() const {
-    return fail(Errc::kCorruptRecord, fmt::format("truncated Kryo data at byte {}", b_.size()),
-                fmt::format("byte {}", b_.size()));
+    const std::size_t at = base_ + b_.size();
+    return fail(Errc::kCorruptRecord, fmt::format("truncated Kryo data at byte {}", at),
+                fmt::format("byte {}", at));
   }
-  static Unexpected corrupt(std::size_t at, std::string what) {
+  Unexpected corrupt(std::size_t at, std::string what) const {
+    at += base_;
     return fail(Errc::kCorruptRecord, fmt::format("bad Kryo data at byte {}: {}", at, what),
                 fmt::format("byte {}", at));
   }
-  static Unexpected unsupported(std::size_t at, std::string what) {
+  Unexpected unsupported(std::size_t at, std::string what) const {
+    at += base_;
     return fail(Errc::kUnsupported, fmt::format("cannot read Kryo data at byte {}: {}", at, what),
                 fmt::format("byte {}", at));
   }
 
   std::span<const std::uint8_t> b_;
   const KryoRegistry& registry_;
+  std::size_t base_ = 0;
   std::size_t pos_ = 0;
   int depth_ = 0;
   std::vector<std::string> names_;                // name id -> class name
@@ -665,6 +670,10 @@ KryoRegistry make_standard() {
 
 }  // namespace
 
+bool append_utf16(std::string& out, std::span<const std::uint16_t> units) {
+  return utf16_to_utf8(out, units);
+}
+
 const KryoRegistry& KryoRegistry::standard() {
   static const KryoRegistry r = make_standard();
   return r;
@@ -681,8 +690,8 @@ const KryoClassLayout* KryoRegistry::find(std::string_view name) const {
 }
 
 Result<KryoValue> read_class_and_object(std::span<const std::uint8_t> bytes,
-                                        const KryoRegistry& registry) {
-  Reader r(bytes, registry);
+                                        const KryoRegistry& registry, std::size_t base_offset) {
+  Reader r(bytes, registry, base_offset);
   KryoValue v;
   AFTK_TRY(r.class_and_object(v.json, &v.java_class));
   v.size = r.pos();
@@ -702,7 +711,7 @@ KryoValue decode_payload(std::span<const std::uint8_t> bytes, const KryoRegistry
     return v;
   }
   v.reason = r.error().message;
-  Reader head(bytes, registry);
+  Reader head(bytes, registry, 0);
   if (auto cls = head.read_class()) v.java_class = *cls;
   return v;
 }

@@ -14,6 +14,10 @@
 
 namespace aftk::checkpoint {
 
+/// UTF-8 of UTF-16 code units (Java strings); false, leaving `out` partly written, when a
+/// surrogate is unpaired.
+bool append_utf16(std::string& out, std::span<const std::uint16_t> units);
+
 /// How Kryo's FieldSerializer wrote one field, which follows from the field's declared Java type.
 enum class KryoFieldKind {
   kInt,      // int: zig-zag varint
@@ -76,9 +80,11 @@ struct KryoValue {
 
 /// Reads one writeClassAndObject object starting at bytes[0]; `size` says where it ended (the
 /// rest of `bytes` is not looked at). Errors: CORRUPT_RECORD for truncated or malformed bytes,
-/// UNSUPPORTED for a class or serializer the reader does not know; both name the byte offset.
+/// UNSUPPORTED for a class or serializer the reader does not know; both name the byte offset,
+/// counted from `base_offset` (where `bytes` starts in the caller's file).
 Result<KryoValue> read_class_and_object(std::span<const std::uint8_t> bytes,
-                                        const KryoRegistry& registry = KryoRegistry::standard());
+                                        const KryoRegistry& registry = KryoRegistry::standard(),
+                                        std::size_t base_offset = 0);
 
 /// Decodes a whole payload (an envelope's bytes): never fails. What cannot be read, or leaves
 /// bytes over, comes back opaque with the class name (when readable) and the payload size.
