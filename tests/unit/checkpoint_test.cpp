@@ -345,3 +345,100 @@ TEST_CASE("Checkpoint.a missing state file and another job's checkpoint are name
   fs::remove_all(copy);
   fs::remove_all(other);
 }
+
+TEST_CASE("Kryo.every proper prefix of a genuine payload is opaque; flipped bits never crash") {
+  std::istringstream lines(slurp(testdata("kryo/kryo-values.jsonl")));
+  const KryoRegistry registry = fixture_registry();
+  int cut = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"envelope\":null") != std::string::npos) continue;
+    std::string b64 = member_text(line, "payload", "payloadHex");
+    b64 = b64.substr(1, b64.rfind('"') - 1);
+    std::string payload;
+    REQUIRE(json::base64_decode(b64, payload).has_value());
+    for (std::size_t n = 0; n < payload.size(); ++n) {
+      const KryoValue v = decode_payload(as_bytes(payload.substr(0, n)), registry);
+      CHECK(v.opaque);
+      CHECK(v.size == n);
+      ++cut;
+      // A flipped bit anywhere gives some answer (a value or opaque), never a crash.
+      for (int bit = 0; bit < 8; ++bit) {
+        std::string flipped = payload;
+        flipped[n] = static_cast<char>(flipped[n] ^ (1 << bit));
+        const KryoValue f = decode_payload(as_bytes(flipped), registry);
+        CHECK((f.opaque || !f.json.empty()));
+      }
+    }
+  }
+  CHECK(cut == 912);  // the payloads' bytes, all told
+}
+
+TEST_CASE("Kryo.counts the bytes cannot back are refused before anything is built") {
+  std::vector<std::uint8_t> list = {0x01, 0x00};
+  for (char c : std::string("java.util.ArrayLis")) list.push_back(static_cast<std::uint8_t>(c));
+  list.push_back('t' | 0x80);
+  list.push_back(0x01);  // new object
+  SUBCASE("a list of four billion mixed elements in a few bytes") {
+    for (std::uint8_t b : {0x7f, 0xff, 0xff, 0xff, 0x0f}) list.push_back(b);  // no flag, huge
+    const KryoValue v = decode_payload(list);
+    CHECK(v.opaque);
+    CHECK(v.reason.find("truncated") != std::string::npos);
+  }
+  SUBCASE("a list of millions of nulls") {
+    for (std::uint8_t b : {0xff, 0xff, 0xff, 0x0f}) list.push_back(b);  // same class, huge
+    list.push_back(0x00);                                            // the class: null
+    const KryoValue v = decode_payload(list);
+    CHECK(v.opaque);
+    CHECK(v.reason.find("nulls") != std::string::npos);
+  }
+  SUBCASE("references doubling a string on every level") {
+    // [s, s] nested 40 deep through back-references to the list one level down: ids count
+    // lists and the string in the order they start.
+    std::vector<std::uint8_t> b = {0x01, 0x00};
+    for (char c : std::string("java.util.ArrayLis")) b.push_back(static_cast<std::uint8_t>(c));
+    b.push_back('t' | 0x80);
+    b.push_back(0x01);
+    b.push_back(0x03);  // two mixed elements
+    std::vector<std::uint8_t> inner = {0x03, 0x01};  // a 64-character string
+    for (int i = 0; i < 63; ++i) inner.push_back('x');
+    inner.push_back('x' | 0x80);
+    // Level 0: [str, str]; level k: [list_{k-1}, list_{k-1}] built innermost first.
+    std::vector<std::uint8_t> payload;
+    // Outer lists first (each written: class, new, 2 elements; first element is the next
+    // list, second a reference to it).
+    const int levels = 40;
+    for (int k = 0; k < levels; ++k) {
+      payload.insert(payload.end(), {0x01, 0x00, 0x01, 0x03});
+    }
+    payload.insert(payload.end(), inner.begin(), inner.end());
+    payload.insert(payload.end(), {0x03, static_cast<std::uint8_t>(levels + 2)});  // the string
+    for (int k = levels - 1; k >= 0; --k)  // then each list's second element: the list below
+      payload.insert(payload.end(), {0x01, 0x00, static_cast<std::uint8_t>(k + 1 + 2)});
+    b.erase(b.end() - 2, b.end());  // the header above is rebuilt by the loop
+    b.insert(b.end(), payload.begin() + 2, payload.end());
+    const KryoValue v = decode_payload(b);
+    CHECK(v.opaque);
+    CHECK(v.size == b.size());
+    CHECK(v.reason.find("references repeat more than 64 MiB of JSON") != std::string::npos);
+  }
+}
+
+TEST_CASE("Checkpoint.damaged _metadata never crashes: truncations and flipped bytes") {
+  const auto bytes = file_bytes(fixture_checkpoints().front() / "_metadata");
+  const auto whole = checkpoint::parse_metadata(bytes, "m");
+  REQUIRE(whole.has_value());
+  // Past the operators only the checkpoint properties follow, which are not read.
+  for (std::size_t n = 0; n < whole->operators_end; n += 13) {
+    auto r = checkpoint::parse_metadata(std::span<const std::uint8_t>(bytes.data(), n), "m");
+    CHECK_FALSE(r.has_value());
+  }
+  std::uint32_t seed = 12345;
+  for (int i = 0; i < 3000; ++i) {
+    auto copy = bytes;
+    seed = seed * 1103515245u + 12345u;
+    const std::size_t at = (seed >> 8) % copy.size();
+    copy[at] ^= static_cast<std::uint8_t>(1u << ((seed >> 4) % 8));
+    auto r = checkpoint::parse_metadata(copy, "m");  // any result, but a result
+    if (!r) CHECK(r.error().where.rfind("m:byte ", 0) == 0);
+  }
+}

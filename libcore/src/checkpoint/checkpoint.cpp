@@ -156,6 +156,7 @@ class MetadataParser {
       AFTK_TRY_ASSIGN(OperatorState op, operator_state());
       m.operators.push_back(std::move(op));
     }
+    m.operators_end = c_.pos();
     return m;
   }
 

@@ -160,6 +160,9 @@ std::string instant_text(std::int64_t seconds, std::uint32_t nanos) {
   return out + "Z";
 }
 
+constexpr std::size_t kMaxExpansion = std::size_t{64} << 20;
+constexpr std::uint32_t kMaxNulls = 1u << 20;
+
 class Reader {
  public:
   Reader(std::span<const std::uint8_t> bytes, const KryoRegistry& registry, std::size_t base)
@@ -231,6 +234,10 @@ class Reader {
       if (id >= refs_.size()) return corrupt(at, fmt::format("reference to unknown object {}", id));
       if (!refs_[id])
         return unsupported(at, fmt::format("reference to object {} while it is read (a cycle)", id));
+      // References repeat whole objects, so a few bytes could stand for a JSON text of any size.
+      expanded_ += refs_[id]->size();
+      if (expanded_ > kMaxExpansion)
+        return unsupported(at, "references repeat more than 64 MiB of JSON");
       out += *refs_[id];
       return {};
     }
@@ -303,6 +310,7 @@ class Reader {
         out += "null";
         return {};
       }
+      if (n - 1 > b_.size() - pos_) return truncated();
       out += '[';
       for (std::uint32_t i = 0; i + 1 < n; ++i) {
         if (i) out += ',';
@@ -346,7 +354,7 @@ class Reader {
       out += "null";
       return {};
     }
-    if (cls == "[B" && n - 1 > b_.size() - pos_) return truncated();
+    if (n - 1 > b_.size() - pos_) return truncated();  // a byte an element at least
     out += '[';
     for (std::uint32_t i = 0; i + 1 < n; ++i) {
       if (i) out += ',';
@@ -381,6 +389,8 @@ class Reader {
     }
     --length;
     if (kind.comparator_header) AFTK_TRY(comparator());
+    // Every element takes a byte at least, but for a run of nulls written as one class.
+    if (length > b_.size() - pos_ && !(elem.empty() && flag)) return truncated();
     out += '[';
     if (length == 0) {
       out += ']';
@@ -393,6 +403,9 @@ class Reader {
       }
     } else if (flag) {  // all elements of one class, written once
       AFTK_TRY_ASSIGN(std::string cls, read_class());
+      if (cls.empty() && length > kMaxNulls)  // all null: no bytes bound the count
+        return unsupported(pos_, fmt::format("a collection of {} nulls", length));
+      if (!cls.empty() && length > b_.size() - pos_) return truncated();
       bool has_null = false;
       if (!cls.empty() && kind.elements_can_be_null) {
         AFTK_TRY_ASSIGN(std::uint64_t b, fixed(1));
@@ -425,6 +438,7 @@ class Reader {
     }
     --length;
     if (kind.comparator_header) AFTK_TRY(comparator());
+    if (length > b_.size() - pos_) return truncated();  // each entry takes two bytes at least
     out += '{';
     std::string key;
     for (std::uint32_t i = 0; i < length; ++i) {
@@ -654,6 +668,7 @@ class Reader {
   std::size_t base_ = 0;
   std::size_t pos_ = 0;
   int depth_ = 0;
+  std::size_t expanded_ = 0;  // JSON bytes written again for back-references
   std::vector<std::string> names_;                // name id -> class name
   std::vector<std::optional<std::string>> refs_;  // reference id -> its JSON once read
 };

@@ -70,6 +70,7 @@ struct Metadata {
   int version = 0;
   std::int64_t checkpoint_id = 0;
   std::vector<OperatorState> operators;
+  std::uint64_t operators_end = 0;  // offset after the last operator (v4+: properties follow)
 };
 
 /// The _metadata file of a checkpoint or savepoint directory (or that file's own path).
