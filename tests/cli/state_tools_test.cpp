@@ -9,9 +9,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <thread>
+
+#include <simdjson.h>
 
 #include "run_tool.h"
 #include "state_inspect.h"
@@ -319,4 +322,102 @@ TEST_CASE("Kafka tools.-X dump prints the effective settings, secrets redacted, 
     CHECK(missing.out.empty());
   }
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The checkpoint directories under tests/data/real-job/ that have upstream's rebuild result.
+std::vector<fs::path> checkpoints_with_upstream_rebuild() {
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::recursive_directory_iterator(aftk::test::data_dir() + "/real-job"))
+    if (e.path().filename() == "upstream-rebuild.json") dirs.push_back(e.path().parent_path());
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
+// The version directory (flink-agents-*) a checkpoint directory lies in.
+fs::path version_dir(fs::path dir) {
+  while (dir.has_parent_path() && dir.filename().string().rfind("flink-agents-", 0) != 0)
+    dir = dir.parent_path();
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("state-rebuild.--checkpoint rebuilds exactly the states upstream's rebuildState did") {
+  // The fixtures' action-state-topic.jsonl is kcat's dump of the whole topic in partition and
+  // offset order with the five fields of aftk's topic-dump format (partition, offset,
+  // timestamp, key, value), so it is read as it is: no conversion needed. upstream-rebuild.json
+  // is what upstream's KafkaActionStateStore.rebuildState(markers) held afterwards.
+  const auto dirs = checkpoints_with_upstream_rebuild();
+  REQUIRE(dirs.size() == 12);
+  simdjson::dom::parser parser;
+  for (const auto& dir : dirs) {
+    CAPTURE(dir.string());
+    const std::string dump = (version_dir(dir) / "action-state-topic.jsonl").string();
+    auto r = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                      {"--json", "-q", "--checkpoint", dir.string(), dump});
+    REQUIRE(r.rc == 0);
+    std::map<std::string, std::string> got;  // key -> minified state
+    std::istringstream rows(r.out);
+    for (std::string row; std::getline(rows, row);) {
+      simdjson::dom::element e = parser.parse(row);
+      const std::string key{std::string_view(e["key"])};
+      got[key] = simdjson::minify(e["state"]);
+    }
+    std::map<std::string, std::string> want;
+    simdjson::dom::element up = parser.load((dir / "upstream-rebuild.json").string());
+    for (simdjson::dom::element s : up["states"].get_array())
+      want[std::string(std::string_view(s["key"]))] = simdjson::minify(s["state"]);
+    CHECK(got.size() == static_cast<std::size_t>(std::int64_t(up["count"])));
+    CHECK(got == want);
+    // -m takes the directory too, with the same result.
+    auto m = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                      {"--json", "-q", "-m", dir.string(), dump});
+    CHECK(m.rc == 0);
+    CHECK(m.out == r.out);
+  }
+}
+
+TEST_CASE("state-rebuild.--print-markers prints a checkpoint's markers as markers.json holds them") {
+  for (const auto& e : fs::recursive_directory_iterator(aftk::test::data_dir() + "/real-job")) {
+    if (e.path().filename() != "_metadata") continue;
+    const fs::path dir = e.path().parent_path();
+    CAPTURE(dir.string());
+    auto r = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                      {"--checkpoint", dir.string(), "--print-markers"});
+    REQUIRE(r.rc == 0);
+    std::string want = aftk::test::read_file((dir / "markers.json").string());
+    want.erase(std::remove_if(want.begin(), want.end(), [](char c) { return c == ' ' || c == '\n'; }),
+               want.end());
+    CHECK(r.out == want + "\n");
+    CHECK(r.err.find("2 recovery markers from checkpoint") != std::string::npos);
+  }
+}
+
+TEST_CASE("state-rebuild.--checkpoint errors: not a checkpoint, a wrong operator, no store") {
+  const auto dirs = checkpoints_with_upstream_rebuild();
+  const std::string dir = dirs.front().string();
+  const std::string dump = (version_dir(dirs.front()) / "action-state-topic.jsonl").string();
+  auto notckpt = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                          {"--checkpoint", aftk::test::data_dir() + "/kryo", dump});
+  CHECK(notckpt.rc == 1);
+  CHECK(notckpt.err.find("is not a checkpoint or savepoint directory") != std::string::npos);
+  auto wrong = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                        {"--checkpoint", dir, "--operator-uid-hash", "00", dump});
+  CHECK(wrong.rc == 1);
+  CHECK(wrong.err.find("has no operator with uid hash 00") != std::string::npos);
+  auto chosen = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                         {"--checkpoint", dir, "--print-markers", "--operator-uid-hash",
+                          "f7d5c2c435a4d5b8c09f995c43ee588a"});
+  CHECK(chosen.rc == 0);
+  CHECK(run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                 {"--checkpoint", dir, "--print-markers", dump})
+            .rc == 2);
+  CHECK(run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--print-markers"}).rc == 2);
+  CHECK(run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                 {"--checkpoint", dir, "--from-beginning", dump})
+            .rc == 2);
 }
