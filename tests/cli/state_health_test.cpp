@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "run_tool.h"
+#include "aftk/actionstate/health.h"
 #include "state_inspect.h"
 
 using aftk::test::run_tool;
@@ -85,4 +86,101 @@ TEST_CASE("state-inspect --pending.every PENDING call with its age, batch and ve
     CHECK(inspect({"--older-than", "5m", dump("pending.jsonl")}).rc == 2);  // needs --pending
     CHECK(inspect({"--pending", "--stats", dump("pending.jsonl")}).rc == 2);
   }
+}
+
+TEST_CASE("state-inspect --stats.records, bytes live and superseded, per partition") {
+  SUBCASE("table") {
+    auto r = inspect({"--stats", "-o", "table", "--color", "never", "-q",
+                      dump("golden-main-8ad3a32.jsonl")});
+    CHECK(r.rc == 0);
+    CHECK(r.err.empty());
+    CHECK(aftk::test::matches_golden(r.out, "state-inspect-stats-table.txt"));
+  }
+  SUBCASE("JSON") {
+    auto r = inspect({"--stats", "--json", "-q", dump("golden-main-8ad3a32.jsonl")});
+    CHECK(r.rc == 0);
+    CHECK(aftk::test::matches_golden(r.out, "state-inspect-stats.json"));
+    // Every byte is live, superseded or a last tombstone.
+    CHECK(r.out.find(R"("bytes":29003,"liveBytes":10047,"supersededBytes":18788,)"
+                     R"("tombstoneBytes":168,)") != std::string::npos);
+  }
+  SUBCASE("both key formats, key groups, a tombstone and an undecodable value") {
+    auto r = inspect({"--stats", "--json", "-q", dump("check.jsonl")});
+    CHECK(r.rc == 0);
+    CHECK(r.out.find(R"("keyFormats":{"0.3":4,"0.4":4,"unparsable":0})") != std::string::npos);
+    CHECK(r.out.find(R"("keysPerKeyGroup":{"86":1})") != std::string::npos);
+    CHECK(r.out.find(R"("statesPerSeq":{"1":2,"2":1})") != std::string::npos);
+    CHECK(r.out.find(R"("undecodable":1)") != std::string::npos);
+    CHECK(r.out.find(R"({"partition":13,"records":4,"tombstones":1,"liveStates":1,"bytes":1283,)"
+                     R"("liveBytes":385,"supersededBytes":774,"tombstoneBytes":124,)") !=
+          std::string::npos);
+  }
+  SUBCASE("PENDING calls are counted") {
+    auto r = inspect({"--stats", "--json", "-q", dump("pending.jsonl")});
+    CHECK(r.out.find(R"("pendingCalls":9,"statesWithPending":6)") != std::string::npos);
+  }
+}
+
+TEST_CASE("state-inspect --check.findings name their upstream issue; exit 3 on any") {
+  SUBCASE("a mixed store: invalid record, mixed key formats, a toString collision") {
+    auto r = inspect({"--check", "-o", "table", "--color", "never", "-q", dump("check.jsonl")});
+    CHECK(r.rc == 3);
+    CHECK(aftk::test::matches_golden(r.out, "state-inspect-check-table.txt"));
+    auto j = inspect({"--check", "--json", dump("check.jsonl")});
+    CHECK(j.rc == 3);
+    CHECK(lines(j.out) == 3);
+    CHECK(j.out.find(R"({"finding":"invalid-record","upstream":null,"partition":2,"offset":0,)") !=
+          std::string::npos);
+    CHECK(j.out.find(R"({"finding":"mixed-key-formats","upstream":"PR #1024",)") !=
+          std::string::npos);
+    CHECK(j.out.find(R"({"finding":"key-text-collision","upstream":"#1099","partition":54,)") !=
+          std::string::npos);
+    CHECK(j.err.find("3 finding(s)") != std::string::npos);
+  }
+  SUBCASE("the golden store: one business key upstream's 0.3 parser rejects") {
+    auto r = inspect({"--check", "--json", "-q", dump("golden-main-8ad3a32.jsonl")});
+    CHECK(r.rc == 3);
+    CHECK(lines(r.out) == 1);
+    CHECK(r.out.find(R"("finding":"underscore-business-key","upstream":"PR #1024",)"
+                     R"("partition":35,"offset":0,)") != std::string::npos);
+  }
+  SUBCASE("a clean store: no findings, exit 0") {
+    auto r = inspect({"--check", "--json", "--key", "x", dump("pending.jsonl")});
+    CHECK(r.rc == 0);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("no findings") != std::string::npos);
+  }
+}
+
+TEST_CASE("health.check_store: a topic without compaction and an unexpected partition count") {
+  using namespace aftk::actionstate;
+  MemoryStore store(8);
+  Event in;
+  in.class_name = std::string(kInputEventClass);
+  in.id = "11111111-2222-4333-8444-555555555555";
+  in.type = "_input_event";
+  in.attributes = R"({"input":"hi"})";
+  auto key = make_key_v03("user-1", 0, in, "22bf7b3d-f5c0-3314-93e2-9385c03e03b1");
+  REQUIRE(key);
+  REQUIRE(store.put(*key, ActionState(in)));
+  StateCache cache;
+  auto scan = scan_health(store, cache);
+  REQUIRE(scan);
+  CHECK(cache.size() == 1);
+  CheckOptions clean;
+  clean.cleanup_policy = "compact,delete";
+  clean.expected_partitions = 8;
+  clean.partitions = store.num_partitions();
+  CHECK(check_store(*scan, cache, clean).empty());
+  CheckOptions bad = clean;
+  bad.cleanup_policy = "delete";
+  bad.expected_partitions = 64;
+  auto findings = check_store(*scan, cache, bad);
+  REQUIRE(findings.size() == 2);
+  CHECK(findings[0].code == "not-compacted");
+  CHECK(findings[0].upstream == "#691");
+  CHECK(findings[0].message.find("cleanup.policy is 'delete'") != std::string::npos);
+  CHECK(findings[1].code == "partition-count");
+  CHECK(findings[1].message.find("the topic has 8 partitions, the job expects 64") !=
+        std::string::npos);
 }
