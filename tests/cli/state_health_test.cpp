@@ -12,6 +12,7 @@
 #include "run_tool.h"
 #include "aftk/actionstate/health.h"
 #include "state_inspect.h"
+#include "state_prune.h"
 
 using aftk::test::run_tool;
 
@@ -27,6 +28,19 @@ size_t lines(const std::string& s) {
 
 // The ages in pending.jsonl are measured from this instant.
 constexpr const char* kNow = "2025-11-26T10:00:00Z";
+
+aftk::test::ToolRun prune(std::vector<std::string> args) {
+  return run_tool(aftk::tools::state_prune::main, "state-prune", std::move(args));
+}
+
+std::string copy_dump(const std::string& name, const std::string& as) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("aftk-health-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / as).string();
+  std::filesystem::copy_file(dump(name), path, std::filesystem::copy_options::overwrite_existing);
+  return path;
+}
 
 }  // namespace
 
@@ -183,4 +197,65 @@ TEST_CASE("health.check_store: a topic without compaction and an unexpected part
   CHECK(findings[1].code == "partition-count");
   CHECK(findings[1].message.find("the topic has 8 partitions, the job expects 64") !=
         std::string::npos);
+}
+
+TEST_CASE("state-prune strategies.--keep-latest, --before-seq, --older-than: planned first") {
+  const std::string golden = dump("golden-main-8ad3a32.jsonl");
+  SUBCASE("--keep-latest: the plan as a table, with bytes and the restore-point warning") {
+    auto r = prune({"--keep-latest", "-o", "table", "--color", "never", golden});
+    CHECK(r.rc == 0);
+    CHECK(aftk::test::matches_golden(r.out, "state-prune-keep-latest-table.txt"));
+    CHECK(r.err.find("plan: 4 tombstones for 2 business key(s) in '" + golden +
+                     "', 6480 bytes of live states reclaimed (10 live states)") !=
+          std::string::npos);
+    CHECK(r.err.find("warning: restoring a checkpoint taken before this prune can re-run") !=
+          std::string::npos);
+  }
+  SUBCASE("--before-seq: every key's inputs below N") {
+    auto r = prune({"--before-seq", "2", "--json", "-q", golden});
+    CHECK(r.rc == 0);
+    CHECK(lines(r.out) == 3);
+    CHECK(r.out.find(R"("key":"acct_7_x_0_b345e5b9-29af-3138-a923-9442ee7b45fc_)"
+                     R"(d1c14e6f-1824-33ad-8e5c-94421f116bf9","seq":0,"bytes":379,)"
+                     R"("reason":"seq < 2"})") != std::string::npos);
+    CHECK(prune({"--before-seq", "0", "--json", "-q", golden}).out.empty());
+    CHECK(prune({"--before-seq", "-1", golden}).rc == 2);
+  }
+  SUBCASE("--older-than: inputs whose records are all older; a record without a time stays") {
+    auto day_later = prune({"--older-than", "1d", "--now", "2025-11-28T10:00:00Z", "--json",
+                            "-q", golden});
+    CHECK(day_later.rc == 0);
+    CHECK(lines(day_later.out) == 10);  // every state: the whole store is two days old
+    CHECK(day_later.out.find(R"("reason":"written before 2025-11-27T10:00:00Z, up to seq 2")") !=
+          std::string::npos);
+    auto same_day = prune({"--older-than", "1d", "--now", "2025-11-26T10:00:00Z", "--json",
+                           "-q", golden});
+    CHECK(same_day.out.empty());
+    auto pending = prune({"--older-than", "1h", "--now", kNow, "--json", "-q",
+                          dump("pending.jsonl")});
+    CHECK(pending.out.find("job-6_") == std::string::npos);  // no timestamp: never older
+    CHECK(pending.out.find("job-3_") == std::string::npos);  // a minute old
+    CHECK(pending.out.find("job-1_") != std::string::npos);  // two hours old
+    CHECK(prune({"--older-than", "soon", golden}).rc == 2);
+    CHECK(prune({"--now", kNow, "--keep-latest", golden}).rc == 2);  // --now needs --older-than
+  }
+  SUBCASE("strategies together: per key the deepest cut wins, each state once") {
+    auto r = prune({"--keep-latest", "--before-seq", "1", "--completed", "--json", "-q", golden});
+    CHECK(r.rc == 0);
+    // --before-seq 1 alone reaches acct_7_x (one input); on test-key and user-42, --completed
+    // and --keep-latest cut equally deep and the first one proposed names the reason.
+    CHECK(lines(r.out) == 5);
+    CHECK(r.out.find(R"("seq":0,"bytes":379,"reason":"seq < 1"})") != std::string::npos);
+    CHECK(r.out.find(R"("reason":"completed up to seq 2, newest seq 3"})") != std::string::npos);
+    CHECK(r.out.find("keep latest") == std::string::npos);
+  }
+  SUBCASE("--apply --keep-latest writes the plan's tombstones; nothing is left to plan") {
+    const auto path = copy_dump("golden-main-8ad3a32.jsonl", "keep-latest.jsonl");
+    auto applied = prune({"--keep-latest", "--apply", "--yes", "--json", path});
+    CHECK(applied.rc == 0);
+    CHECK(applied.err.find("wrote 4 tombstones") != std::string::npos);
+    auto after = inspect({"--summary", "-q", path});
+    CHECK(after.out.find(R"("tombstones":6,"live":6,)") != std::string::npos);
+    CHECK(prune({"--keep-latest", "--json", "-q", path}).out.empty());
+  }
 }

@@ -3,11 +3,8 @@
 // problems and the counts).
 #include "state_inspect.h"
 
-#include <chrono>
-
 #include <fmt/format.h>
 
-#include "aftk/eventlog/record.h"
 #include "health_report.h"
 
 #include "aftk/actionstate/inspect.h"
@@ -134,17 +131,12 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
     return cli::kExitUsage;
   }
   h.pending.older_than_ms = *older;
-  h.pending.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-  if (!o.now.empty()) {
-    auto t = eventlog::parse_time(o.now);
-    if (!t) {
-      cli::error(io, "--now: " + t.error().message);
-      return cli::kExitUsage;
-    }
-    h.pending.now_ms = *t / 1'000'000;
+  auto now = actionstate::resolve_now_ms(o.now);
+  if (!now) {
+    cli::error(io, "--now: " + now.error().message);
+    return cli::kExitUsage;
   }
+  h.pending.now_ms = *now;
   return std::nullopt;
 }
 

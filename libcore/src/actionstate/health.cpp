@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "aftk/actionstate/replay.h"
+#include "aftk/eventlog/record.h"
 
 namespace aftk::actionstate {
 
@@ -44,6 +46,15 @@ Result<std::int64_t> parse_duration_ms(std::string_view text) {
                             "30s, 10m, 2h, 1d or 1w",
                             text));
   return n * mult;
+}
+
+Result<std::int64_t> resolve_now_ms(std::string_view text) {
+  if (text.empty())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  AFTK_TRY_ASSIGN(const std::int64_t ns, eventlog::parse_time(text));
+  return ns / 1'000'000;
 }
 
 std::string format_age(std::int64_t ms) {

@@ -67,6 +67,10 @@ PendingReport find_pending(const StateCache& cache, const PendingOptions& option
 /// INVALID_ARGUMENT naming the text.
 Result<std::int64_t> parse_duration_ms(std::string_view text);
 
+/// Milliseconds since the epoch of `text` (RFC 3339, as --now takes it), or of the clock when
+/// `text` is empty. Errors: INVALID_ARGUMENT naming the text.
+Result<std::int64_t> resolve_now_ms(std::string_view text);
+
 /// "45s", "12m", "3h05m", "2d04h": an age for a table.
 std::string format_age(std::int64_t ms);
 
