@@ -191,7 +191,12 @@ class HealthSink final : public ScanSink {
 
   Status record(unsigned worker, const TopicRecord& r) override {
     Shard& shard = shards_[worker];
-    PartitionAcc& acc = shard.partitions[r.partition];
+    if (shard.last == nullptr || shard.last_partition != r.partition) {
+      // A worker reads one partition at a time: look it up only when it changes.
+      shard.last = &shard.partitions[r.partition];
+      shard.last_partition = r.partition;
+    }
+    PartitionAcc& acc = *shard.last;
     const std::uint64_t bytes = r.key.size() + (r.value ? r.value->size() : 0);
     ++acc.counts.records;
     acc.counts.bytes += bytes;
@@ -242,7 +247,9 @@ class HealthSink final : public ScanSink {
 
  private:
   struct Shard {
-    std::map<std::int32_t, PartitionAcc> partitions;
+    std::map<std::int32_t, PartitionAcc> partitions;  // nodes never move: `last` stays valid
+    PartitionAcc* last = nullptr;
+    std::int32_t last_partition = -1;
     std::optional<RecordPosition> first_v03, first_v04;
     std::uint64_t rejected = 0;
     std::vector<std::pair<std::string, RecordPosition>> examples;
