@@ -158,6 +158,25 @@ TEST_CASE("state-inspect --check.findings name their upstream issue; exit 3 on a
     CHECK(r.out.find(R"("finding":"underscore-business-key","upstream":"PR #1024",)"
                      R"("partition":35,"offset":0,)") != std::string::npos);
   }
+  SUBCASE("--lenient does not soften --check: an unknown field is still a finding") {
+    const auto path = copy_dump("pending.jsonl", "unknown-field.jsonl");
+    {
+      std::ofstream out(path, std::ios::app);
+      out << R"({"partition":11,"offset":0,"timestamp":0,"key":"k_0_)"
+          << R"(b6dc5e36-12ea-3bb2-8ca3-e0ea9865efcf_22bf7b3d-f5c0-3314-93e2-9385c03e03b1",)"
+          << R"("value":"{\"taskEvent\":null,\"sensoryMemoryUpdates\":[],)"
+          << R"(\"shortTermMemoryUpdates\":[],\"outputEvents\":[],\"callResults\":[],)"
+          << R"(\"completed\":true,\"extra\":1}"})" << "\n";
+    }
+    CHECK(inspect({"--json", "-q", "--lenient", "--key", "k", path}).rc == 3);  // a deviation
+    for (const char* mode : {"--lenient", "--v031"}) {
+      CAPTURE(mode);
+      auto r = inspect({"--check", mode, "--json", "-q", path});
+      CHECK(r.rc == 3);
+      CHECK(r.out.find(R"({"finding":"invalid-record","upstream":null,"partition":11,)") !=
+            std::string::npos);
+    }
+  }
   SUBCASE("a clean store: no findings, exit 0") {
     auto r = inspect({"--check", "--json", "--key", "x", dump("pending.jsonl")});
     CHECK(r.rc == 0);

@@ -254,6 +254,8 @@ int run_health(const HealthRequest& rq, const cli::StoreSource& source, const cl
   RebuildOptions ro;
   ro.validate = rq.mode == Mode::kCheck;  // --check wants every record strictly valid
   ro.decode = rq.decode;
+  // --check asks whether upstream's reader takes every record: never leniently.
+  if (rq.mode == Mode::kCheck) ro.decode.mode = ReadMode::kStrict;
   ro.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
   if (rq.mode == Mode::kPending) {
     auto loaded = store.load_all(ro);
