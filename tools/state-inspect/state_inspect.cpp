@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "health_report.h"
+
 #include "aftk/actionstate/inspect.h"
 #include "aftk/cli/state_listing.h"
 #include "aftk/cli/store_source.h"
@@ -19,9 +21,12 @@ constexpr const char* kDescription = R"(List the live action states of a Flink A
 Examples:
   state-inspect state.jsonl                    one row per live state (a table on a terminal)
   state-inspect --json state.jsonl | jq .      one JSON object per state, with the decoded state
-  state-inspect --key user-42 --pending s.jsonl    states of one business key still waiting on a call
   state-inspect --lenient old-dump.jsonl       read records strict mode rejects, and say why
   state-inspect -b localhost:9092 -t agent-state   the live states of a Kafka topic
+  state-inspect --pending --older-than 10m s.jsonl   every PENDING call, its age and verdict
+  state-inspect --pending --key user-42 s.jsonl      the PENDING calls of one business key
+  state-inspect --stats -t agent-state         sizes, superseded bytes, key formats, policy
+  state-inspect --check -t agent-state --partitions 64   what would break an upgrade or restore
 
 FILE is a topic dump (JSON Lines of {"partition","offset","timestamp","key","value"}), the
 embedded default store; '-' reads standard input. -t TOPIC reads a Kafka topic instead, from each
@@ -40,6 +45,11 @@ struct Options {
   bool no_state = false;
   bool wide = false;
   bool summary_only = false;
+  bool stats = false;
+  bool check = false;
+  std::string older_than = "10m";
+  std::string now;
+  bool partitions_given = false;  // set after parsing
 };
 
 void configure(CLI::App& app, Options& o) {
@@ -49,16 +59,34 @@ void configure(CLI::App& app, Options& o) {
   app.add_option("-k,--key", o.keys, "Only this business key (0.4 keys: the business key id); repeatable")
       ->allow_extra_args(false);
   app.add_option("--seq", o.seq, "Only this sequence number")->check(CLI::NonNegativeNumber);
-  app.add_flag("--pending", o.pending, "Only states with PENDING calls");
+  auto* pending = app.add_flag(
+      "--pending", o.pending,
+      "List every PENDING call with its age and verdict (in flight, stuck, never started)");
+  app.add_option("--older-than", o.older_than,
+                 "With --pending: a call older than this (10m, 2h, 30s, 1d) is stuck")
+      ->default_str("10m")
+      ->needs(pending);
+  app.add_option("--now", o.now, "With --pending: measure ages from this time (RFC 3339)")
+      ->needs(pending);
+  auto* stats = app.add_flag("--stats", o.stats,
+                             "Store statistics: records, bytes live and superseded, per partition");
+  auto* check = app.add_flag("--check", o.check,
+                             "Check the store for what upstream fails on; exit 3 on a finding");
+  pending->excludes(stats)->excludes(check);
+  stats->excludes(check);
   app.add_flag("--incomplete", o.incomplete, "Only states not marked completed");
   app.add_flag("--lenient", o.lenient, "Read values the upstream reader rejects; report each deviation");
   app.add_flag("--v031", o.v031, "Decode as the 0.3.1 reader does (reject lineage fields)");
   app.add_flag("--no-state", o.no_state, "JSON output without the decoded \"state\" object");
   app.add_flag("-w,--wide", o.wide, "Table output with full UUIDs");
-  app.add_flag("--summary", o.summary_only, "Print only the counts");
+  app.add_flag("--summary", o.summary_only, "Print only the counts")
+      ->excludes(pending)
+      ->excludes(stats)
+      ->excludes(check);
   cli::add_output_options(app, o.output);
   app.footer(R"(Exit status: 0 all states read; 1 the input cannot be read; 2 usage error;
-3 problems found (corrupt records, unparsable keys or, with --lenient, deviations).
+3 problems found (corrupt records, unparsable keys or, with --lenient, deviations;
+a stuck call with --pending; a finding with --check).
 See state-inspect(1).)");
 }
 
@@ -68,6 +96,7 @@ struct Config {
   actionstate::InspectOptions inspect;
   bool summary_only = false;
   cli::StateListing::Style style;
+  std::optional<HealthRequest> health;  // --pending, --stats or --check
 };
 
 // Returns the exit code of a usage error (or of -X list), or nullopt with `config` filled.
@@ -80,11 +109,34 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
   opts.decode.reject_lineage_fields = o.v031;
   opts.business_keys = o.keys;
   if (o.seq >= 0) opts.seq = o.seq;
-  opts.only_pending = o.pending;
   opts.only_incomplete = o.incomplete;
   config.summary_only = o.summary_only;
   config.style = {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io), o.wide,
                   !o.no_state};
+  if (!o.pending && !o.stats && !o.check) return std::nullopt;
+  HealthRequest& h = config.health.emplace();
+  h.mode = o.pending ? HealthRequest::Mode::kPending
+           : o.stats ? HealthRequest::Mode::kStats
+                     : HealthRequest::Mode::kCheck;
+  h.decode = opts.decode;
+  h.format = config.style.format;
+  h.color = config.style.color;
+  h.wide = o.wide;
+  h.pending.business_keys = o.keys;
+  h.pending.seq = opts.seq;
+  if (o.partitions_given) h.expected_partitions = o.source.partitions;
+  auto older = actionstate::parse_duration_ms(o.older_than);
+  if (!older) {
+    cli::error(io, "--older-than: " + older.error().message);
+    return cli::kExitUsage;
+  }
+  h.pending.older_than_ms = *older;
+  auto now = actionstate::resolve_now_ms(o.now);
+  if (!now) {
+    cli::error(io, "--now: " + now.error().message);
+    return cli::kExitUsage;
+  }
+  h.pending.now_ms = *now;
   return std::nullopt;
 }
 
@@ -145,10 +197,12 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   Options o;
   configure(app, o);
   if (auto rc = cli::parse(app, argc, argv, io)) return *rc;
+  o.partitions_given = app.count("--partitions") > 0;
   io.quiet = o.output.quiet;
   return cli::guarded(io, [&]() -> int {
     Config config;
     if (auto rc = build_config(o, io, config)) return *rc;
+    if (config.health) return run_health(*config.health, config.source, io);
     cli::StateListing listing(io, config.style);
     auto summary = run(config, io, listing);
     if (!summary) return cli::report_error(io, summary.error());
