@@ -9,6 +9,7 @@
 #include "aftk/cli/state_listing.h"
 #include "aftk/cli/store_source.h"
 #include "aftk/json/writer.h"
+#include "views.h"
 
 namespace aftk::tools::state_inspect {
 
@@ -22,6 +23,11 @@ Examples:
   state-inspect --key user-42 --pending s.jsonl    states of one business key still waiting on a call
   state-inspect --lenient old-dump.jsonl       read records strict mode rejects, and say why
   state-inspect -b localhost:9092 -t agent-state   the live states of a Kafka topic
+  state-inspect --json --decode s.jsonl         each row also "decoded": payloads readable
+  state-inspect show user-42 s.jsonl           every live state of business key user-42, whole
+  state-inspect show --partition 20 --offset 3 s.jsonl   the record at that position
+  state-inspect show --raw -o json KEY s.jsonl  one state as JSON, payloads left as base64
+  state-inspect --timeline --key user-42 s.jsonl   every version of user-42's states, in order
 
 FILE is a topic dump (JSON Lines of {"partition","offset","timestamp","key","value"}), the
 embedded default store; '-' reads standard input. -t TOPIC reads a Kafka topic instead, from each
@@ -40,7 +46,47 @@ struct Options {
   bool no_state = false;
   bool wide = false;
   bool summary_only = false;
+  bool decode = false;
+  bool timeline = false;
+  ShowOptions show;
+  CLI::App* show_command = nullptr;
 };
+
+// The views of one state and of key histories (views.h).
+void add_view_options(CLI::App& app, Options& o) {
+  app.add_flag("--decode", o.decode,
+               "JSON output: a \"decoded\" object beside \"state\", call-result payloads readable");
+  app.add_flag("--timeline", o.timeline,
+               "Every record of each business key (--key: only those), seq by seq, in record order");
+  o.show_command = add_show_command(app, o.show);
+}
+
+// Runs show or --timeline when asked for; nullopt otherwise.
+std::optional<int> run_view(const Options& o, const cli::Io& io) {
+  const bool show_asked = o.show_command->parsed();
+  if (!show_asked && !o.timeline) return std::nullopt;
+  cli::StoreSource source = o.source;
+  ShowOptions show_options = o.show;
+  // "show --partition P --offset O FILE": the one positional was the file, not a key.
+  if (show_asked && show_options.partition >= 0 && source.file.empty() && !source.is_kafka()) {
+    source.file = std::move(show_options.key);
+    show_options.key.clear();
+  }
+  if (auto rc = cli::handle_store_args(source, io)) return rc;
+  if (show_asked && o.timeline) {
+    cli::error(io, "show and --timeline are separate views; give one");
+    return cli::kExitUsage;
+  }
+  ViewConfig config;
+  config.source = std::move(source);
+  config.decode.mode = o.lenient ? actionstate::ReadMode::kLenient : actionstate::ReadMode::kStrict;
+  config.decode.reject_lineage_fields = o.v031;
+  config.format = cli::resolve_format(o.output, io);
+  config.color = cli::resolve_color(o.output, io);
+  config.wide = o.wide;
+  if (show_asked) return show(show_options, config, io);
+  return timeline(o.keys, config, io);
+}
 
 void configure(CLI::App& app, Options& o) {
   app.description(kDescription);
@@ -56,6 +102,7 @@ void configure(CLI::App& app, Options& o) {
   app.add_flag("--no-state", o.no_state, "JSON output without the decoded \"state\" object");
   app.add_flag("-w,--wide", o.wide, "Table output with full UUIDs");
   app.add_flag("--summary", o.summary_only, "Print only the counts");
+  add_view_options(app, o);
   cli::add_output_options(app, o.output);
   app.footer(R"(Exit status: 0 all states read; 1 the input cannot be read; 2 usage error;
 3 problems found (corrupt records, unparsable keys or, with --lenient, deviations).
@@ -84,7 +131,7 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
   opts.only_incomplete = o.incomplete;
   config.summary_only = o.summary_only;
   config.style = {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io), o.wide,
-                  !o.no_state};
+                  !o.no_state, o.decode};
   return std::nullopt;
 }
 
@@ -147,6 +194,7 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   if (auto rc = cli::parse(app, argc, argv, io)) return *rc;
   io.quiet = o.output.quiet;
   return cli::guarded(io, [&]() -> int {
+    if (auto rc = run_view(o, io)) return *rc;
     Config config;
     if (auto rc = build_config(o, io, config)) return *rc;
     cli::StateListing listing(io, config.style);
