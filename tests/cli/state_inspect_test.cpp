@@ -128,6 +128,7 @@ TEST_CASE("state-inspect show.missing records and bad arguments") {
   auto help = inspect({"show", "--help"});
   CHECK(help.rc == 0);
   CHECK(help.out.find("--raw") != std::string::npos);
+  CHECK(help.out.find("Examples:") != std::string::npos);
 }
 
 TEST_CASE("state-inspect --json --decode.a decoded object beside the exact state") {

@@ -25,6 +25,14 @@ CLI::App* add_show_command(CLI::App& app, ShowOptions& o) {
   show->add_option("--offset", o.offset, "The record at this offset (with --partition)")
       ->check(CLI::NonNegativeNumber);
   show->add_flag("--raw", o.raw, "Payloads as base64, not decoded");
+  show->footer(R"(Examples:
+  state-inspect show user-42 s.jsonl             each live state of business key user-42
+  state-inspect show 'user-42_0_<event>_<action>' s.jsonl   the state of one record key
+  state-inspect show --partition 20 --offset 3 --json s.jsonl   the record at a position
+  state-inspect show --raw user-42 -t agent-state -b localhost:9092   payloads as base64
+
+FILE, -t and the output options may come before or after 'show'. A key is looked up in the
+partition upstream's partitioner maps it to only. See state-inspect(1), SHOW.)");
   return show;
 }
 
