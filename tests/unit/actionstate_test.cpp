@@ -1158,7 +1158,9 @@ TEST_CASE("History.a key's records come from its partition only, seq by seq, in 
   MemoryStore store(8);
   const std::string ev = "3f1c2b4a-5d6e-3f70-8a9b-0c1d2e3f4a5b";
   const std::string act = "22bf7b3d-f5c0-3314-93e2-9385c03e03b1";
-  const auto k03 = [&](std::string bk, std::int64_t seq) { return StateKey::v03(bk, seq, ev, act); };
+  const auto k03 = [&](std::string bk, std::int64_t seq) {
+    return StateKey::v03(std::move(bk), seq, ev, act);
+  };
   ActionState done(input_event(R"({"a":1})"));
   done.completed = true;
   // Written out of seq order: the history puts seq 0 first, and keeps record order within one.

@@ -53,9 +53,11 @@ TEST_CASE("Payload.kinds: JSON, text, Java exception, Kryo envelope, bytes") {
         R"({"kind":"java-exception","value":{"exceptionClass":"java.lang.IllegalStateException",)"
         R"("message":"boom"}})");
   CHECK(decoded_json(R"({"message":null,"exceptionClass":"java.io.IOException"})") ==
-        R"({"kind":"java-exception","value":{"message":null,"exceptionClass":"java.io.IOException"}})");
+        R"({"kind":"java-exception","value":{"message":null,)"
+        R"("exceptionClass":"java.io.IOException"}})");
   SUBCASE("an object with more than the two exception fields is plain JSON") {
-    CHECK(decoded_json(R"({"exceptionClass":"x","message":"m","cause":1})").find(R"("kind":"json")") == 1);
+    CHECK(decoded_json(R"({"exceptionClass":"x","message":"m","cause":1})")
+              .find(R"("kind":"json")") == 1);
     CHECK(decoded_json(R"({"exceptionClass":1,"message":"m"})").find(R"("kind":"json")") == 1);
   }
   CHECK(decoded_json(R"({"serde":"kryo","version":1,"payload":"S1JZTzp2"})") ==
@@ -143,16 +145,19 @@ TEST_CASE("Pickle.malformed input and limits are clear errors") {
   CHECK(pickle_error("\x80\x05X\x10\x00\x00\x00" "ab."s) ==
         "pickle: truncated: 16 bytes wanted, 3 left at byte 2 (BINUNICODE)");
   CHECK(pickle_error("\x80\x05.") == "pickle: stack underflow at byte 2 (STOP)");
-  CHECK(pickle_error("\x80\x05h\x07."s) == "pickle: memo key 7 was never stored at byte 2 (BINGET)");
+  CHECK(pickle_error("\x80\x05h\x07."s) ==
+        "pickle: memo key 7 was never stored at byte 2 (BINGET)");
   CHECK(pickle_error("\x80\x05\xff.") == "pickle: unknown opcode 0xff at byte 2 (opcode 0xff)");
   CHECK(pickle_error("\x80\x05S'a'\n.") ==
         "pickle: opcode of protocol 0 or 1, not read at byte 2 (opcode 0x53)");
   CHECK(pickle_error("\x80\x05K\x01K\x02K\x03s.") ==
         "pickle: setting items of a value that is not a dict at byte 8 (SETITEM)");
-  CHECK(pickle_error("\x80\x05\x8c\x01\xff.") == "pickle: string is not UTF-8 at byte 2 (SHORT_BINUNICODE)");
+  CHECK(pickle_error("\x80\x05\x8c\x01\xff.") ==
+        "pickle: string is not UTF-8 at byte 2 (SHORT_BINUNICODE)");
   CHECK(pickle_error("\x80\x05\x95\xff\x00\x00\x00\x00\x00\x00\x00N."s) ==
         "pickle: frame of 255 bytes, 2 left at byte 2 (FRAME)");
-  CHECK(pickle_error("\x80\x05\x8b\xff\xff\xff\xff.") == "pickle: negative length at byte 2 (LONG4)");
+  CHECK(pickle_error("\x80\x05\x8b\xff\xff\xff\xff.") ==
+        "pickle: negative length at byte 2 (LONG4)");
   CHECK(pickle_error("\x80\x05\x97.").find("out-of-band") != std::string::npos);
   SUBCASE("depth") {
     std::string deep = "\x80\x05";

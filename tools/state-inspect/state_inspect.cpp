@@ -57,7 +57,7 @@ void add_view_options(CLI::App& app, Options& o) {
   app.add_flag("--decode", o.decode,
                "JSON output: a \"decoded\" object beside \"state\", call-result payloads readable");
   app.add_flag("--timeline", o.timeline,
-               "Every record of each business key (--key: only those), seq by seq, in record order");
+               "Every record of each business key (--key: only those), seq by seq, in order");
   o.show_command = add_show_command(app, o.show);
 }
 

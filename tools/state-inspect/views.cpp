@@ -94,7 +94,8 @@ Result<std::vector<HistoryRecord>> find_shown(const ShowOptions& o, actionstate:
   if (out.empty())
     return fail(Errc::kNotFound,
                 fmt::format("no live state of business key '{}' in {} (read {})", o.key,
-                            source.describe(), partitions_read(h.partitions, store.num_partitions())));
+                            source.describe(),
+                            partitions_read(h.partitions, store.num_partitions())));
   return out;
 }
 
@@ -152,10 +153,15 @@ int timeline(const std::vector<std::string>& keys, const ViewConfig& config, con
   listing.finish();
   for (const auto& p : history->unreadable)
     cli::warning(io, cli::problem_text(config.source, p));
+  if (history->unparsed > 0)
+    cli::warning(io, fmt::format("{} records whose key does not parse are not in the timeline "
+                                 "(state-inspect without --timeline names them)",
+                                 history->unparsed));
   cli::note(io, fmt::format("{} records of {} business keys, {} corrupt; {} records read from {}",
                             history->records.size(), identities, corrupt, history->scanned,
                             partitions_read(history->partitions, (*store)->num_partitions())));
-  return corrupt || !history->unreadable.empty() ? cli::kExitProblems : cli::kExitOk;
+  const bool problems = corrupt || !history->unreadable.empty() || history->unparsed > 0;
+  return problems ? cli::kExitProblems : cli::kExitOk;
 }
 
 }  // namespace aftk::tools::state_inspect

@@ -100,7 +100,10 @@ Result<History> read_history(LogStore& store, const std::vector<std::string>& id
   h.scanned = sink.scanned;
   h.unreadable = std::move(sink.problems);
   for (auto& r : sink.records) {
-    if (!r.state_key) continue;
+    if (!r.state_key) {
+      ++h.unparsed;  // whose key it is cannot be told: counted, for every lookup
+      continue;
+    }
     if (!identities.empty() && std::find(identities.begin(), identities.end(),
                                          r.state_key->identity()) == identities.end())
       continue;

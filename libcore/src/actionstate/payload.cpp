@@ -549,7 +549,8 @@ class PickleReader {
           } else if (op_ == 'u') {
             if (!set_items(target, items)) return false;
           } else {
-            if (node(target).kind != Node::Kind::kSet) return bad("adding to a value that is not a set");
+            if (node(target).kind != Node::Kind::kSet)
+              return bad("adding to a value that is not a set");
             auto& s = seq_of(target);
             s.insert(s.end(), items.begin(), items.end());
           }
@@ -897,7 +898,9 @@ class PickleReader {
       case Node::Kind::kNone: out.append("null"); return true;
       case Node::Kind::kBool: out.append(n.i ? "true" : "false"); return true;
       case Node::Kind::kInt: out.append(std::to_string(n.i)); return true;
-      case Node::Kind::kBigInt: render_big_int(strings_[static_cast<size_t>(n.i)], out); return true;
+      case Node::Kind::kBigInt:
+        render_big_int(strings_[static_cast<size_t>(n.i)], out);
+        return true;
       case Node::Kind::kFloat:
         if (std::isnan(n.f))
           out.append("{\"float\":\"nan\"}");

@@ -135,7 +135,8 @@ std::string status_text(const CallResult& c, bool color, bool explain) {
   const CallStatus s = c.effective_status();
   std::string name(actionstate::call_status_name(s));
   if (!c.status) name += explain ? " (inferred: the record has no status)" : "*";
-  return paint(color, name, s == CallStatus::kSucceeded ? "32" : s == CallStatus::kFailed ? "31" : "33");
+  const char* code = s == CallStatus::kSucceeded ? "32" : s == CallStatus::kFailed ? "31" : "33";
+  return paint(color, name, code);
 }
 
 std::string json_quoted(const std::optional<std::string>& s) {
@@ -198,14 +199,16 @@ TreeItem memory_item(std::string title, const std::vector<actionstate::MemoryUpd
 std::string show_tree(const ShownRecord& shown, bool raw, bool color) {
   const auto& r = *shown.record;
   TreeItem root{paint(color, r.key, "1"), {}};
-  std::string where = fmt::format("partition {}, offset {}", r.position.partition, r.position.offset);
+  std::string where =
+      fmt::format("partition {}, offset {}", r.position.partition, r.position.offset);
   if (r.position.timestamp >= 0) where += ", " + iso_timestamp(r.position.timestamp);
   if (r.line > 0) where += fmt::format(", line {}", r.line);
   root.children.push_back({"record " + where, {}});
   if (r.state_key) {
     const auto& k = *r.state_key;
     if (k.format == KeyFormat::kV03)
-      root.children.push_back({fmt::format("business key {} (0.3 key), seq {}", k.business_key, k.seq), {}});
+      root.children.push_back(
+          {fmt::format("business key {} (0.3 key), seq {}", k.business_key, k.seq), {}});
     else
       root.children.push_back({fmt::format("business key id {} (0.4 key, key group {}), seq {}",
                                            k.business_key_id, k.key_group, k.seq), {}});
@@ -219,18 +222,22 @@ std::string show_tree(const ShownRecord& shown, bool raw, bool color) {
     root.children.push_back({"value " + *r.value, {}});
   } else {
     const ActionState& s = *shown.state;
-    root.children.push_back({std::string("completed ") + (s.completed ? paint(color, "yes", "32") : "no"), {}});
+    const std::string done = s.completed ? paint(color, "yes", "32") : "no";
+    root.children.push_back({"completed " + done, {}});
     if (s.task_event)
       root.children.push_back(event_item("trigger event", *s.task_event));
     else
       root.children.push_back({"trigger event null", {}});
     root.children.push_back(memory_item("sensory memory updates", s.sensory_memory_updates, raw));
-    root.children.push_back(memory_item("short-term memory updates", s.short_term_memory_updates, raw));
+    root.children.push_back(
+        memory_item("short-term memory updates", s.short_term_memory_updates, raw));
     TreeItem outputs{fmt::format("output events ({})", s.output_events.size()), {}};
     for (size_t i = 0; i < s.output_events.size(); ++i)
       outputs.children.push_back(event_item(fmt::format("[{}]", i), s.output_events[i]));
     root.children.push_back(std::move(outputs));
-    TreeItem calls{fmt::format("call results ({}, {} pending)", s.call_results.size(), s.pending_calls()), {}};
+    TreeItem calls{fmt::format("call results ({}, {} pending)", s.call_results.size(),
+                               s.pending_calls()),
+                   {}};
     for (size_t i = 0; i < s.call_results.size(); ++i) {
       const CallResult& c = s.call_results[i];
       TreeItem call{fmt::format("[{}] {}", i, status_text(c, color, true)), {}};
@@ -290,10 +297,12 @@ void TimelineListing::add(const ShownRecord& shown) {
   else
     w.field("time", time);
   w.field("key", r.key).field("format", actionstate::key_format_name(k.format));
-  if (k.format == KeyFormat::kV03)
+  if (k.format == KeyFormat::kV03) {
     w.field("businessKey", k.business_key);
-  else
-    w.key("businessKey").null().field("businessKeyId", k.business_key_id).field("keyGroup", k.key_group);
+  } else {
+    w.key("businessKey").null().field("businessKeyId", k.business_key_id);
+    w.field("keyGroup", k.key_group);
+  }
   w.field("seq", k.seq).field("eventUUID", k.event_uuid).field("actionUUID", k.action_uuid);
   w.field("tombstone", !r.value);
   if (shown.state) {

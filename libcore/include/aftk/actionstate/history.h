@@ -38,6 +38,7 @@ struct History {
   std::vector<std::int32_t> partitions;  // partitions read; empty: all of them
   std::uint64_t scanned = 0;             // records read
   std::vector<Problem> unreadable;       // input that could not be read as a record
+  std::uint64_t unparsed = 0;            // records left out because their key does not parse
 };
 
 /// Every record of the business keys `identities` (for 0.4 keys, the business key ids), read
