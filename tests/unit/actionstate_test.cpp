@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "aftk/actionstate/file_store.h"
+#include "aftk/actionstate/history.h"
 #include "aftk/actionstate/ids.h"
 #include "aftk/actionstate/key.h"
 #include "aftk/detail/key_table.h"
@@ -1347,4 +1348,58 @@ TEST_CASE("Serde.attributes with 1e400 or a lone surrogate decode strictly, as J
   CHECK(encode(*s2) == again);
   // The event's key can be made from such attributes.
   CHECK(make_key_v03("k", 1, *s->task_event, kAction).has_value());
+TEST_CASE("History.a key's records come from its partition only, seq by seq, in record order") {
+  MemoryStore store(8);
+  const std::string ev = "3f1c2b4a-5d6e-3f70-8a9b-0c1d2e3f4a5b";
+  const std::string act = "22bf7b3d-f5c0-3314-93e2-9385c03e03b1";
+  const auto k03 = [&](std::string bk, std::int64_t seq) {
+    return StateKey::v03(std::move(bk), seq, ev, act);
+  };
+  ActionState done(input_event(R"({"a":1})"));
+  done.completed = true;
+  // Written out of seq order: the history puts seq 0 first, and keeps record order within one.
+  REQUIRE(store.put(k03("user-42", 1), ActionState(input_event(R"({"a":1})"))));
+  REQUIRE(store.put(k03("user-42", 0), ActionState(input_event(R"({"a":1})"))));
+  REQUIRE(store.put(k03("user-42", 1), done));
+  for (int i = 0; i < 20; ++i) REQUIRE(store.put(k03("other-" + std::to_string(i), 0), done));
+  const auto parts = partitions_for_identity("user-42", 8);
+  REQUIRE(parts.size() == 1);
+  CHECK(parts[0] == *partition_for_key(k03("user-42", 0).to_string(), 8));
+  auto h = read_history(store, {"user-42"});
+  REQUIRE(h.has_value());
+  CHECK(h->partitions == parts);
+  CHECK(h->scanned == store.partition_log(parts[0]).size());
+  CHECK(h->scanned < 23);
+  REQUIRE(h->records.size() == 3);
+  CHECK(h->records[0].state_key->seq == 0);
+  CHECK(h->records[1].state_key->seq == 1);
+  CHECK(h->records[1].position.offset < h->records[2].position.offset);
+  auto all = read_history(store, {});
+  REQUIRE(all.has_value());
+  CHECK(all->records.size() == 23);
+  CHECK(all->partitions.empty());
+
+  auto latest = find_latest(store, k03("user-42", 1).to_string());
+  REQUIRE(latest.has_value());
+  REQUIRE(latest->has_value());
+  CHECK((*latest)->position.offset == h->records[2].position.offset);
+  auto none = find_latest(store, k03("nobody", 1).to_string());
+  REQUIRE(none.has_value());
+  CHECK_FALSE(none->has_value());
+  auto at = find_at(store, parts[0], h->records[0].position.offset);
+  REQUIRE(at.has_value());
+  REQUIRE(at->has_value());
+  CHECK((*at)->key == h->records[0].key);
+  CHECK(find_at(store, 8, 0).error().code == Errc::kInvalidArgument);
+}
+
+TEST_CASE("History.a 0.4 business key id is looked up where 0.4 keys with it are partitioned") {
+  const std::string id = business_key_id("user-42");
+  const auto key = StateKey::v04(3, 0, "3f1c2b4a-5d6e-3f70-8a9b-0c1d2e3f4a5b",
+                                 "22bf7b3d-f5c0-3314-93e2-9385c03e03b1", id);
+  const auto parts = partitions_for_identity(id, 64);
+  CHECK(std::find(parts.begin(), parts.end(), *partition_for_key(key.to_string(), 64)) !=
+        parts.end());
+  CHECK(parts.size() <= 2);
+  CHECK(partitions_for_identity("", 64).empty());
 }

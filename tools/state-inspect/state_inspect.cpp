@@ -11,6 +11,7 @@
 #include "aftk/cli/state_listing.h"
 #include "aftk/cli/store_source.h"
 #include "aftk/json/writer.h"
+#include "views.h"
 
 namespace aftk::tools::state_inspect {
 
@@ -27,6 +28,11 @@ Examples:
   state-inspect --pending --key user-42 s.jsonl      the PENDING calls of one business key
   state-inspect --stats -t agent-state         sizes, superseded bytes, key formats, policy
   state-inspect --check -t agent-state --partitions 64   what would break an upgrade or restore
+  state-inspect --json --decode s.jsonl         each row also "decoded": payloads readable
+  state-inspect show user-42 s.jsonl           every live state of business key user-42, whole
+  state-inspect show --partition 20 --offset 3 s.jsonl   the record at that position
+  state-inspect show --raw -o json KEY s.jsonl  one state as JSON, payloads left as base64
+  state-inspect --timeline --key user-42 s.jsonl   every version of user-42's states, in order
 
 FILE is a topic dump (JSON Lines of {"partition","offset","timestamp","key","value"}), the
 embedded default store; '-' reads standard input. -t TOPIC reads a Kafka topic instead, from each
@@ -50,7 +56,47 @@ struct Options {
   std::string older_than = "10m";
   std::string now;
   bool partitions_given = false;  // set after parsing
+  bool decode = false;
+  bool timeline = false;
+  ShowOptions show;
+  CLI::App* show_command = nullptr;
 };
+
+// The views of one state and of key histories (views.h).
+void add_view_options(CLI::App& app, Options& o) {
+  app.add_flag("--decode", o.decode,
+               "JSON output: a \"decoded\" object beside \"state\", call-result payloads readable");
+  app.add_flag("--timeline", o.timeline,
+               "Every record of each business key (--key: only those), seq by seq, in order");
+  o.show_command = add_show_command(app, o.show);
+}
+
+// Runs show or --timeline when asked for; nullopt otherwise.
+std::optional<int> run_view(const Options& o, const cli::Io& io) {
+  const bool show_asked = o.show_command->parsed();
+  if (!show_asked && !o.timeline) return std::nullopt;
+  cli::StoreSource source = o.source;
+  ShowOptions show_options = o.show;
+  // "show --partition P --offset O FILE": the one positional was the file, not a key.
+  if (show_asked && show_options.partition >= 0 && source.file.empty() && !source.is_kafka()) {
+    source.file = std::move(show_options.key);
+    show_options.key.clear();
+  }
+  if (auto rc = cli::handle_store_args(source, io)) return rc;
+  if (show_asked && o.timeline) {
+    cli::error(io, "show and --timeline are separate views; give one");
+    return cli::kExitUsage;
+  }
+  ViewConfig config;
+  config.source = std::move(source);
+  config.decode.mode = o.lenient ? actionstate::ReadMode::kLenient : actionstate::ReadMode::kStrict;
+  config.decode.reject_lineage_fields = o.v031;
+  config.format = cli::resolve_format(o.output, io);
+  config.color = cli::resolve_color(o.output, io);
+  config.wide = o.wide;
+  if (show_asked) return show(show_options, config, io);
+  return timeline(o.keys, config, io);
+}
 
 void configure(CLI::App& app, Options& o) {
   app.description(kDescription);
@@ -83,6 +129,7 @@ void configure(CLI::App& app, Options& o) {
       ->excludes(pending)
       ->excludes(stats)
       ->excludes(check);
+  add_view_options(app, o);
   cli::add_output_options(app, o.output);
   app.footer(R"(Exit status: 0 all states read; 1 the input cannot be read; 2 usage error;
 3 problems found (corrupt records, unparsable keys or, with --lenient, deviations;
@@ -112,7 +159,7 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
   opts.only_incomplete = o.incomplete;
   config.summary_only = o.summary_only;
   config.style = {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io), o.wide,
-                  !o.no_state};
+                  !o.no_state, o.decode};
   if (!o.pending && !o.stats && !o.check) return std::nullopt;
   HealthRequest& h = config.health.emplace();
   h.mode = o.pending ? HealthRequest::Mode::kPending
@@ -200,6 +247,7 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   o.partitions_given = app.count("--partitions") > 0;
   io.quiet = o.output.quiet;
   return cli::guarded(io, [&]() -> int {
+    if (auto rc = run_view(o, io)) return *rc;
     Config config;
     if (auto rc = build_config(o, io, config)) return *rc;
     if (config.health) return run_health(*config.health, config.source, io);
