@@ -180,3 +180,13 @@ TEST_CASE("state-inspect --timeline.records it cannot place are counted, never d
   CHECK(r.out.find(R"("error":{"code":"CORRUPT_RECORD")") != std::string::npos);
   CHECK(r.err.find("1 corrupt") != std::string::npos);
 }
+
+TEST_CASE("state-inspect.--seq -1 is a short usage error; --summary follows -o pretty") {
+  const std::string path = aftk::test::data_dir() + "/dumps/golden-main-8ad3a32.jsonl";
+  auto neg = inspect({"--seq", "-1", path});
+  CHECK(neg.rc == 2);
+  CHECK(neg.err.size() < 160);
+  auto pretty = inspect({"--summary", "-q", "-o", "pretty", path});
+  CHECK(pretty.rc == 0);
+  CHECK(pretty.out.rfind("{\n  \"records\": ", 0) == 0);
+}

@@ -1348,6 +1348,8 @@ TEST_CASE("Serde.attributes with 1e400 or a lone surrogate decode strictly, as J
   CHECK(encode(*s2) == again);
   // The event's key can be made from such attributes.
   CHECK(make_key_v03("k", 1, *s->task_event, kAction).has_value());
+}
+
 TEST_CASE("History.a key's records come from its partition only, seq by seq, in record order") {
   MemoryStore store(8);
   const std::string ev = "3f1c2b4a-5d6e-3f70-8a9b-0c1d2e3f4a5b";

@@ -808,8 +808,11 @@ TEST_CASE("EventLog.--json output escapes raw NUL and other control bytes in str
                           '\0' + "b\",\"eventType\":\"t\\\"\x01\",\"eventAttributes\":{}}";
   // The reader refuses such a record (simdjson checks the strings it reads); a flat record
   // handed in by a caller is passed through with its control bytes escaped all the same.
+  TempDir tmp;
+  auto read = read_file(tmp.file("events-nul.log", raw + "\n"));
+  CHECK(read.records.empty());
+  CHECK(read.problems.size() == 1);
   el::Record r;
-  CHECK(!el::decode_record(raw, r).has_value());
   r.form = el::Form::kFlat;
   r.pretty = false;
   r.raw = raw;

@@ -104,7 +104,7 @@ void configure(CLI::App& app, Options& o) {
   cli::add_store_source(app, o.source);
   app.add_option("-k,--key", o.keys, "Only this business key (0.4 keys: the business key id); repeatable")
       ->allow_extra_args(false);
-  app.add_option("--seq", o.seq, "Only this sequence number")->check(CLI::NonNegativeNumber);
+  app.add_option("--seq", o.seq, "Only this sequence number")->check(cli::non_negative());
   auto* pending = app.add_flag(
       "--pending", o.pending,
       "List every PENDING call with its age and verdict (in flight, stuck, never started)");
@@ -227,8 +227,7 @@ int report(const Config& config, const actionstate::InspectSummary& summary,
         .field("deviating", summary.deviating)
         .field("problems", summary.problems.size())
         .end_object();
-    line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), io.out);
+    cli::write_json(io, config.style.format, line);
   }
   cli::note(io, fmt::format("{} records ({} tombstones), {} live states, {} listed, {} corrupt, "
                             "{} other problems",

@@ -144,7 +144,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ClientConfig::effective
   // librdkafka's dumps alternate key and value; the count is of both.
   const auto take = [&](const char** kv, size_t n) {
     for (size_t i = 0; i + 1 < n; i += 2) {
-      std::string key = canonical_key(kv[i]);  // librdkafka names the alias's original
+      std::string key(canonical_key(kv[i]));  // librdkafka names the alias's original
       std::string value = kv[i + 1] != nullptr ? kv[i + 1] : "";
       if (is_secret(key) && !value.empty()) value = "[redacted]";
       out.emplace_back(std::move(key), std::move(value));
