@@ -21,8 +21,10 @@ std::string_view errc_name(Errc code) noexcept {
 }
 
 std::string Error::to_string() const {
-  if (where.empty()) return message;
-  return message + " (at " + where + ")";
+  std::string out = message;
+  if (!where.empty()) out += " (at " + where + ")";
+  if (fatal) out += " (fatal)";
+  return out;
 }
 
 }  // namespace aftk

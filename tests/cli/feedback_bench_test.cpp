@@ -8,9 +8,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <new>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "measure.h"
 
 namespace {
 
@@ -121,4 +124,38 @@ TEST_CASE("feedback-bench.draws an SVG plot") {
   CHECK(svg.str().find("two-deque-spin") != std::string::npos);
   CHECK(svg.str().find("cacheline_rtt") != std::string::npos);
   CHECK(svg.str().find("</svg>") != std::string::npos);
+}
+
+TEST_CASE("feedback-bench.-o pretty indents each JSON object") {
+  Run r = run({"--impl", "floor", "--metric", "floor", "-p", "1", "--payload", "8", "--items",
+               "20000", "--samples", "400", "-r", "1", "--warmup", "0", "-o", "pretty", "-q"});
+  REQUIRE(r.rc == 0);
+  CHECK(r.out.rfind("{\n  \"kind\": \"machine\",\n", 0) == 0);
+  CHECK(r.out.find("\n}\n{\n  \"kind\": \"measurement\"") != std::string::npos);
+}
+
+TEST_CASE("feedback-bench.counts every form of operator new, the nothrow ones too") {
+  // A form left unreplaced would neither be counted nor come from the allocator our delete frees
+  // into (AddressSanitizer aborted the bench on simdjson's `new (std::nothrow) char[n]`).
+  using aftk::tools::feedback_bench::thread_allocations;
+  struct alignas(64) Line {
+    char bytes[64];
+  };
+  // Each pointer passes through a volatile so that the compiler cannot elide the pair.
+  auto keep = [](auto* p) {
+    decltype(p) volatile kept = p;
+    return kept;
+  };
+  std::uint64_t before = thread_allocations();
+  delete keep(new int(1));
+  delete[] keep(new int[3]);
+  delete keep(new (std::nothrow) int(2));
+  delete[] keep(new (std::nothrow) int[5]);
+  delete keep(new Line);
+  delete[] keep(new Line[2]);
+  delete keep(new (std::nothrow) Line);
+  delete[] keep(new (std::nothrow) Line[2]);
+  ::operator delete(keep(::operator new(8, std::nothrow)), std::nothrow);
+  ::operator delete[](keep(::operator new[](8, std::nothrow)), std::nothrow);
+  CHECK(thread_allocations() - before == 10);
 }

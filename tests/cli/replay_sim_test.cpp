@@ -167,6 +167,20 @@ TEST_CASE("replay-sim.replay --event-log: which logged action executions replay 
   CHECK(sim({"replay", dump, "--event-log", "/nonexistent.log"}).rc == 1);
 }
 
+TEST_CASE("replay-sim.-X without '=' is a usage error; -X dump prints settings, redacted") {
+  CHECK(sim({"simulate", "-t", "topic", "-X", "foo"}).rc == 2);
+  CHECK(sim({"replay", "-t", "topic", "--trace", "t", "-X", "foo"}).rc == 2);
+  for (const char* command : {"simulate", "replay"}) {
+    CAPTURE(command);
+    auto r = sim({command, "-b", "h:1", "-X", "sasl.password=hunter2", "-X", "dump"});
+    CHECK(r.rc == 0);
+    CHECK(r.out.find("bootstrap.servers = h:1\n") != std::string::npos);
+    CHECK(r.out.find("sasl.password = [redacted]\n") != std::string::npos);
+    CHECK(r.out.find("hunter2") == std::string::npos);
+    CHECK(r.err.find("hunter2") == std::string::npos);
+  }
+}
+
 TEST_CASE("replay-sim.usage and input errors have their exit codes") {
   CHECK(sim({}).rc == 2);
   CHECK(sim({"simulate"}).rc == 2);  // neither --store nor --memory
@@ -192,4 +206,25 @@ TEST_CASE("replay-sim.usage and input errors have their exit codes") {
   CHECK(help.out.find("Examples:") != std::string::npos);
   CHECK(sim({"simulate", "--help"}).out.find("Examples:") != std::string::npos);
   CHECK(sim({"--version"}).out.find("replay-sim (aftk)") == 0);
+}
+
+TEST_CASE("replay-sim.--help's window:3 example gives the one duplicate it promises") {
+  auto help = sim({"--help"});
+  REQUIRE(help.rc == 0);
+  const std::string start = "replay-sim simulate --memory --crash-at window:3";
+  const auto at = help.out.find(start);
+  REQUIRE(at != std::string::npos);
+  const std::string example = help.out.substr(at, help.out.find('\n', at) - at);
+  CHECK(help.out.find("one duplicate", at) < help.out.find("replay-sim", at + start.size()));
+  std::vector<std::string> args;
+  std::istringstream words(example);
+  for (std::string w; words >> w;) args.push_back(w);
+  REQUIRE(args.size() > 2);
+  args.erase(args.begin());  // the tool's own name
+  args.push_back("-q");
+  auto r = sim(args);
+  CHECK(r.rc == 0);
+  CHECK(lines(r.out) - 1 == 1);  // the duplicate and the summary
+  CHECK(r.out.find("\"type\":\"duplicate\"") != std::string::npos);
+  CHECK(r.out.find("\"windowDuplicates\":1") != std::string::npos);
 }

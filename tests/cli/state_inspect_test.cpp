@@ -79,3 +79,114 @@ TEST_CASE("state-inspect.usage and I/O errors have their exit codes") {
   CHECK(version.rc == 0);
   CHECK(version.out.find("librdkafka") != std::string::npos);
 }
+
+TEST_CASE("state-inspect show.a business key's live states as a tree, payloads decoded") {
+  auto r = inspect({"show", "user-42", "-o", "table", "--color", "never", dump("payloads.jsonl")});
+  CHECK(r.rc == 0);
+  CHECK(r.err.empty());
+  CHECK(aftk::test::matches_golden(r.out, "state-inspect-show-tree.txt"));
+  // The record of partition 3 is where the partitioner never puts user-42: not read.
+  CHECK(r.out.find("user-42_6_") == std::string::npos);
+  const std::string key =
+      "user-42_5_3f1c2b4a-5d6e-3f70-8a9b-0c1d2e3f4a5b_22bf7b3d-f5c0-3314-93e2-9385c03e03b1";
+  auto raw = inspect({"show", "--raw", "-o", "table", "--color", "never", key,
+                      dump("payloads.jsonl")});
+  CHECK(raw.rc == 0);
+  CHECK(raw.out.find("result base64 gAWVNwAAAAAAAAB9lCiMBGNpdHmU") != std::string::npos);
+  CHECK(raw.out.find("pickle") == std::string::npos);
+}
+
+TEST_CASE("state-inspect show.JSON of one record by key or by position; --raw leaves base64") {
+  const std::string key =
+      "user-42_5_3f1c2b4a-5d6e-3f70-8a9b-0c1d2e3f4a5b_22bf7b3d-f5c0-3314-93e2-9385c03e03b1";
+  auto r = inspect({"show", key, "--json", dump("payloads.jsonl")});
+  CHECK(r.rc == 0);
+  CHECK(aftk::test::matches_golden(r.out, "state-inspect-show.jsonl"));
+  // The file may come before the subcommand, and a position names the same record.
+  auto at = inspect(
+      {dump("payloads.jsonl"), "show", "--partition", "20", "--offset", "1", "--json"});
+  CHECK(at.rc == 0);
+  CHECK(at.out == r.out);
+  auto raw = inspect({"show", key, "--json", "--raw", dump("payloads.jsonl")});
+  CHECK(raw.rc == 0);
+  CHECK(raw.out.find("\"decoded\"") == std::string::npos);
+  CHECK(raw.out.find("\"state\":") != std::string::npos);
+  auto tomb =
+      inspect({"show", "--partition", "20", "--offset", "3", "--json", dump("payloads.jsonl")});
+  CHECK(tomb.rc == 0);
+  CHECK(tomb.out.find("\"tombstone\":true") != std::string::npos);
+}
+
+TEST_CASE("state-inspect show.missing records and bad arguments") {
+  auto none = inspect({"show", "nobody", dump("payloads.jsonl")});
+  CHECK(none.rc == 1);
+  CHECK(none.err.find("no live state of business key 'nobody'") != std::string::npos);
+  CHECK(none.err.find("(read partition ") != std::string::npos);
+  auto gone = inspect({"show", "--partition", "20", "--offset", "99", dump("payloads.jsonl")});
+  CHECK(gone.rc == 1);
+  CHECK(gone.err.find("no record at partition 20 offset 99") != std::string::npos);
+  CHECK(inspect({"show", "--partition", "20", dump("payloads.jsonl")}).rc == 2);
+  CHECK(inspect({"show", dump("payloads.jsonl")}).rc == 2);  // the file taken for a key: no FILE
+  CHECK(inspect({"show", "user-42", "--timeline", dump("payloads.jsonl")}).rc == 2);
+  auto help = inspect({"show", "--help"});
+  CHECK(help.rc == 0);
+  CHECK(help.out.find("--raw") != std::string::npos);
+  CHECK(help.out.find("Examples:") != std::string::npos);
+}
+
+TEST_CASE("state-inspect --json --decode.a decoded object beside the exact state") {
+  auto r = inspect({"--json", "--decode", "-q", dump("payloads.jsonl")});
+  CHECK(r.rc == 0);
+  CHECK(aftk::test::matches_golden(r.out, "state-inspect-decode.jsonl"));
+  auto plain = inspect({"--json", "-q", dump("payloads.jsonl")});
+  CHECK(plain.out.find("\"decoded\"") == std::string::npos);
+  // Without --decode each line is the same up to where "decoded" begins.
+  const auto first = r.out.substr(0, r.out.find(",\"decoded\":"));
+  CHECK(plain.out.substr(0, first.size()) == first);
+}
+
+TEST_CASE("state-inspect --timeline.every record of a key, seq by seq, from its partition only") {
+  auto r = inspect({"--timeline", "--key", "user-42", "-o", "table", "--color", "never",
+                    dump("payloads.jsonl")});
+  CHECK(r.rc == 0);
+  CHECK(aftk::test::matches_golden(r.out, "state-inspect-timeline.txt"));
+  CHECK(r.err.find("4 records of 1 business keys, 0 corrupt; "
+                   "4 records read from partition 20 of 64") != std::string::npos);
+  auto json = inspect({"--timeline", "--key", "user-42", "--json", "-q", dump("payloads.jsonl")});
+  CHECK(json.rc == 0);
+  CHECK(aftk::test::matches_golden(json.out, "state-inspect-timeline.jsonl"));
+  // Without --key: every key of the store, the golden one included.
+  auto all = inspect({"--timeline", "-o", "table", "--color", "never", "-q",
+                      dump("golden-main-8ad3a32.jsonl")});
+  CHECK(all.rc == 0);
+  CHECK(aftk::test::matches_golden(all.out, "state-inspect-timeline-golden.txt"));
+}
+
+TEST_CASE("state-inspect --timeline.records it cannot place are counted, never dropped silently") {
+  const std::string path = "/tmp/aftk-state-inspect-timeline.jsonl";
+  {
+    std::ofstream out(path);
+    out << aftk::test::read_file(dump("payloads.jsonl"));
+    out << "{\"partition\":1,\"offset\":0,\"timestamp\":0,\"key\":\"k_1_a\",\"value\":\"{}\"}\n";
+    out << R"({"partition":20,"offset":4,"timestamp":0,"key":")"
+        << "user-42_8_3f1c2b4a-5d6e-3f70-8a9b-0c1d2e3f4a5e_22bf7b3d-f5c0-3314-93e2-9385c03e03b1"
+        << R"(","value":"{\"completed\":\"maybe\"}"})" << "\n";
+  }
+  auto r = inspect({"--timeline", "--json", path});
+  CHECK(r.rc == 3);
+  CHECK(r.err.find("1 records whose key does not parse are not in the timeline") !=
+        std::string::npos);
+  CHECK(r.out.find(R"("seq":8,)") != std::string::npos);
+  CHECK(r.out.find(R"("error":{"code":"CORRUPT_RECORD")") != std::string::npos);
+  CHECK(r.err.find("1 corrupt") != std::string::npos);
+}
+
+TEST_CASE("state-inspect.--seq -1 is a short usage error; --summary follows -o pretty") {
+  const std::string path = aftk::test::data_dir() + "/dumps/golden-main-8ad3a32.jsonl";
+  auto neg = inspect({"--seq", "-1", path});
+  CHECK(neg.rc == 2);
+  CHECK(neg.err.size() < 160);
+  auto pretty = inspect({"--summary", "-q", "-o", "pretty", path});
+  CHECK(pretty.rc == 0);
+  CHECK(pretty.out.rfind("{\n  \"records\": ", 0) == 0);
+}

@@ -6,10 +6,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
+
+#include <simdjson.h>
 
 #include "run_tool.h"
 #include "state_inspect.h"
@@ -129,6 +136,32 @@ std::string golden_lines(size_t n) {
   return out;
 }
 
+// Sets an environment variable for one scope, restoring what was there.
+struct ScopedEnv {
+  std::string name;
+  std::optional<std::string> old;
+  ScopedEnv(std::string n, const char* value) : name(std::move(n)) {
+    if (const char* v = std::getenv(name.c_str())) old = v;
+    if (value != nullptr)
+      ::setenv(name.c_str(), value, 1);
+    else
+      ::unsetenv(name.c_str());
+  }
+  ~ScopedEnv() {
+    if (old)
+      ::setenv(name.c_str(), old->c_str(), 1);
+    else
+      ::unsetenv(name.c_str());
+  }
+};
+
+// The tools that take -t TOPIC with -b, -X and -F.
+std::vector<std::pair<std::string, aftk::cli::ToolMain>> kafka_tools() {
+  return {{"state-inspect", aftk::tools::state_inspect::main},
+          {"state-rebuild", aftk::tools::state_rebuild::main},
+          {"state-prune", aftk::tools::state_prune::main}};
+}
+
 }  // namespace
 
 TEST_CASE("state-rebuild and state-prune.unreadable lines are problems: exit 3, each line named") {
@@ -210,6 +243,8 @@ TEST_CASE("state-rebuild.duplicate and decreasing offsets in a partition are pro
 }
 
 TEST_CASE("state-inspect and state-rebuild.read a FIFO in one pass; a directory is named as one") {
+  // A writer whose reader went away gets EPIPE rather than the signal that ends the test.
+  std::signal(SIGPIPE, SIG_IGN);
   const auto dir = std::filesystem::temp_directory_path() / ("aftk-cli-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto fifo = (dir / "dump.fifo").string();
@@ -229,8 +264,13 @@ TEST_CASE("state-inspect and state-rebuild.read a FIFO in one pass; a directory 
   const auto marker = temp_file("fifo-marker.json", R"({"0":0})");
   std::thread writer([&] { std::ofstream(fifo, std::ios::binary) << text; });
   auto refused = run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"-m", marker, fifo});
-  // Unblock the writer if the tool did not open the FIFO for reading.
-  { std::ifstream drain(fifo); }
+  // Unblock the writer if the tool did not open the FIFO for reading: read all it writes, so
+  // that it never writes into a FIFO with no reader (SIGPIPE).
+  {
+    std::ifstream drain(fifo, std::ios::binary);
+    const std::string rest((std::istreambuf_iterator<char>(drain)), std::istreambuf_iterator<char>());
+    (void)rest;
+  }
   writer.join();
   CHECK(refused.rc == 1);
   CHECK(refused.err.find("is a pipe") != std::string::npos);
@@ -238,4 +278,159 @@ TEST_CASE("state-inspect and state-rebuild.read a FIFO in one pass; a directory 
   auto d = run_tool(aftk::tools::state_inspect::main, "state-inspect", {dir.string()});
   CHECK(d.rc == 1);
   CHECK(d.err.find("it is a directory") != std::string::npos);
+}
+
+TEST_CASE("Kafka tools.-X without '=' is a usage error, exit 2, with a secret name hidden") {
+  const auto tools = kafka_tools();
+  for (const auto& [name, fn] : tools) {
+    CAPTURE(name);
+    auto r = run_tool(fn, name, {"-t", "topic", "-X", "foo"});
+    CHECK(r.rc == 2);
+    CHECK(r.err.find("-X expects KEY=VALUE, 'list' or 'dump', got 'foo'") != std::string::npos);
+    CHECK(r.out.empty());
+    auto secret = run_tool(fn, name, {"-t", "topic", "-X", "sasl.passwordhunter2"});
+    CHECK(secret.rc == 2);
+    CHECK(secret.err.find("hunter2") == std::string::npos);
+    CHECK(run_tool(fn, name, {"-t", "topic", "-X", "=value"}).rc == 2);
+  }
+}
+
+TEST_CASE("Kafka tools.-X dump prints the effective settings, secrets redacted, and exits 0") {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("aftk-cli-dump-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto props = (dir / "client.properties").string();
+  std::ofstream(props) << "ssl.key.password=keypass9\nlinger.ms=7\nclient.id=from-file\n";
+  const ScopedEnv brokers("AFTK_BROKERS", "envhost:9092");
+  const ScopedEnv no_default("AFTK_KAFKA_CONFIG", nullptr);
+  const ScopedEnv home("HOME", dir.c_str());
+  const auto tools = kafka_tools();
+  for (const auto& [name, fn] : tools) {
+    CAPTURE(name);
+    auto r = run_tool(fn, name, {"-F", props, "-X", "sasl.password=hunter2", "-X", "dump",
+                                  "-X", "client.id=from-x"});
+    REQUIRE(r.rc == 0);
+    CHECK(r.out.find("bootstrap.servers = envhost:9092\n") != std::string::npos);
+    // librdkafka names an alias by its original: linger.ms is queue.buffering.max.ms.
+    CHECK(r.out.find("queue.buffering.max.ms = 7\n") != std::string::npos);
+    CHECK(r.out.find("client.id = from-x\n") != std::string::npos);  // -X after -F wins
+    CHECK(r.out.find("socket.connection.setup.timeout.ms = 10000\n") != std::string::npos);
+    CHECK(r.out.find("sasl.password = [redacted]\n") != std::string::npos);
+    CHECK(r.out.find("ssl.key.password = [redacted]\n") != std::string::npos);
+    for (const auto* text : {&r.out, &r.err}) {
+      CHECK(text->find("hunter2") == std::string::npos);
+      CHECK(text->find("keypass9") == std::string::npos);
+    }
+    std::istringstream lines_in(r.out);
+    for (std::string line; std::getline(lines_in, line);) {
+      CHECK_MESSAGE(line.find(" = ") != std::string::npos, line);
+    }
+    // -b wins over $AFTK_BROKERS.
+    auto b = run_tool(fn, name, {"-b", "flag:1", "-X", "dump"});
+    CHECK(b.rc == 0);
+    CHECK(b.out.find("bootstrap.servers = flag:1\n") != std::string::npos);
+    // A -F file that cannot be read is a failure, not a dump.
+    auto missing = run_tool(fn, name, {"-F", (dir / "missing").string(), "-X", "dump"});
+    CHECK(missing.rc == 1);
+    CHECK(missing.out.empty());
+  }
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The checkpoint directories under tests/data/real-job/ that have upstream's rebuild result.
+std::vector<fs::path> checkpoints_with_upstream_rebuild() {
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::recursive_directory_iterator(aftk::test::data_dir() + "/real-job"))
+    if (e.path().filename() == "upstream-rebuild.json") dirs.push_back(e.path().parent_path());
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
+// The version directory (flink-agents-*) a checkpoint directory lies in.
+fs::path version_dir(fs::path dir) {
+  while (dir.has_parent_path() && dir.filename().string().rfind("flink-agents-", 0) != 0)
+    dir = dir.parent_path();
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("state-rebuild.--checkpoint rebuilds exactly the states upstream's rebuildState did") {
+  // The fixtures' action-state-topic.jsonl is kcat's dump of the whole topic in partition and
+  // offset order with the five fields of aftk's topic-dump format (partition, offset,
+  // timestamp, key, value), so it is read as it is: no conversion needed. upstream-rebuild.json
+  // is what upstream's KafkaActionStateStore.rebuildState(markers) held afterwards.
+  const auto dirs = checkpoints_with_upstream_rebuild();
+  REQUIRE(dirs.size() == 12);
+  simdjson::dom::parser parser;
+  for (const auto& dir : dirs) {
+    CAPTURE(dir.string());
+    const std::string dump = (version_dir(dir) / "action-state-topic.jsonl").string();
+    auto r = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                      {"--json", "-q", "--checkpoint", dir.string(), dump});
+    REQUIRE(r.rc == 0);
+    std::map<std::string, std::string> got;  // key -> minified state
+    std::istringstream rows(r.out);
+    for (std::string row; std::getline(rows, row);) {
+      simdjson::dom::element e = parser.parse(row);
+      const std::string key{std::string_view(e["key"])};
+      got[key] = simdjson::minify(e["state"]);
+    }
+    std::map<std::string, std::string> want;
+    simdjson::dom::element up = parser.load((dir / "upstream-rebuild.json").string());
+    for (simdjson::dom::element s : up["states"].get_array())
+      want[std::string(std::string_view(s["key"]))] = simdjson::minify(s["state"]);
+    CHECK(got.size() == static_cast<std::size_t>(std::int64_t(up["count"])));
+    CHECK(got == want);
+    // -m takes the directory too, with the same result.
+    auto m = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                      {"--json", "-q", "-m", dir.string(), dump});
+    CHECK(m.rc == 0);
+    CHECK(m.out == r.out);
+  }
+}
+
+TEST_CASE("state-rebuild.--print-markers prints a checkpoint's markers as markers.json holds them") {
+  for (const auto& e : fs::recursive_directory_iterator(aftk::test::data_dir() + "/real-job")) {
+    if (e.path().filename() != "_metadata") continue;
+    const fs::path dir = e.path().parent_path();
+    CAPTURE(dir.string());
+    auto r = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                      {"--checkpoint", dir.string(), "--print-markers"});
+    REQUIRE(r.rc == 0);
+    std::string want = aftk::test::read_file((dir / "markers.json").string());
+    want.erase(std::remove_if(want.begin(), want.end(), [](char c) { return c == ' ' || c == '\n'; }),
+               want.end());
+    CHECK(r.out == want + "\n");
+    CHECK(r.err.find("2 recovery markers from checkpoint") != std::string::npos);
+  }
+}
+
+TEST_CASE("state-rebuild.--checkpoint errors: not a checkpoint, a wrong operator, no store") {
+  const auto dirs = checkpoints_with_upstream_rebuild();
+  const std::string dir = dirs.front().string();
+  const std::string dump = (version_dir(dirs.front()) / "action-state-topic.jsonl").string();
+  auto notckpt = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                          {"--checkpoint", aftk::test::data_dir() + "/kryo", dump});
+  CHECK(notckpt.rc == 1);
+  CHECK(notckpt.err.find("is not a checkpoint or savepoint directory") != std::string::npos);
+  auto wrong = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                        {"--checkpoint", dir, "--operator-uid-hash", "00", dump});
+  CHECK(wrong.rc == 1);
+  CHECK(wrong.err.find("has no operator with uid hash 00") != std::string::npos);
+  auto chosen = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                         {"--checkpoint", dir, "--print-markers", "--operator-uid-hash",
+                          "f7d5c2c435a4d5b8c09f995c43ee588a"});
+  CHECK(chosen.rc == 0);
+  CHECK(run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                 {"--checkpoint", dir, "--print-markers", dump})
+            .rc == 2);
+  CHECK(run_tool(aftk::tools::state_rebuild::main, "state-rebuild", {"--print-markers"}).rc == 2);
+  CHECK(run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
+                 {"--checkpoint", dir, "--from-beginning", dump})
+            .rc == 2);
 }

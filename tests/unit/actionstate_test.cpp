@@ -15,11 +15,13 @@
 #include <fmt/format.h>
 
 #include "aftk/actionstate/file_store.h"
+#include "aftk/actionstate/history.h"
 #include "aftk/actionstate/ids.h"
 #include "aftk/actionstate/key.h"
 #include "aftk/detail/key_table.h"
 #include "aftk/actionstate/marker.h"
 #include "aftk/actionstate/serde.h"
+#include "aftk/actionstate/snapshot.h"
 #include "aftk/actionstate/store.h"
 #include "aftk/cli/store_source.h"
 #include "aftk/json/base64.h"
@@ -1004,6 +1006,8 @@ struct ReaderPair {
     CHECK(db.empty());
     CHECK(da.empty());
     CHECK(a == b);
+    // "Canonical" means exactly this: encode() gives back the bytes read.
+    CHECK(encode(a) == v);
   }
 };
 
@@ -1151,4 +1155,253 @@ TEST_CASE("Decoder.rejects attributes nested deeper than Jackson's limit without
   CHECK(deep.error().message.find("1000") != std::string::npos);
   // Within the limit (the value object, taskEvent and the attributes count too) still decodes.
   CHECK(d.decode(value(990)).has_value());
+}
+
+namespace {
+
+// A value with one event and one call result, each part replaceable.
+std::string value_with(std::string_view event, std::string_view call = "") {
+  return fmt::format(R"({{"taskEvent":{},"sensoryMemoryUpdates":[],"shortTermMemoryUpdates":[],)"
+                     R"("outputEvents":[],"callResults":[{}],"completed":false}})",
+                     event, call);
+}
+
+std::string event_with(std::string_view cls, std::string_view type_after_id, std::string_view attrs,
+                       std::string_view type_last) {
+  return fmt::format(R"({{"@class":"{}","id":"11111111-2222-4333-8444-555555555555"{},)"
+                     R"("attributes":{}{}}})",
+                     cls, type_after_id, attrs, type_last);
+}
+
+std::string call_with(std::string_view result) {
+  return fmt::format(R"({{"functionId":"f","argsDigest":"d","resultPayload":{},)"
+                     R"("exceptionPayload":null,"status":"SUCCEEDED"}})",
+                     result);
+}
+
+}  // namespace
+
+TEST_CASE("Serde.the canonical reader takes only what re-encodes to its own bytes") {
+  // Each case: the input, and whether it is in the canonical form. Both readers must agree on
+  // accepting it and on its value (ReaderPair::check); a canonical read must re-encode to it.
+  const std::string input(kInputEventClass), base(kEventClass);
+  const std::string type = R"(,"type":"_input_event")";
+  const std::string emoji = "\xf0\x9f\x98\x80";
+  struct Case {
+    std::string value;
+    bool canonical;
+  };
+  const std::vector<Case> cases = {
+      {value_with(event_with(input, "", "{}", type)), true},
+      {value_with(event_with(base, type, "{}", "")), true},
+      // "type" where encode() does not put it for the class: right after "id" for any class
+      // but the base Event, or last for the base Event.
+      {value_with(event_with(input, type, "{}", "")), false},
+      {value_with(event_with(base, "", "{}", type)), false},
+      {value_with(event_with(input, type, "{}", type)), false},
+      // A raw 4-byte sequence in a plain field is written back as an escaped surrogate pair.
+      {value_with(event_with(input, "", "{}", R"(,"type":")" + emoji + "\"")), false},
+      {value_with(event_with(base, R"(,"type":")" + emoji + "\"", "{}", "")), false},
+      {value_with(event_with("x" + emoji, type, "{}", "")), false},
+      {value_with(event_with(input, "", "{}", R"(,"type":"\uD83D\uDE00")")), false},
+      {value_with("null", R"({"functionId":")" + emoji + R"(","argsDigest":null,)"
+                          R"("resultPayload":null,"exceptionPayload":null,"status":null})"),
+       false},
+      // In attributes Jackson's own escaping is kept as it is, a lone surrogate's too.
+      {value_with(event_with(input, "", R"({"e":"\uD83D\uDE00"})", type)), true},
+      {value_with(event_with(input, "", R"({"e":"\uD800","\uDC00":1})", type)), true},
+      {value_with(event_with(input, "", R"({"e":"\ud800"})", type)), false},
+      {value_with(event_with(input, "", R"({"e":"\uD83D\ude00"})", type)), false},
+      {value_with(event_with(input, "", R"({"e":1e400})", type)), false},
+      {value_with(event_with(input, "", R"({"e":"Infinity"})", type)), true},
+      {value_with(event_with(input, "", "{\"e\":\"" + emoji + "\"}", type)), false},
+      // Base64 whose bits after the last byte are not zero: Jackson decodes "QR==" as "A" (it
+      // drops them), and writes "A" back as "QQ==".
+      {value_with("null", call_with(R"("QQ==")")), true},
+      {value_with("null", call_with(R"("QR==")")), false},
+      {value_with("null", call_with(R"("QUI=")")), true},
+      {value_with("null", call_with(R"("QUJ=")")), false},
+      {value_with("null", call_with(R"("QUJD")")), true},
+      {value_with("null", call_with(R"("QQ")")), false},  // unpadded: Jackson rejects it
+      {value_with("null", call_with(R"("Q===")")), false},
+      // A Kryo payload is kept as text, so stray bits there re-encode as they were.
+      {R"({"taskEvent":null,"sensoryMemoryUpdates":[{"path":"p","value":{"serde":"kryo",)"
+       R"("version":1,"payload":"QR=="}}],"shortTermMemoryUpdates":[],"outputEvents":[],)"
+       R"("callResults":[],"completed":false})",
+       true},
+  };
+  for (ReadMode mode : {ReadMode::kStrict, ReadMode::kLenient}) {
+    ReaderPair r({mode, false});
+    for (const auto& c : cases) {
+      CAPTURE(c.value);
+      const auto before = r.fast.stats().canonical;
+      r.check(c.value);
+      CHECK(r.fast.stats().canonical == before + (c.canonical ? 1 : 0));
+    }
+  }
+  // The declined inputs still decode, to what the general reader reads.
+  Decoder d;
+  auto typed = d.decode(value_with(event_with(input, type, "{}", "")));
+  REQUIRE(typed);
+  CHECK(typed->task_event->type == "_input_event");
+  CHECK(encode(*typed) == value_with(event_with(input, "", "{}", type)));
+  auto raw = d.decode(value_with(event_with(input, "", "{}", R"(,"type":")" + emoji + "\"")));
+  REQUIRE(raw);
+  CHECK(raw->task_event->type == emoji);
+  CHECK(encode(*raw) == value_with(event_with(input, "", "{}", R"(,"type":"\uD83D\uDE00")")));
+  auto bits = d.decode(value_with("null", call_with(R"("QR==")")));
+  REQUIRE(bits);
+  CHECK(bits->call_results[0].result_payload == "A");
+  CHECK(encode(*bits) == value_with("null", call_with(R"("QQ==")")));
+  CHECK_FALSE(d.decode(value_with("null", call_with(R"("QQ")"))));
+}
+
+TEST_CASE("StateKey.a '-0' sequence number or key group parses and is written back as it was") {
+  const std::string uuid = "22bf7b3d-f5c0-3314-93e2-9385c03e03b1";
+  const std::string digest = "a1QTcyaxJ3uXEIgXAYyTXNRtkvgx0E1HyxQc/N1w0JM=";
+  // Java's Long.parseLong("-0") is 0, so the keys parse; each is its own record key, though.
+  const std::string uuids = "_" + uuid + "_" + uuid;
+  for (const std::string& text : {"k_-0" + uuids, "k_0" + uuids, "a_b_-0" + uuids,
+                                 "-0_-0" + uuids + "_" + digest, "-0_7" + uuids + "_" + digest,
+                                 "3_-0" + uuids + "_" + digest}) {
+    CAPTURE(text);
+    auto k = parse_key(text);
+    REQUIRE(k.has_value());
+    CHECK(k->seq == 0 + (text.starts_with("-0_7") ? 7 : 0));
+    CHECK(k->to_string() == text);
+  }
+  CHECK(*parse_key("k_-0_" + uuid + "_" + uuid) != *parse_key("k_0_" + uuid + "_" + uuid));
+  CHECK(parse_key("-0_0_" + uuid + "_" + uuid + "_" + digest)->key_group == 0);
+  // Other non-canonical forms stay rejected: "-00" as "00" is.
+  for (const char* bad : {"-00", "-01", "+0", "+1", "-", "--0", "0-"}) {
+    const std::string seq = bad;
+    CAPTURE(seq);
+    CHECK_FALSE(parse_key("k_" + seq + "_" + uuid + "_" + uuid).has_value());
+    CHECK_FALSE(parse_key("1_" + seq + "_" + uuid + "_" + uuid + "_" + digest).has_value());
+    CHECK_FALSE(parse_key(seq + "_1_" + uuid + "_" + uuid + "_" + digest).has_value());
+  }
+  CHECK(is_canonical_seq("-0"));
+  CHECK_FALSE(is_canonical_seq("-00"));
+}
+
+TEST_CASE("Store.a '-0' key is tombstoned and exported under its own text") {
+  const std::string ev = event_uuid(R"({"i":0})").value();
+  const std::string text = "user-1_-0_" + ev + "_" + kAction;
+  const std::string path = temp_path("minus-zero.jsonl");
+  {
+    std::string out;
+    const std::string value = encode(ActionState(input_event(R"({"a":1})")));
+    append_dump_line(out, TopicRecord{2, 0, 0, text, value});
+    std::ofstream(path) << out;
+  }
+  {
+    auto fs = FileStore::open(path).value();
+    REQUIRE(fs->load_all().has_value());
+    const auto* e = fs->cache().find(text);
+    REQUIRE(e != nullptr);
+    CHECK(e->key.to_string() == text);
+    const std::string snap = temp_path("minus-zero-snapshot.jsonl");
+    REQUIRE(export_snapshot(fs->cache(), snap).value() == 1);
+    std::ifstream in(snap);
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    CHECK(line.find("\"" + text + "\"") != std::string::npos);
+    auto pruned = fs->prune("user-1", 0, PruneOptions{true});
+    REQUIRE(pruned.has_value());
+    CHECK(pruned->tombstones_written == 1);
+  }
+  // The tombstone deleted the record: it named the record's own key, not "user-1_0_...".
+  auto again = FileStore::open(path).value();
+  auto report = again->load_all();
+  REQUIRE(report.has_value());
+  CHECK(report->tombstones == 1);
+  CHECK(report->live == 0);
+  CHECK(again->cache().empty());
+}
+
+TEST_CASE("Marker.a '-0' partition is partition 0, written back as \"0\"") {
+  auto m = parse_marker(R"({"-0":5,"1":7})");
+  REQUIRE(m.has_value());
+  CHECK(m->offsets.at(0) == 5);
+  CHECK(to_json(*m) == R"({"0":5,"1":7})");
+  CHECK_FALSE(parse_marker(R"({"-0":5,"0":7})").has_value());  // the same partition twice
+  CHECK_FALSE(parse_marker(R"({"-00":5})").has_value());
+}
+
+TEST_CASE("Serde.attributes with 1e400 or a lone surrogate decode strictly, as Jackson has it") {
+  // Jackson 2.18 reads 1e400 as Double Infinity, written back as "Infinity", and keeps a lone
+  // surrogate char, written back as its upper-case escape.
+  const std::string in = value_with(event_with(kInputEventClass, "",
+                                               R"({"n":1e400,"m":-1e400,"s":"\ud800","\udfff":1})",
+                                               R"(,"type":"_input_event")"));
+  Decoder d;
+  auto s = d.decode(in);
+  REQUIRE_MESSAGE(s.has_value(), s.error().to_string());
+  CHECK(s->task_event->attributes == R"({"n":"Infinity","m":"-Infinity","s":"\uD800","\uDFFF":1})");
+  // What it re-encodes to is canonical and a fixed point.
+  const std::string again = encode(*s);
+  const auto before = d.stats().canonical;
+  auto s2 = d.decode(again);
+  REQUIRE(s2.has_value());
+  CHECK(d.stats().canonical == before + 1);
+  CHECK(*s2 == *s);
+  CHECK(encode(*s2) == again);
+  // The event's key can be made from such attributes.
+  CHECK(make_key_v03("k", 1, *s->task_event, kAction).has_value());
+}
+
+TEST_CASE("History.a key's records come from its partition only, seq by seq, in record order") {
+  MemoryStore store(8);
+  const std::string ev = "3f1c2b4a-5d6e-3f70-8a9b-0c1d2e3f4a5b";
+  const std::string act = "22bf7b3d-f5c0-3314-93e2-9385c03e03b1";
+  const auto k03 = [&](std::string bk, std::int64_t seq) {
+    return StateKey::v03(std::move(bk), seq, ev, act);
+  };
+  ActionState done(input_event(R"({"a":1})"));
+  done.completed = true;
+  // Written out of seq order: the history puts seq 0 first, and keeps record order within one.
+  REQUIRE(store.put(k03("user-42", 1), ActionState(input_event(R"({"a":1})"))));
+  REQUIRE(store.put(k03("user-42", 0), ActionState(input_event(R"({"a":1})"))));
+  REQUIRE(store.put(k03("user-42", 1), done));
+  for (int i = 0; i < 20; ++i) REQUIRE(store.put(k03("other-" + std::to_string(i), 0), done));
+  const auto parts = partitions_for_identity("user-42", 8);
+  REQUIRE(parts.size() == 1);
+  CHECK(parts[0] == *partition_for_key(k03("user-42", 0).to_string(), 8));
+  auto h = read_history(store, {"user-42"});
+  REQUIRE(h.has_value());
+  CHECK(h->partitions == parts);
+  CHECK(h->scanned == store.partition_log(parts[0]).size());
+  CHECK(h->scanned < 23);
+  REQUIRE(h->records.size() == 3);
+  CHECK(h->records[0].state_key->seq == 0);
+  CHECK(h->records[1].state_key->seq == 1);
+  CHECK(h->records[1].position.offset < h->records[2].position.offset);
+  auto all = read_history(store, {});
+  REQUIRE(all.has_value());
+  CHECK(all->records.size() == 23);
+  CHECK(all->partitions.empty());
+
+  auto latest = find_latest(store, k03("user-42", 1).to_string());
+  REQUIRE(latest.has_value());
+  REQUIRE(latest->has_value());
+  CHECK((*latest)->position.offset == h->records[2].position.offset);
+  auto none = find_latest(store, k03("nobody", 1).to_string());
+  REQUIRE(none.has_value());
+  CHECK_FALSE(none->has_value());
+  auto at = find_at(store, parts[0], h->records[0].position.offset);
+  REQUIRE(at.has_value());
+  REQUIRE(at->has_value());
+  CHECK((*at)->key == h->records[0].key);
+  CHECK(find_at(store, 8, 0).error().code == Errc::kInvalidArgument);
+}
+
+TEST_CASE("History.a 0.4 business key id is looked up where 0.4 keys with it are partitioned") {
+  const std::string id = business_key_id("user-42");
+  const auto key = StateKey::v04(3, 0, "3f1c2b4a-5d6e-3f70-8a9b-0c1d2e3f4a5b",
+                                 "22bf7b3d-f5c0-3314-93e2-9385c03e03b1", id);
+  const auto parts = partitions_for_identity(id, 64);
+  CHECK(std::find(parts.begin(), parts.end(), *partition_for_key(key.to_string(), 64)) !=
+        parts.end());
+  CHECK(parts.size() <= 2);
+  CHECK(partitions_for_identity("", 64).empty());
 }

@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "aftk/actionstate/ids.h"
 #include "aftk/json/base64.h"
@@ -70,6 +73,25 @@ TEST_CASE("Base64.is padded and strict on read") {
   CHECK_FALSE(json::base64_decode("A*I=", out).has_value());
   CHECK_FALSE(json::base64_decode("A=I=", out).has_value());
   CHECK(json::normalize_topic_id("ab+/cd==") == "ab-_cd");
+}
+
+TEST_CASE("Base64.drops bits after the last byte, as Jackson does, and says so") {
+  // Jackson 2.18 reads "QR==" as [65] and writes [65] back as "QQ==".
+  const std::vector<std::tuple<std::string, std::string, bool>> cases = {
+      {"QQ==", "A", false}, {"QR==", "A", true},   {"QUI=", "AB", false}, {"QUJ=", "AB", true},
+      {"QUJD", "ABC", false}, {"QR", "A", true}, {"", "", false}};
+  for (const auto& [text, bytes, stray] : cases) {
+    CAPTURE(text);
+    std::string out;
+    json::Base64Problem problem;
+    REQUIRE(json::base64_decode_lenient(text, out, problem).has_value());
+    CHECK(out == bytes);
+    CHECK(problem.stray_bits == stray);
+    CHECK((json::base64_encode(out) == text) == (!stray && !problem.unpadded));
+  }
+  std::string out;
+  CHECK(json::base64_decode("QR==", out).has_value());
+  CHECK(out == "A");
 }
 
 TEST_CASE("Normalize.rewrites numbers and escapes as Jackson does") {
@@ -152,5 +174,57 @@ TEST_CASE("Normalize.one-pass re-escaping agrees with unescape-then-escape") {
   CHECK(json::normalize(in, {json::Escape::kRawUnicode, false}).value() ==
         "{\"key \\\"q\\\" \\\\\":\"v\",\"a/b\":\"\xc3\xa9" "A/\\u001F\\u000B\",\"\xF0\x9F\x98\x80\":"
         "\"\xF0\x9F\x98\x80 \xF0\x9F\x98\x80\",\"n\":\"\\b\\t\\n\\f\\r\\\"\\\\\"}");
-  CHECK_FALSE(json::normalize(R"({"a":"\ud83d"})").has_value());  // a lone surrogate
+}
+
+TEST_CASE("Normalize.a lone surrogate escape is kept as Jackson keeps it") {
+  // Jackson 2.18 reads "\ud800" into a String holding the lone char and writes it back as
+  // "\uD800"; the same for a low surrogate without a high one, in keys too.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"a":"\ud83d"})", R"({"a":"\uD83D"})"},
+      {R"({"a":"\uD800"})", R"({"a":"\uD800"})"},
+      {R"({"a":"x\udc00y"})", R"({"a":"x\uDC00y"})"},
+      {R"({"a":"\udc00\ud800"})", R"({"a":"\uDC00\uD800"})"},
+      {R"({"a":"\ud800\u0041\ud800"})", R"({"a":"\uD800A\uD800"})"},
+      {R"({"a":"\ud800\ud800\udc00"})", R"({"a":"\uD800\uD800\uDC00"})"},
+      {R"({"\ud800k":["\uDFFF"]})", R"({"\uD800k":["\uDFFF"]})"},
+      {R"({"a":"\ud83d\ude00"})", R"({"a":"\uD83D\uDE00"})"},
+  };
+  for (const auto& [in, want] : cases) {
+    CAPTURE(in);
+    CHECK(json::normalize(in).value() == want);
+    CHECK(json::normalize(want).value() == want);
+  }
+  // UTF-8 cannot carry a lone surrogate, so the raw-Unicode form escapes it too.
+  const json::NormalizeOptions raw_unicode{json::Escape::kRawUnicode, false};
+  CHECK(json::normalize(R"({"a":"\ud800\ud83d\ude00"})", raw_unicode).value() ==
+        "{\"a\":\"\\uD800\xF0\x9F\x98\x80\"}");
+  // Sorted in UTF-16 order, the lone surrogate key among the others.
+  const char* keys = R"({"\uffff":3,"\ud83d\ude00":4,"\ud800":1,"a":2,"\ud800":5})";
+  CHECK(json::canonical_json(keys).value() ==
+        "{\"a\":2,\"\\uD800\":5,\"\\uD83D\\uDE00\":4,\"\xEF\xBF\xBF\":3}");
+  CHECK(actionstate::event_uuid(R"({"\ud800":1})").has_value());
+}
+
+TEST_CASE("Normalize.doubles past the double range read as Java's Double.parseDouble reads them") {
+  // Jackson reads 1e400 as Double Infinity and writes it as the string "Infinity"
+  // (WRITE_NAN_AS_STRINGS); 1e-400 is 0.0.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"1e400", R"("Infinity")"},
+      {"-1e400", R"("-Infinity")"},
+      {"2e308", R"("Infinity")"},
+      {"123.456e99999999999999999999", R"("Infinity")"},
+      {"0.001e311", "1.0E308"},
+      {"1.7976931348623157e308", "1.7976931348623157E308"},
+      {"1e-400", "0.0"},
+      {"-1e-400", "-0.0"},
+      {"0.000001e-99999999999", "0.0"},
+      {"4.9e-324", "4.9E-324"},
+      {"0e99999", "0.0"},
+      {"1.5", "1.5"},
+  };
+  for (const auto& [in, want] : cases) {
+    CAPTURE(in);
+    CHECK(json::normalize("[" + in + "]").value() == "[" + want + "]");
+    CHECK(json::normalize(R"({"n":)" + in + "}").value() == R"({"n":)" + want + "}");
+  }
 }

@@ -139,6 +139,60 @@ TEST_CASE("KafkaConfig.never prints secrets") {
   CHECK(bad.error().message.find("hunter2") == std::string::npos);
 }
 
+TEST_CASE("KafkaConfig.a secret whose value occurs in the mask is hidden without looping") {
+  // Regression: redaction searched from the start again after each mask, so a value found in
+  // "***" itself was masked forever and the message grew without end.
+  for (const char* value : {"*", "**", "***", "a*"}) {
+    kafka::Sources src;
+    src.overrides = {std::string("password*=") + value, "sasl.password=*"};
+    auto cfg = kafka::resolve(src);
+    REQUIRE(cfg);
+    auto conf = cfg->to_rdkafka();
+    REQUIRE_FALSE(conf);
+    CHECK(conf.error().message.find("invalid Kafka setting 'password*'") == 0);
+    CHECK(conf.error().message.size() < 300);
+    CHECK(conf.error().where == "-X");
+  }
+  TempFile f("password*=*\n");
+  kafka::Sources src;
+  src.files = {f.path.string()};
+  auto cfg = kafka::resolve(src);
+  REQUIRE(cfg);
+  auto conf = cfg->to_rdkafka();
+  REQUIRE_FALSE(conf);
+  CHECK(conf.error().where == f.path.string() + ":1");
+}
+
+TEST_CASE("KafkaConfig.secrets of every kind stay out of errors and the effective settings") {
+  for (const char* key : {"sasl.password", "ssl.key.password", "ssl.keystore.password",
+                          "sasl.oauthbearer.client.secret", "my.own.password"}) {
+    CHECK(kafka::is_secret(key));
+  }
+  kafka::Sources src;
+  src.brokers = "127.0.0.1:1";
+  src.overrides = {"sasl.password=hunter2", "ssl.key.password=keypass9",
+                   "ssl.keystore.password=storepass9", "sasl.username=bob", "acks=all"};
+  auto cfg = kafka::resolve(src);
+  REQUIRE(cfg);
+  auto settings = cfg->effective();
+  REQUIRE_MESSAGE(settings, (settings ? "" : settings.error().to_string()));
+  std::map<std::string, std::string> m(settings->begin(), settings->end());
+  CHECK(m["bootstrap.servers"] == "127.0.0.1:1");
+  CHECK(m["client.id"] == "aftk");
+  CHECK(m["sasl.username"] == "bob");
+  CHECK(m["sasl.password"] == "[redacted]");
+  CHECK(m["ssl.key.password"] == "[redacted]");
+  CHECK(m["ssl.keystore.password"] == "[redacted]");
+  CHECK(m["request.required.acks"] == "-1");  // a topic property, from the default topic conf
+  for (const auto& [k, v] : *settings) {
+    for (const char* secret : {"hunter2", "keypass9", "storepass9"}) {
+      CHECK(v.find(secret) == std::string::npos);
+    }
+  }
+  CHECK(cfg->redact_secrets("auth failed for hunter2 / keypass9 / bob") ==
+        "auth failed for *** / *** / bob");
+}
+
 TEST_CASE("KafkaConfig.hands every setting to librdkafka and names the origin of a bad one") {
   kafka::Sources src;
   src.brokers = "127.0.0.1:1";
@@ -295,6 +349,9 @@ TEST_CASE("KafkaFaults.a permanent produce error fails the put and leaves the ca
   REQUIRE_FALSE(st);
   CHECK(st.error().code == Errc::kKafka);
   CHECK(st.error().message.find("TOPIC_AUTHORIZATION_FAILED") != std::string::npos);
+  CHECK(st.error().kafka_code == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  CHECK(st.error().kafka_name == "TOPIC_AUTHORIZATION_FAILED");
+  CHECK_FALSE(st.error().fatal);
   CHECK(st.error().where.find("partition") != std::string::npos);
   CHECK(store->cache().find(mkey("k", 1).to_string()) == nullptr);
   CHECK(mock.records().count(mkey("k", 1).to_string()) == 0);
@@ -317,6 +374,8 @@ TEST_CASE("KafkaFaults.list-offsets errors are retried, and reported when they p
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("NOT_LEADER_FOR_PARTITION") != std::string::npos);
   CHECK(bad.error().retriable);
+  CHECK(bad.error().kafka_code == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+  CHECK(bad.error().kafka_name == "NOT_LEADER_FOR_PARTITION");
   rd_kafka_mock_clear_request_errors(mock.cluster, kListOffsets);
 }
 
@@ -400,4 +459,90 @@ TEST_CASE("KafkaFaults.broker down during rebuild: an error naming the partition
     CHECK(r->records == 20);
     CHECK(store->cache().size() == 20);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors keep librdkafka's code and its fatal flag as fields; exit codes come from the fields.
+
+#include "aftk/cli/tool.h"
+#include "aftk/kafka/client.h"
+
+TEST_CASE("KafkaErrors.carry librdkafka's code and name; a timeout is TIMEOUT") {
+  Error e = kafka::kafka_error(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, "cannot list offsets",
+                               "partition 3", true);
+  CHECK(e.code == Errc::kKafka);
+  CHECK(e.kafka_code == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+  CHECK(e.kafka_name == "NOT_LEADER_FOR_PARTITION");
+  CHECK(e.retriable);
+  CHECK_FALSE(e.fatal);
+  CHECK(e.to_string() ==
+        "cannot list offsets: Broker: Not leader for partition (NOT_LEADER_FOR_PARTITION) (at "
+        "partition 3)");
+  Error t = kafka::kafka_error(RD_KAFKA_RESP_ERR__TIMED_OUT, "cannot read metadata");
+  CHECK(t.code == Errc::kTimeout);
+  CHECK(t.kafka_code == RD_KAFKA_RESP_ERR__TIMED_OUT);
+  CHECK(t.kafka_name == "_TIMED_OUT");
+  CHECK(kafka::kafka_error(RD_KAFKA_RESP_ERR_NO_ERROR, "x").kafka_code == 0);
+  CHECK(fail(Errc::kIo, "cannot read 'x'").error.kafka_name.empty());
+}
+
+TEST_CASE("KafkaErrors.a fatal error is a field, never retriable, and said by to_string") {
+  SUBCASE("librdkafka's _FATAL code alone") {
+    Error e = kafka::kafka_error(RD_KAFKA_RESP_ERR__FATAL, "cannot write to topic 't'", {}, true);
+    CHECK(e.fatal);
+    CHECK_FALSE(e.retriable);
+    CHECK(e.kafka_name == "_FATAL");
+  }
+  SUBCASE("a handle that raised a fatal error names the underlying error") {
+    kafka::ClientConfig cfg;
+    cfg.set("bootstrap.servers", "127.0.0.1:1");
+    cfg.set("log_level", "0");
+    auto rk = kafka::make_producer(cfg, {});
+    REQUIRE(rk);
+    Error before = kafka::kafka_error(rk->get(), RD_KAFKA_RESP_ERR__TRANSPORT, "cannot write",
+                                      "partition 0", true);
+    CHECK_FALSE(before.fatal);
+    CHECK(before.retriable);
+    CHECK(before.kafka_code == RD_KAFKA_RESP_ERR__TRANSPORT);
+    REQUIRE(rd_kafka_test_fatal_error(rk->get(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                      "sequence gap in test") == RD_KAFKA_RESP_ERR_NO_ERROR);
+    Error e = kafka::kafka_error(rk->get(), RD_KAFKA_RESP_ERR__FATAL, "cannot write to topic 't'",
+                                 "partition 0", true);
+    CHECK(e.fatal);
+    CHECK_FALSE(e.retriable);
+    CHECK(e.code == Errc::kKafka);
+    CHECK(e.kafka_code == RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    CHECK(e.kafka_name == "OUT_OF_ORDER_SEQUENCE_NUMBER");
+    CHECK(e.message.find("sequence gap in test") != std::string::npos);
+    // The flag, not the message, says it is fatal; to_string tells the user.
+    CHECK(e.message.find("(fatal") == std::string::npos);
+    CHECK(e.to_string().find("(at partition 0) (fatal)") != std::string::npos);
+  }
+}
+
+TEST_CASE("KafkaErrors.exit codes come from the fields: 1 for Kafka failures, 130 interrupted") {
+  Error retriable = kafka::kafka_error(RD_KAFKA_RESP_ERR__TRANSPORT, "cannot read", {}, true);
+  Error fatal = kafka::kafka_error(RD_KAFKA_RESP_ERR__FATAL, "cannot write");
+  Error interrupted{Errc::kInterrupted, "interrupted while reading the topic", {}, false};
+  // Text that looks like another kind of error does not change the code.
+  Error io{Errc::kIo, "interrupted: fatal", {}, false};
+  CHECK(cli::exit_code(retriable) == cli::kExitFailure);
+  CHECK(cli::exit_code(fatal) == cli::kExitFailure);
+  CHECK(cli::exit_code(interrupted) == cli::kExitInterrupted);
+  CHECK(cli::exit_code(io) == cli::kExitFailure);
+
+  char* buf = nullptr;
+  size_t len = 0;
+  cli::Io out;
+  out.tool = "t";
+  out.err = open_memstream(&buf, &len);
+  CHECK(cli::report_error(out, fatal) == cli::kExitFailure);
+  CHECK(cli::report_error(out, retriable) == cli::kExitFailure);
+  std::fclose(out.err);
+  const std::string text(buf, len);
+  std::free(buf);
+  CHECK(text ==
+        "t: error: cannot write: Local: Fatal error (_FATAL) (fatal) [KAFKA]\n"
+        "t: error: cannot read: Local: Broker transport failure (_TRANSPORT) [KAFKA]\n"
+        "t: note: the error may be transient: running the command again may succeed\n");
 }

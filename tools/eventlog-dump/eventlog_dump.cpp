@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "aftk/actionstate/ids.h"
@@ -215,6 +216,16 @@ class Dumper {
   std::vector<std::string> names;
 
  private:
+  // Ends the JSON value written into `b` from `start`: re-indented for -o pretty, then '\n'.
+  void end_json(std::string& b, size_t start) const {
+    if (format_ == Format::kPrettyJson) {
+      std::string indented = json::pretty(std::string_view(b).substr(start));
+      b.resize(start);
+      b.append(indented);
+    }
+    b.push_back('\n');
+  }
+
   std::string source_name(const el::Record& r) const {
     return r.source < names.size() ? names[r.source] : "?";
   }
@@ -232,12 +243,13 @@ class Dumper {
       table_->add_row(std::move(row));
       return;
     }
+    const size_t json_start = b.size();
     json::Writer w(b);
     w.begin_object();
     for (size_t i = 0; i < field_paths_.size(); ++i)
       w.raw_field(o_.fields[i], el::field_json(r, field_paths_[i]).value_or("null"));
     w.end_object();
-    b.push_back('\n');
+    end_json(b, json_start);
   }
 
   void table_row(const el::Record& r) {
@@ -307,6 +319,7 @@ class Dumper {
       return;
     }
     std::string& b = out_.buf();
+    const size_t json_start = b.size();
     json::Writer(b)
         .begin_object()
         .field("timestamp", r.timestamp)
@@ -317,7 +330,7 @@ class Dumper {
         .field("keyPattern", pattern)
         .field("attributesTruncated", truncated)
         .end_object();
-    b.push_back('\n');
+    end_json(b, json_start);
   }
 
   static void json_counts(json::Writer& w, const char* name,
@@ -331,6 +344,7 @@ class Dumper {
     const el::Stats& s = stats_;
     std::string& b = out_.buf();
     if (format_ != Format::kTable) {
+      const size_t json_start = b.size();
       json::Writer w(b);
       w.begin_object()
           .field("records", s.records)
@@ -355,7 +369,7 @@ class Dumper {
       json_counts(w, "byStatus", s.by_status);
       json_counts(w, "byForm", s.by_form);
       w.end_object();
-      b.push_back('\n');
+      end_json(b, json_start);
       return;
     }
     b.append(fmt::format("records    {}\ntruncated  {}\ntorn       {}\ncorrupt    {}\n", s.records,
@@ -403,6 +417,7 @@ class Dumper {
       stack.pop_back();
       const el::TreeNode& n = lineage_.nodes[it.node];
       if (format_ != Format::kTable) {
+        const size_t json_start = b.size();
         json::Writer(b)
             .begin_object()
             .field("depth", it.depth)
@@ -413,7 +428,7 @@ class Dumper {
             .field("upstreamActionName", n.upstream_action_name)
             .field("children", n.children.size())
             .end_object();
-        b.push_back('\n');
+        end_json(b, json_start);
       } else {
         std::string line;
         std::string child_prefix;
@@ -481,13 +496,17 @@ Result<el::Filter> build_filter(const Options& o) {
   return f;
 }
 
-Result<std::vector<std::string>> expand_inputs(const Options& o, const cli::Io& io) {
+Result<std::vector<std::string>> expand_inputs(const Options& o, const cli::Io& io,
+                                               std::vector<std::string>& dirs) {
   std::vector<std::string> files;
   for (const auto& in : o.inputs) {
     std::error_code ec;
     if (in != "-" && std::filesystem::is_directory(in, ec)) {
+      dirs.push_back(in);
       AFTK_TRY_ASSIGN(auto listed, el::list_log_files(in));
-      if (listed.empty())
+      if (listed.empty() && o.follow)
+        cli::note(io, fmt::format("no event logs in '{}' yet; waiting for them", in));
+      else if (listed.empty())
         cli::warning(io, fmt::format("no event logs (events-*.log, traces-*.log) in '{}'", in));
       files.insert(files.end(), listed.begin(), listed.end());
     } else {
@@ -502,6 +521,7 @@ struct Config {
   Options options;
   el::Filter filter;
   std::vector<std::string> files;
+  std::vector<std::string> dirs;  // directories given: --follow picks up new logs in them
   Format format = Format::kJsonl;
   bool color = false;
 };
@@ -529,7 +549,7 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
     cli::error(io, filter.error().message);
     return cli::kExitUsage;
   }
-  auto files = expand_inputs(o, io);
+  auto files = expand_inputs(o, io, config.dirs);
   if (!files) return cli::report_error(io, files.error());
   config.options = o;
   config.filter = std::move(*filter);
@@ -559,7 +579,8 @@ Result<Outcome> run(const Config& config, cli::Io& io, Dumper& dumper) {
   };
   std::vector<std::unique_ptr<el::Reader>> readers;
   std::uint64_t total_bytes = 0;
-  for (const auto& f : config.files) {
+  std::set<std::string> opened;
+  auto add_reader = [&](const std::string& f) -> Status {
     ro.needles = filter.needles(el::needle_scope_for(f));
     AFTK_TRY_ASSIGN(auto r, el::Reader::open(f, ro));
     struct stat st {};
@@ -567,12 +588,38 @@ Result<Outcome> run(const Config& config, cli::Io& io, Dumper& dumper) {
       total_bytes += static_cast<std::uint64_t>(st.st_size);
     dumper.names.push_back(r->name());
     readers.push_back(std::move(r));
-  }
+    opened.insert(f);
+    return {};
+  };
+  for (const auto& f : config.files) AFTK_TRY(add_reader(f));
+  // tail -F on a directory: logs created there after the start are read from their start.
+  auto pick_up_new_logs = [&]() -> Status {
+    for (const auto& dir : config.dirs) {
+      auto listed = el::list_log_files(dir);
+      if (!listed) continue;  // gone for now: keep waiting
+      for (const auto& f : *listed)
+        if (!opened.count(f)) AFTK_TRY(add_reader(f));
+    }
+    return {};
+  };
   auto counts = [&](auto& list) {
     for (const auto& r : list) {
       outcome.torn += r->torn_records();
       outcome.corrupt += r->corrupt_records();
     }
+  };
+  // A record whose timestamp does not parse cannot be placed against --since/--until: it is
+  // reported and counted (exit 3), not silently dropped.
+  const bool bounded = filter.since_ns.has_value() || filter.until_ns.has_value();
+  auto wanted = [&](const el::Record& r) {
+    if (bounded && !r.time_ns) {
+      ++outcome.problems;
+      cli::warning(io, fmt::format("{}:{}: timestamp '{}' does not parse; --since and --until "
+                                   "cannot place the record, so it is left out",
+                                   dumper.names[r.source], r.line, r.timestamp));
+      return false;
+    }
+    return filter.matches(r);
   };
   el::Record rec;
   std::uint64_t n = 0;
@@ -588,7 +635,7 @@ Result<Outcome> run(const Config& config, cli::Io& io, Dumper& dumper) {
           }
           any = true;
           rec.source = i;
-          if (filter.matches(rec)) dumper.record(rec);
+          if (wanted(rec)) dumper.record(rec);
           if (cli::interrupted()) break;
         }
       }
@@ -597,8 +644,11 @@ Result<Outcome> run(const Config& config, cli::Io& io, Dumper& dumper) {
         outcome.interrupted = true;
         return outcome;
       }
-      if (all_ended) break;
-      if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (all_ended && config.dirs.empty()) break;
+      if (!any) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        AFTK_TRY(pick_up_new_logs());
+      }
     }
     counts(readers);
     return outcome;
@@ -611,7 +661,7 @@ Result<Outcome> run(const Config& config, cli::Io& io, Dumper& dumper) {
   for (;;) {
     AFTK_TRY_ASSIGN(const bool more, merged.next(rec));
     if (!more) break;
-    if (filter.matches(rec)) dumper.record(rec);
+    if (wanted(rec)) dumper.record(rec);
     if ((++n & 0xFFF) == 0) {
       if (cli::interrupted()) {
         outcome.interrupted = true;

@@ -32,8 +32,9 @@ Examples:
         every durable call must run once, except in the documented window
   replay-sim simulate --memory --keys 50 --inputs 20 --crash-rate 0.05 --cleanup on-miss
         a bigger run in memory, with the cache cleanup that does not drop chained states
-  replay-sim simulate --memory --crash-at window:3 --crash-rate 0 --json | jq 'select(.type=="duplicate")'
-        one crash between the 3rd call's completion and its persist: one duplicate
+  replay-sim simulate --memory --crash-at window:3 --crash-rate 0 --reconcile-rate 0 --json
+        one crash between the 3rd call's completion and its persist: one duplicate (with
+        reconcilers, the default 0.3, that call may be reconciled instead of run again)
   replay-sim replay state.jsonl --trace new-calls.jsonl
         which recorded actions new code would replay, and where it diverges
   replay-sim replay --strict --json state.jsonl --trace new-calls.jsonl
@@ -189,7 +190,7 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
   config.color = cli::resolve_color(o.output, io);
   if (o.simulate_command->parsed()) {
     config.simulate = true;
-    if (auto rc = cli::handle_kafka_list(o.simulate.kafka, io)) return rc;
+    if (auto rc = cli::handle_kafka_args(o.simulate.kafka, io)) return rc;
     SimulateOptions& so = config.sim;
     so = o.simulate;
     for (const auto& c : so.crash_at) {
@@ -215,7 +216,7 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
     return std::nullopt;
   }
   const ReplayOptions& ro = o.replay;
-  if (auto rc = cli::handle_kafka_list(ro.source.kafka, io)) return rc;
+  if (auto rc = cli::handle_kafka_args(ro.source.kafka, io)) return rc;
   if (const auto why = cli::check_store_source(ro.source); !why.empty()) {
     cli::error(io, why);
     return cli::kExitUsage;
@@ -245,10 +246,6 @@ void write_call(json::Writer& w, std::string_view name, const std::optional<Call
     w.null();
 }
 
-void emit(const cli::Io& io, std::string& line) {
-  line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), io.out);
-}
 
 std::string trace_json(const TraceEntry& t) {
   std::string out;
@@ -389,6 +386,7 @@ void print_simulation_tables(const Config& config, const SimulationReport& r, co
 }
 
 void print_simulation_jsonl(const Config& config, const SimulationReport& r, const cli::Io& io) {
+  const auto format = config.format;
   std::string line;
   if (config.sim.show_crashes) {
     for (const auto& c : r.crash_log) {
@@ -401,7 +399,7 @@ void print_simulation_jsonl(const Config& config, const SimulationReport& r, con
       if (!c.key.empty()) w.field("key", c.key).field("seq", c.seq).field("action", c.action);
       if (c.call_index >= 0) w.field("callIndex", c.call_index);
       w.field("restoredCheckpoint", c.restored_checkpoint).end_object();
-      emit(io, line);
+      cli::write_json(io, format, line);
     }
   }
   for (const auto& d : r.duplicates) {
@@ -417,7 +415,7 @@ void print_simulation_jsonl(const Config& config, const SimulationReport& r, con
         .field("execution", d.execution)
         .field("cause", d.cause)
         .end_object();
-    emit(io, line);
+    cli::write_json(io, format, line);
   }
   for (const auto& l : r.lost) {
     line.clear();
@@ -426,7 +424,7 @@ void print_simulation_jsonl(const Config& config, const SimulationReport& r, con
     w.field("action", l.action);
     if (l.call_index >= 0) w.field("callIndex", l.call_index).field("functionId", l.function_id);
     w.field("reason", l.reason).end_object();
-    emit(io, line);
+    cli::write_json(io, format, line);
   }
   line.clear();
   json::Writer w(line);
@@ -463,7 +461,7 @@ void print_simulation_jsonl(const Config& config, const SimulationReport& r, con
       .field("inFlight", r.in_flight)
       .field("ok", r.ok())
       .end_object();
-  emit(io, line);
+  cli::write_json(io, format, line);
 }
 
 // Prints the simulation's outcome and returns its exit code.
@@ -576,7 +574,7 @@ int run_replay(const Config& config, const cli::Io& io) {
       }
       if (!c.detail.empty()) w.field("detail", c.detail);
       w.field("where", t.where).end_object();
-      emit(io, line);
+      cli::write_json(io, format, line);
     }
     if (o.strict && c.status == ReplayCheck::Status::kDiverges) {
       stopped = true;
@@ -652,7 +650,7 @@ int run_event_logs(const Config& config, LogStore& store, const cli::Io& io) {
         .field("eventsSent", e.events_sent)
         .field("where", e.where)
         .end_object();
-    emit(io, line);
+    cli::write_json(io, format, line);
   }
   if (format == cli::Format::kTable) table.print(io.out, color);
   std::string summary;

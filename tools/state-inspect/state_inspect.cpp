@@ -5,10 +5,13 @@
 
 #include <fmt/format.h>
 
+#include "health_report.h"
+
 #include "aftk/actionstate/inspect.h"
 #include "aftk/cli/state_listing.h"
 #include "aftk/cli/store_source.h"
 #include "aftk/json/writer.h"
+#include "views.h"
 
 namespace aftk::tools::state_inspect {
 
@@ -19,9 +22,17 @@ constexpr const char* kDescription = R"(List the live action states of a Flink A
 Examples:
   state-inspect state.jsonl                    one row per live state (a table on a terminal)
   state-inspect --json state.jsonl | jq .      one JSON object per state, with the decoded state
-  state-inspect --key user-42 --pending s.jsonl    states of one business key still waiting on a call
   state-inspect --lenient old-dump.jsonl       read records strict mode rejects, and say why
   state-inspect -b localhost:9092 -t agent-state   the live states of a Kafka topic
+  state-inspect --pending --older-than 10m s.jsonl   every PENDING call, its age and verdict
+  state-inspect --pending --key user-42 s.jsonl      the PENDING calls of one business key
+  state-inspect --stats -t agent-state         sizes, superseded bytes, key formats, policy
+  state-inspect --check -t agent-state --partitions 64   what would break an upgrade or restore
+  state-inspect --json --decode s.jsonl         each row also "decoded": payloads readable
+  state-inspect show user-42 s.jsonl           every live state of business key user-42, whole
+  state-inspect show --partition 20 --offset 3 s.jsonl   the record at that position
+  state-inspect show --raw -o json KEY s.jsonl  one state as JSON, payloads left as base64
+  state-inspect --timeline --key user-42 s.jsonl   every version of user-42's states, in order
 
 FILE is a topic dump (JSON Lines of {"partition","offset","timestamp","key","value"}), the
 embedded default store; '-' reads standard input. -t TOPIC reads a Kafka topic instead, from each
@@ -40,7 +51,52 @@ struct Options {
   bool no_state = false;
   bool wide = false;
   bool summary_only = false;
+  bool stats = false;
+  bool check = false;
+  std::string older_than = "10m";
+  std::string now;
+  bool partitions_given = false;  // set after parsing
+  bool decode = false;
+  bool timeline = false;
+  ShowOptions show;
+  CLI::App* show_command = nullptr;
 };
+
+// The views of one state and of key histories (views.h).
+void add_view_options(CLI::App& app, Options& o) {
+  app.add_flag("--decode", o.decode,
+               "JSON output: a \"decoded\" object beside \"state\", call-result payloads readable");
+  app.add_flag("--timeline", o.timeline,
+               "Every record of each business key (--key: only those), seq by seq, in order");
+  o.show_command = add_show_command(app, o.show);
+}
+
+// Runs show or --timeline when asked for; nullopt otherwise.
+std::optional<int> run_view(const Options& o, const cli::Io& io) {
+  const bool show_asked = o.show_command->parsed();
+  if (!show_asked && !o.timeline) return std::nullopt;
+  cli::StoreSource source = o.source;
+  ShowOptions show_options = o.show;
+  // "show --partition P --offset O FILE": the one positional was the file, not a key.
+  if (show_asked && show_options.partition >= 0 && source.file.empty() && !source.is_kafka()) {
+    source.file = std::move(show_options.key);
+    show_options.key.clear();
+  }
+  if (auto rc = cli::handle_store_args(source, io)) return rc;
+  if (show_asked && o.timeline) {
+    cli::error(io, "show and --timeline are separate views; give one");
+    return cli::kExitUsage;
+  }
+  ViewConfig config;
+  config.source = std::move(source);
+  config.decode.mode = o.lenient ? actionstate::ReadMode::kLenient : actionstate::ReadMode::kStrict;
+  config.decode.reject_lineage_fields = o.v031;
+  config.format = cli::resolve_format(o.output, io);
+  config.color = cli::resolve_color(o.output, io);
+  config.wide = o.wide;
+  if (show_asked) return show(show_options, config, io);
+  return timeline(o.keys, config, io);
+}
 
 void configure(CLI::App& app, Options& o) {
   app.description(kDescription);
@@ -48,17 +104,36 @@ void configure(CLI::App& app, Options& o) {
   cli::add_store_source(app, o.source);
   app.add_option("-k,--key", o.keys, "Only this business key (0.4 keys: the business key id); repeatable")
       ->allow_extra_args(false);
-  app.add_option("--seq", o.seq, "Only this sequence number")->check(CLI::NonNegativeNumber);
-  app.add_flag("--pending", o.pending, "Only states with PENDING calls");
+  app.add_option("--seq", o.seq, "Only this sequence number")->check(cli::non_negative());
+  auto* pending = app.add_flag(
+      "--pending", o.pending,
+      "List every PENDING call with its age and verdict (in flight, stuck, never started)");
+  app.add_option("--older-than", o.older_than,
+                 "With --pending: a call older than this (10m, 2h, 30s, 1d) is stuck")
+      ->default_str("10m")
+      ->needs(pending);
+  app.add_option("--now", o.now, "With --pending: measure ages from this time (RFC 3339)")
+      ->needs(pending);
+  auto* stats = app.add_flag("--stats", o.stats,
+                             "Store statistics: records, bytes live and superseded, per partition");
+  auto* check = app.add_flag("--check", o.check,
+                             "Check the store for what upstream fails on; exit 3 on a finding");
+  pending->excludes(stats)->excludes(check);
+  stats->excludes(check);
   app.add_flag("--incomplete", o.incomplete, "Only states not marked completed");
   app.add_flag("--lenient", o.lenient, "Read values the upstream reader rejects; report each deviation");
   app.add_flag("--v031", o.v031, "Decode as the 0.3.1 reader does (reject lineage fields)");
   app.add_flag("--no-state", o.no_state, "JSON output without the decoded \"state\" object");
   app.add_flag("-w,--wide", o.wide, "Table output with full UUIDs");
-  app.add_flag("--summary", o.summary_only, "Print only the counts");
+  app.add_flag("--summary", o.summary_only, "Print only the counts")
+      ->excludes(pending)
+      ->excludes(stats)
+      ->excludes(check);
+  add_view_options(app, o);
   cli::add_output_options(app, o.output);
   app.footer(R"(Exit status: 0 all states read; 1 the input cannot be read; 2 usage error;
-3 problems found (corrupt records, unparsable keys or, with --lenient, deviations).
+3 problems found (corrupt records, unparsable keys or, with --lenient, deviations;
+a stuck call with --pending; a finding with --check).
 See state-inspect(1).)");
 }
 
@@ -68,6 +143,7 @@ struct Config {
   actionstate::InspectOptions inspect;
   bool summary_only = false;
   cli::StateListing::Style style;
+  std::optional<HealthRequest> health;  // --pending, --stats or --check
 };
 
 // Returns the exit code of a usage error (or of -X list), or nullopt with `config` filled.
@@ -80,11 +156,34 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
   opts.decode.reject_lineage_fields = o.v031;
   opts.business_keys = o.keys;
   if (o.seq >= 0) opts.seq = o.seq;
-  opts.only_pending = o.pending;
   opts.only_incomplete = o.incomplete;
   config.summary_only = o.summary_only;
   config.style = {cli::resolve_format(o.output, io), cli::resolve_color(o.output, io), o.wide,
-                  !o.no_state};
+                  !o.no_state, o.decode};
+  if (!o.pending && !o.stats && !o.check) return std::nullopt;
+  HealthRequest& h = config.health.emplace();
+  h.mode = o.pending ? HealthRequest::Mode::kPending
+           : o.stats ? HealthRequest::Mode::kStats
+                     : HealthRequest::Mode::kCheck;
+  h.decode = opts.decode;
+  h.format = config.style.format;
+  h.color = config.style.color;
+  h.wide = o.wide;
+  h.pending.business_keys = o.keys;
+  h.pending.seq = opts.seq;
+  if (o.partitions_given) h.expected_partitions = o.source.partitions;
+  auto older = actionstate::parse_duration_ms(o.older_than);
+  if (!older) {
+    cli::error(io, "--older-than: " + older.error().message);
+    return cli::kExitUsage;
+  }
+  h.pending.older_than_ms = *older;
+  auto now = actionstate::resolve_now_ms(o.now);
+  if (!now) {
+    cli::error(io, "--now: " + now.error().message);
+    return cli::kExitUsage;
+  }
+  h.pending.now_ms = *now;
   return std::nullopt;
 }
 
@@ -128,8 +227,7 @@ int report(const Config& config, const actionstate::InspectSummary& summary,
         .field("deviating", summary.deviating)
         .field("problems", summary.problems.size())
         .end_object();
-    line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), io.out);
+    cli::write_json(io, config.style.format, line);
   }
   cli::note(io, fmt::format("{} records ({} tombstones), {} live states, {} listed, {} corrupt, "
                             "{} other problems",
@@ -145,10 +243,13 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   Options o;
   configure(app, o);
   if (auto rc = cli::parse(app, argc, argv, io)) return *rc;
+  o.partitions_given = app.count("--partitions") > 0;
   io.quiet = o.output.quiet;
   return cli::guarded(io, [&]() -> int {
+    if (auto rc = run_view(o, io)) return *rc;
     Config config;
     if (auto rc = build_config(o, io, config)) return *rc;
+    if (config.health) return run_health(*config.health, config.source, io);
     cli::StateListing listing(io, config.style);
     auto summary = run(config, io, listing);
     if (!summary) return cli::report_error(io, summary.error());

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "aftk/actionstate/health.h"
 #include "aftk/actionstate/prune_plan.h"
 #include "aftk/cli/store_source.h"
 #include "aftk/json/writer.h"
@@ -22,6 +23,9 @@ constexpr const char* kDescription = R"(Plan, and with --apply write, tombstones
 Examples:
   state-prune --completed state.jsonl                 show what can go: finished inputs, per key
   state-prune --cut user-42=17 state.jsonl            every state of user-42 up to seq 17
+  state-prune --keep-latest state.jsonl               per key, all but its newest input
+  state-prune --before-seq 100 state.jsonl            per key, every input below seq 100
+  state-prune --older-than 7d -t agent-state          per key, inputs written over a week ago
   state-prune --completed --apply --yes state.jsonl   write the tombstones, no question asked
 
 Without --apply nothing is written: the plan is printed (a table on a terminal, JSON Lines
@@ -30,11 +34,18 @@ terminal (or by --yes), and one tombstone per state is appended, with the state'
 the partition its record is in. Restoring a checkpoint or savepoint taken before the prune can
 then re-run actions whose states were pruned: prune only up to the checkpoint you restore from.)";
 
+constexpr const char* kRestoreWarning =
+    "restoring a checkpoint taken before this prune can re-run the pruned actions";
+
 struct Options {
   cli::StoreSource source;
   cli::OutputOptions output;
   std::vector<std::string> cuts;
   bool completed = false;
+  std::string older_than;
+  std::int64_t before_seq = -1;
+  bool keep_latest = false;
+  std::string now;
   bool apply = false;
   bool yes = false;
 };
@@ -47,6 +58,13 @@ void configure(CLI::App& app, Options& o) {
       ->allow_extra_args(false);
   app.add_flag("--completed", o.completed,
                "Per business key, prune finished inputs below its newest one");
+  app.add_option("--older-than", o.older_than,
+                 "DURATION: per business key, prune inputs whose records are all older (7d, 12h)");
+  app.add_option("--before-seq", o.before_seq, "N: per business key, prune inputs below seq N")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--keep-latest", o.keep_latest,
+               "Per business key, prune every input below its newest one, finished or not");
+  app.add_option("--now", o.now, "With --older-than: measure ages from this time (RFC 3339)");
   app.add_flag("--apply", o.apply, "Write the tombstones (default: only show the plan)");
   app.add_flag("-y,--yes", o.yes, "With --apply, do not ask for confirmation");
   cli::add_output_options(app, o.output);
@@ -78,8 +96,29 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
     }
     config.request.cuts.push_back({c.substr(0, eq), seq});
   }
-  if (config.request.cuts.empty() && !o.completed) {
-    cli::error(io, "nothing to prune: give --cut KEY=SEQ or --completed");
+  if (o.before_seq >= 0) config.request.before_seq = o.before_seq;
+  config.request.keep_latest = o.keep_latest;
+  if (!o.older_than.empty()) {
+    auto age = actionstate::parse_duration_ms(o.older_than);
+    if (!age) {
+      cli::error(io, "--older-than: " + age.error().message);
+      return cli::kExitUsage;
+    }
+    auto now = actionstate::resolve_now_ms(o.now);
+    if (!now) {
+      cli::error(io, "--now: " + now.error().message);
+      return cli::kExitUsage;
+    }
+    config.request.written_before_ms = *now - *age;
+  } else if (!o.now.empty()) {
+    cli::error(io, "--now needs --older-than");
+    return cli::kExitUsage;
+  }
+  const auto& rq = config.request;
+  if (rq.cuts.empty() && !rq.completed_prefix && !rq.before_seq && !rq.keep_latest &&
+      !rq.written_before_ms) {
+    cli::error(io, "nothing to prune: give --cut KEY=SEQ, --completed, --older-than DURATION, "
+                   "--before-seq N or --keep-latest");
     return cli::kExitUsage;
   }
   config.source = o.source;
@@ -94,7 +133,8 @@ struct Planned {
   std::unique_ptr<actionstate::LogStore> store;
   actionstate::RebuildReport loaded;
   std::vector<actionstate::PlannedCut> plan;
-  size_t total = 0;  // tombstones in the plan
+  size_t total = 0;          // tombstones in the plan
+  std::uint64_t bytes = 0;   // key and value bytes of the states they delete
 };
 
 // Loads the store and plans the tombstones; writes nothing.
@@ -103,7 +143,10 @@ Result<Planned> run(const Config& config) {
   AFTK_TRY_ASSIGN(p.store, cli::open_store(config.source, !config.apply));
   AFTK_TRY_ASSIGN(p.loaded, p.store->load_all({}));
   p.plan = actionstate::plan_prune(p.store->cache(), config.request);
-  for (const auto& cut : p.plan) p.total += cut.entries.size();
+  for (const auto& cut : p.plan) {
+    p.total += cut.entries.size();
+    p.bytes += cut.bytes;
+  }
   return p;
 }
 
@@ -115,7 +158,7 @@ void report(const Config& config, const Planned& p, const cli::Io& io) {
   cli::Table table;
   std::string line;
   if (config.format == cli::Format::kTable)
-    for (const char* h : {"BUSINESS KEY", "SEQ", "ACTION", "P", "OFFSET", "WHY"})
+    for (const char* h : {"BUSINESS KEY", "SEQ", "ACTION", "P", "OFFSET", "BYTES", "WHY"})
       table.add_column(h);
   for (const auto& cut : p.plan) {
     for (const auto* e : cut.entries) {
@@ -124,7 +167,7 @@ void report(const Config& config, const Planned& p, const cli::Io& io) {
                                                         : "#" + e->key.business_key_id,
                        std::to_string(e->key.seq), e->key.action_uuid.substr(0, 8),
                        std::to_string(e->position.partition), std::to_string(e->position.offset),
-                       cut.reason});
+                       std::to_string(e->key.to_string().size() + e->value.size()), cut.reason});
         continue;
       }
       line.clear();
@@ -135,16 +178,18 @@ void report(const Config& config, const Planned& p, const cli::Io& io) {
           .field("offset", e->position.offset)
           .field("key", e->key.to_string())
           .field("seq", e->key.seq)
+          .field("bytes", e->key.to_string().size() + e->value.size())
           .field("reason", cut.reason)
           .end_object();
-      line.push_back('\n');
-      std::fwrite(line.data(), 1, line.size(), io.out);
+      cli::write_json(io, config.format, line);
     }
   }
   if (config.format == cli::Format::kTable) table.print(io.out, config.color);
-  cli::note(io, fmt::format("plan: {} tombstones for {} business key(s) in {} ({} live states)",
-                            p.total, p.plan.size(), config.source.describe(),
+  cli::note(io, fmt::format("plan: {} tombstones for {} business key(s) in {}, {} bytes of "
+                            "live states reclaimed ({} live states)",
+                            p.total, p.plan.size(), config.source.describe(), p.bytes,
                             p.store->cache().size()));
+  if (p.total > 0) cli::warning(io, kRestoreWarning);
 }
 
 // With --apply: confirms (unless --yes) and writes the plan's tombstones.
@@ -160,7 +205,7 @@ int apply(const Config& config, Planned& p, const cli::Io& io) {
       return cli::kExitProblems;
     }
   }
-  cli::warning(io, "restoring a checkpoint taken before this prune can re-run the pruned actions");
+  cli::warning(io, kRestoreWarning);
   size_t written = 0;
   for (const auto& cut : p.plan) {
     if (cli::interrupted()) {
@@ -172,7 +217,7 @@ int apply(const Config& config, Planned& p, const cli::Io& io) {
     if (!r) {
       cli::error(io, fmt::format("{} after {} of {} tombstones (business key '{}' not finished)",
                                  r.error().to_string(), written, p.total, cut.identity));
-      return written ? cli::kExitPartial : cli::kExitFailure;
+      return written ? cli::kExitPartial : cli::exit_code(r.error());
     }
   }
   if (auto f = p.store->flush(); !f) {

@@ -14,6 +14,7 @@
 #include "aftk/actionstate/file_store.h"
 #include "aftk/actionstate/inspect.h"
 #include "aftk/actionstate/snapshot.h"
+#include "aftk/checkpoint/checkpoint.h"
 #include "aftk/cli/state_listing.h"
 #include "aftk/cli/store_source.h"
 #include "aftk/json/writer.h"
@@ -28,16 +29,23 @@ Examples:
   state-rebuild -m marker.json state.jsonl            the states a restore from that checkpoint sees
   state-rebuild -m sub0.json -m sub1.json --summary s.jsonl   markers of two subtasks, merged
   state-rebuild --from-beginning --out compact.jsonl s.jsonl  a compacted copy: live states only
+  state-rebuild --checkpoint ckpts/<job>/chk-42 s.jsonl     what a restore from chk-42 rebuilds
+  state-rebuild --checkpoint savepoint-1a2b-3c4d --print-markers   the markers it holds, as JSON
 
 Markers are JSON files: the legacy map {"0":5,"1":3} of 0.3.x, the versioned marker
-{"schemaVersion":1,"topic":...,"topicId":...,"offsets":{...}}, or an array of them. Several
-markers merge as recovery merges them: the minimum offset per partition. Each partition is read
-from its marker offset up to the end offset captured before reading.)";
+{"schemaVersion":1,"topic":...,"topicId":...,"offsets":{...}}, or an array of them; or a Flink
+checkpoint or savepoint directory (--checkpoint DIR, or -m DIR), whose markers are read from its
+_metadata and state files with no JVM. Several markers merge as recovery merges them: the
+minimum offset per partition. Each partition is read from its marker offset up to the end
+offset captured before reading.)";
 
 struct Options {
   cli::StoreSource source;
   cli::OutputOptions output;
   std::vector<std::string> markers;
+  std::vector<std::string> checkpoints;
+  checkpoint::OperatorSelector selector;
+  bool print_markers = false;
   bool from_beginning = false;
   std::string out;
   bool force = false;
@@ -49,22 +57,34 @@ void configure(CLI::App& app, Options& o) {
   app.description(kDescription);
   app.set_version_flag("--version", "");
   cli::add_store_source(app, o.source);
-  app.add_option("-m,--marker", o.markers, "Recovery marker file; repeatable (merged by minimum)")
+  app.add_option("-m,--marker", o.markers,
+                 "Recovery marker file or checkpoint directory; repeatable (merged by minimum)")
       ->allow_extra_args(false);
+  app.add_option("--checkpoint", o.checkpoints,
+                 "Flink checkpoint or savepoint directory to take the markers from; repeatable")
+      ->allow_extra_args(false);
+  auto* uid = app.add_option("--operator-uid", o.selector.uid,
+                             "In checkpoints, the operator holding the markers, by its uid");
+  app.add_option("--operator-uid-hash", o.selector.uid_hash,
+                 "In checkpoints, that operator by its id (uid hash, 32 hex digits)")
+      ->excludes(uid);
+  app.add_flag("--print-markers", o.print_markers,
+               "Print the markers as one JSON array and stop (no store is read)");
   app.add_flag("--from-beginning", o.from_beginning, "Read every partition from its first offset");
   app.add_option("--out", o.out, "Write the rebuilt live states to this new topic-dump file");
   app.add_flag("--force", o.force, "With --out, replace an existing file");
   app.add_flag("--summary", o.summary_only, "Print only the counts and offsets");
   app.add_flag("--lenient", o.lenient, "Validate values leniently (see state-inspect --lenient)");
   cli::add_output_options(app, o.output);
-  app.footer("Exit status: 0 rebuilt; 1 the store or a marker cannot be read, or markers conflict;\n"
-             "2 usage error; 3 rebuilt, with problem records. See state-rebuild(1).");
+  app.footer("Exit status: 0 rebuilt; 1 the store, a marker or a checkpoint cannot be read, or\n"
+             "markers conflict; 2 usage error; 3 rebuilt, with problem records. See state-rebuild(1).");
 }
 
 // What the run needs, checked: the markers read, the output chosen.
 struct Config {
   cli::StoreSource source;
   std::vector<actionstate::RecoveryMarker> markers;  // empty: from the beginning
+  bool print_markers = false;
   actionstate::DecodeOptions decode;
   std::string out;
   bool summary_only = false;
@@ -74,17 +94,58 @@ struct Config {
 
 // Returns the exit code to stop with (a usage error, -X list, an unreadable marker, an --out
 // that exists), or nullopt with `config` filled.
+// The markers of a checkpoint or savepoint directory, in the order Flink stores them.
+Result<std::vector<actionstate::RecoveryMarker>> checkpoint_markers(
+    const std::string& dir, const checkpoint::OperatorSelector& selector, const cli::Io& io) {
+  AFTK_TRY_ASSIGN(checkpoint::CheckpointMarkers found,
+                  checkpoint::read_recovery_markers(dir, selector));
+  if (found.elements.empty())
+    return fail(Errc::kNotFound,
+                fmt::format("'{}': the recoveryMarker state of operator {} is empty",
+                            found.metadata_path, found.operator_id),
+                found.metadata_path);
+  cli::note(io, fmt::format("{} recovery markers from checkpoint {} in '{}' (operator {})",
+                            found.elements.size(), found.checkpoint_id, dir, found.operator_id));
+  return found.markers();
+}
+
 std::optional<int> build_config(const Options& o, const cli::Io& io, Config& config) {
-  if (auto rc = cli::handle_store_args(o.source, io)) return rc;
-  if (o.markers.empty() == !o.from_beginning) {
-    cli::error(io, "give recovery markers (-m) or --from-beginning, not both and not neither");
-    return cli::kExitUsage;
+  const bool has_markers = !o.markers.empty() || !o.checkpoints.empty();
+  if (o.print_markers) {
+    if (!has_markers || o.from_beginning) {
+      cli::error(io, "--print-markers needs markers (-m or --checkpoint)");
+      return cli::kExitUsage;
+    }
+    if (!o.source.file.empty() || !o.source.topic.empty()) {
+      cli::error(io, "--print-markers reads no store; leave out FILE and -t");
+      return cli::kExitUsage;
+    }
+  } else {
+    if (auto rc = cli::handle_store_args(o.source, io)) return rc;
+    if (has_markers == o.from_beginning) {
+      cli::error(io,
+                 "give recovery markers (-m, --checkpoint) or --from-beginning, not both and not "
+                 "neither");
+      return cli::kExitUsage;
+    }
   }
   for (const auto& path : o.markers) {
-    auto m = actionstate::read_marker_file(path);
+    auto m = checkpoint::is_checkpoint(path) ? checkpoint_markers(path, o.selector, io)
+                                             : actionstate::read_marker_file(path);
     if (!m) return cli::report_error(io, m.error());
     config.markers.insert(config.markers.end(), m->begin(), m->end());
   }
+  for (const auto& dir : o.checkpoints) {
+    if (!checkpoint::is_checkpoint(dir)) {
+      cli::error(io, fmt::format("'{}' is not a checkpoint or savepoint directory (no _metadata)",
+                                 dir));
+      return cli::kExitFailure;
+    }
+    auto m = checkpoint_markers(dir, o.selector, io);
+    if (!m) return cli::report_error(io, m.error());
+    config.markers.insert(config.markers.end(), m->begin(), m->end());
+  }
+  config.print_markers = o.print_markers;
   if (!o.out.empty() && !o.force) {
     struct stat st {};
     if (::stat(o.out.c_str(), &st) == 0) {
@@ -146,8 +207,7 @@ int report(const Config& config, const Rebuilt& done, const cli::Io& io) {
         .field("live", r.live)
         .field("problems", r.problems.size() + r.unreadable.size())
         .end_object();
-    line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), io.out);
+    cli::write_json(io, config.format, line);
   } else if (config.out.empty()) {
     InspectOptions io_opts;
     io_opts.decode = config.decode;
@@ -178,6 +238,14 @@ int main(int argc, const char* const* argv, cli::Io& io) {
   return cli::guarded(io, [&]() -> int {
     Config config;
     if (auto rc = build_config(o, io, config)) return *rc;
+    if (config.print_markers) {
+      std::string line = "[";
+      for (std::size_t i = 0; i < config.markers.size(); ++i)
+        line += (i ? "," : "") + actionstate::to_json(config.markers[i]);
+      line += "]\n";
+      std::fwrite(line.data(), 1, line.size(), io.out);
+      return cli::kExitOk;
+    }
     auto done = run(config, io);
     if (!done) return cli::report_error(io, done.error());
     const cli::CacheLeftAtExit left(io, done->store.get());

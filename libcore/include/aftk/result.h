@@ -32,9 +32,16 @@ struct Error {
   Errc code = Errc::kInternal;
   std::string message;  // fmt-shaped: "cannot read 'x': truncated record at byte 12"
   std::string where;    // "file.jsonl:12", "partition 3 offset 12", or empty
-  bool retriable = false;
+  bool retriable = false;  // the same call may succeed later (a leader moving, a timeout)
+  // For errors librdkafka reported (KAFKA, TIMEOUT): its rd_kafka_resp_err_t code and that
+  // code's name, e.g. 6 and "NOT_LEADER_FOR_PARTITION"; 0 and "" otherwise.
+  int kafka_code = 0;
+  std::string kafka_name = {};
+  // librdkafka raised a fatal error (rd_kafka_fatal_error): the client instance that gave it
+  // cannot go on, so retrying with it is pointless. Never set together with `retriable`.
+  bool fatal = false;
 
-  /// "message (where)" or just "message".
+  /// "message (at where)" or just "message", followed by " (fatal)" for a fatal error.
   std::string to_string() const;
 };
 

@@ -17,9 +17,11 @@ namespace aftk::actionstate {
 std::string_view key_format_name(KeyFormat f) { return f == KeyFormat::kV03 ? "0.3" : "0.4"; }
 
 std::string StateKey::to_string() const {
+  const std::string_view seq_sign = seq_minus_zero ? "-" : "";
   if (format == KeyFormat::kV03)
-    return fmt::format("{}_{}_{}_{}", business_key, seq, event_uuid, action_uuid);
-  return fmt::format("{}_{}_{}_{}_{}", key_group, seq, event_uuid, action_uuid, business_key_id);
+    return fmt::format("{}_{}{}_{}_{}", business_key, seq_sign, seq, event_uuid, action_uuid);
+  return fmt::format("{}{}_{}{}_{}_{}_{}", key_group_minus_zero ? "-" : "", key_group, seq_sign,
+                     seq, event_uuid, action_uuid, business_key_id);
 }
 
 StateKey StateKey::v03(std::string business_key, std::int64_t seq, std::string event_uuid,
@@ -45,12 +47,26 @@ StateKey StateKey::v04(std::int32_t key_group, std::int64_t seq, std::string eve
   return k;
 }
 
-bool is_canonical_seq(std::string_view s, std::int64_t* value) {
-  if (s.empty() || s.size() > 19) return false;
-  if (s.size() > 1 && s[0] == '0') return false;
-  std::int64_t v = 0;
+namespace {
+
+// Digits without a sign or a leading zero, or "-0"; at most max_digits of them.
+template <class Int>
+bool is_canonical_natural(std::string_view s, size_t max_digits, Int& v) {
+  if (s == "-0") {
+    v = 0;
+    return true;
+  }
+  if (s.empty() || s.size() > max_digits || (s.size() > 1 && s[0] == '0')) return false;
+  if (s[0] < '0' || s[0] > '9') return false;  // from_chars would take a '-'
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size() || v < 0) return false;
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+}  // namespace
+
+bool is_canonical_seq(std::string_view s, std::int64_t* value) {
+  std::int64_t v = 0;
+  if (!is_canonical_natural(s, 19, v)) return false;
   if (value) *value = v;
   return true;
 }
@@ -58,9 +74,7 @@ bool is_canonical_seq(std::string_view s, std::int64_t* value) {
 namespace {
 
 bool is_canonical_int32(std::string_view s, std::int32_t& v) {
-  if (s.empty() || s.size() > 10 || (s.size() > 1 && s[0] == '0')) return false;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size() && v >= 0;
+  return is_canonical_natural(s, 10, v);
 }
 
 bool is_digest(std::string_view s) {
@@ -88,6 +102,8 @@ Result<StateKey> parse_v04(std::string_view key) {
   k.format = KeyFormat::kV04;
   if (!is_canonical_int32(f[0], k.key_group)) return bad_key(key, fmt::format("key group '{}' is not a canonical non-negative int", f[0]));
   if (!is_canonical_seq(f[1], &k.seq)) return bad_key(key, fmt::format("sequence number '{}' is not a canonical non-negative long", f[1]));
+  k.key_group_minus_zero = f[0][0] == '-';
+  k.seq_minus_zero = f[1][0] == '-';
   if (!is_canonical_uuid(f[2])) return bad_key(key, fmt::format("event UUID '{}' is not a canonical UUID", f[2]));
   if (!is_canonical_uuid(f[3])) return bad_key(key, fmt::format("action UUID '{}' is not a canonical UUID", f[3]));
   if (!is_digest(f[4])) return bad_key(key, fmt::format("business key id '{}' is not 32 bytes of padded base64", f[4]));
@@ -113,6 +129,7 @@ Result<StateKey> parse_v03(std::string_view key) {
   k.format = KeyFormat::kV03;
   if (bk.empty()) return bad_key(key, "empty business key");
   if (!is_canonical_seq(seq, &k.seq)) return bad_key(key, fmt::format("sequence number '{}' is not a canonical non-negative long", seq));
+  k.seq_minus_zero = seq[0] == '-';
   if (!is_canonical_uuid(ev)) return bad_key(key, fmt::format("event UUID '{}' is not a canonical UUID", ev));
   if (!is_canonical_uuid(act)) return bad_key(key, fmt::format("action UUID '{}' is not a canonical UUID", act));
   k.business_key.assign(bk);

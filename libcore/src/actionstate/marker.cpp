@@ -2,6 +2,9 @@
 // Parsing, printing and merging recovery markers.
 #include "aftk/actionstate/marker.h"
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -28,6 +31,8 @@ Result<OffsetMap> parse_offsets(od::object obj) {
     if (std::move(fr).get(f)) return bad("malformed JSON");
     std::string_view key;
     if (f.unescaped_key().get(key)) return bad("malformed JSON");
+    // "-0" is partition 0, as Integer.parseInt reads it. Unlike a record key, a marker names
+    // partitions, not bytes: writing it back as "0" keeps its meaning, so it is normalized.
     std::int64_t p = 0;
     if (!is_canonical_seq(key, &p) || p > INT32_MAX)
       return bad(fmt::format("partition \"{}\" is not a canonical non-negative integer", key));
@@ -132,8 +137,14 @@ Result<RecoveryMarker> parse_marker(std::string_view json) {
 }
 
 Result<std::vector<RecoveryMarker>> read_marker_file(const std::string& path) {
+  // A directory opens and reads as empty, which would be reported as malformed JSON.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return fail(Errc::kIo, fmt::format("cannot read marker file '{}': is a directory", path));
   std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(Errc::kIo, fmt::format("cannot read marker file '{}'", path));
+  if (!in)
+    return fail(Errc::kIo,
+                fmt::format("cannot read marker file '{}': {}", path, std::strerror(errno)));
   std::stringstream ss;
   ss << in.rdbuf();
   auto r = parse_markers(ss.str());

@@ -2,9 +2,13 @@
 // Prune planning over a cache of live states.
 #include "aftk/actionstate/prune_plan.h"
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 
 #include <fmt/format.h>
+
+#include "aftk/eventlog/record.h"
 
 namespace aftk::actionstate {
 
@@ -15,20 +19,21 @@ std::vector<PlannedCut> plan_prune(const StateCache& cache, const PruneRequest& 
     by_key[std::string(e.key.identity())][e.key.seq].push_back(&e);
   });
   std::map<std::string, PlannedCut> cuts;
-  for (const auto& c : request.cuts) {
-    auto& cut = cuts[c.identity];
-    if (cut.identity.empty() || c.seq > cut.seq) {
-      cut.identity = c.identity;
-      cut.seq = c.seq;
-      cut.reason = fmt::format("asked: seq <= {}", c.seq);
-    }
-  }
-  if (request.completed_prefix) {
-    Decoder decoder({ReadMode::kLenient, false});
-    ActionState state;
-    for (const auto& [identity, seqs] : by_key) {
-      if (seqs.size() < 2) continue;
-      const std::int64_t newest = seqs.rbegin()->first;
+  // Keeps, per business key, the deepest cut proposed.
+  const auto propose = [&](const std::string& identity, std::int64_t seq, std::string reason) {
+    auto& cut = cuts[identity];
+    if (!cut.identity.empty() && seq <= cut.seq) return;
+    cut.identity = identity;
+    cut.seq = seq;
+    cut.reason = std::move(reason);
+  };
+  for (const auto& c : request.cuts)
+    propose(c.identity, c.seq, fmt::format("asked: seq <= {}", c.seq));
+  Decoder decoder({ReadMode::kLenient, false});
+  ActionState state;
+  for (const auto& [identity, seqs] : by_key) {
+    const std::int64_t newest = seqs.rbegin()->first;
+    if (request.completed_prefix && seqs.size() >= 2) {
       std::int64_t cut_at = -1;
       for (const auto& [seq, entries] : seqs) {
         if (seq == newest) break;
@@ -38,13 +43,28 @@ std::vector<PlannedCut> plan_prune(const StateCache& cache, const PruneRequest& 
         if (!all_done) break;
         cut_at = seq;
       }
-      if (cut_at < 0) continue;
-      auto& cut = cuts[identity];
-      if (cut.identity.empty() || cut_at > cut.seq) {
-        cut.identity = identity;
-        cut.seq = cut_at;
-        cut.reason = fmt::format("completed up to seq {}, newest seq {}", cut_at, newest);
+      if (cut_at >= 0)
+        propose(identity, cut_at,
+                fmt::format("completed up to seq {}, newest seq {}", cut_at, newest));
+    }
+    if (request.before_seq && seqs.begin()->first < *request.before_seq)
+      propose(identity, *request.before_seq - 1, fmt::format("seq < {}", *request.before_seq));
+    if (request.keep_latest && seqs.size() >= 2)
+      propose(identity, std::prev(seqs.end(), 2)->first,
+              fmt::format("keep latest: seq {}", newest));
+    if (request.written_before_ms) {
+      std::int64_t cut_at = -1;
+      for (const auto& [seq, entries] : seqs) {
+        const bool old = std::all_of(entries.begin(), entries.end(), [&](const auto* e) {
+          return e->position.timestamp >= 0 && e->position.timestamp < *request.written_before_ms;
+        });
+        if (!old) break;
+        cut_at = seq;
       }
+      if (cut_at >= 0)
+        propose(identity, cut_at,
+                fmt::format("written before {}, up to seq {}",
+                            eventlog::format_instant(*request.written_before_ms * 1'000'000), cut_at));
     }
   }
   std::vector<PlannedCut> out;
@@ -54,6 +74,7 @@ std::vector<PlannedCut> plan_prune(const StateCache& cache, const PruneRequest& 
     for (const auto& [seq, entries] : it->second) {
       if (seq > cut.seq) break;
       cut.entries.insert(cut.entries.end(), entries.begin(), entries.end());
+      for (const auto* e : entries) cut.bytes += e->key.to_string().size() + e->value.size();
     }
     if (!cut.entries.empty()) out.push_back(std::move(cut));
   }

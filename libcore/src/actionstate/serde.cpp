@@ -723,12 +723,13 @@ bool decode_state(Ctx& c, od::object& obj, ActionState& s) {
 //
 // Values written by the runtime or by aftk are compact, keep their fields in one order and escape
 // strings as Jackson does, so a single forward pass over the bytes can read them. The pass
-// accepts only input whose decoding it is sure of, every such input one the general reader below
-// decodes to the same ActionState without any deviation; anything else (whitespace, another
-// field order, escapes in a field whose value is unescaped, numbers not in normalized form,
-// lenient-only forms) makes it decline, and the general reader decides. Declining costs the bytes
-// read so far, nothing else: the caller's ActionState is rewritten in full by whichever reader
-// finishes.
+// accepts only input whose decoding it is sure of and which encode() writes back byte for byte,
+// every such input one the general reader below decodes to the same ActionState without any
+// deviation; anything else (whitespace, another field order, escapes or raw 4-byte sequences in
+// a field whose value is unescaped, numbers not in normalized form, base64 with stray bits,
+// lenient-only forms) makes it decline, and the general reader decides. Declining costs the
+// bytes read so far, nothing else: the caller's ActionState is rewritten in full by whichever
+// reader finishes.
 
 class CanonicalReader {
  public:
@@ -768,10 +769,12 @@ class CanonicalReader {
     return false;
   }
 
-  // A string without escapes or control characters: its bytes are its value.
+  // A string without escapes, control characters or 4-byte UTF-8 sequences: its bytes are its
+  // value and encode() writes them back unchanged (it escapes a 4-byte sequence as a surrogate
+  // pair, so raw ones are left to the general reader).
   bool plain(std::string_view& out) {
     if (p_ >= end_ || *p_ != '"') return false;
-    const char* q = json::detail::find_special<true, false>(p_ + 1, end_);
+    const char* q = json::detail::find_special<true, true>(p_ + 1, end_);
     if (q >= end_ || *q != '"') return false;
     out = std::string_view(p_ + 1, static_cast<size_t>(q - p_ - 1));
     p_ = q + 1;
@@ -798,8 +801,11 @@ class CanonicalReader {
 
   bool opt_bytes(std::optional<std::string>& out) {
     return opt_plain(out, [](std::string_view v, std::string& s) {
+      // Text with non-zero bits after the last byte decodes as Jackson decodes it (the bits are
+      // dropped) but re-encodes with them zero, so it is not in the canonical form.
       json::Base64Problem problem;
-      return json::base64_decode_lenient(v, s, problem).has_value() && !problem.unpadded;
+      return json::base64_decode_lenient(v, s, problem).has_value() && !problem.unpadded &&
+             !problem.stray_bits;
     });
   }
 
@@ -886,12 +892,10 @@ class CanonicalReader {
     e.class_name.assign(v);
     if (!lit(",\"id\":") || !plain(v) || !is_canonical_uuid(v)) return false;
     e.id.assign(v);
-    bool has_type = false;
-    if (lit(",\"type\":")) {
-      if (!plain(v) || v.empty()) return false;
-      e.type.assign(v);
-      has_type = true;
-    }
+    // "type" sits where encode() puts it for this class: right after "id" for the base Event,
+    // last for every other class. Anywhere else the general reader decides.
+    const bool type_last = e.writes_type_last();
+    if (!type_last && !type(e)) return false;
     if (!lit(",\"attributes\":") || p_ >= end_ || *p_ != '{') return false;
     const char* attributes = p_;
     if (!jackson_value(0)) return false;
@@ -919,11 +923,15 @@ class CanonicalReader {
     } else {
       release(c_, e.upstream_action_name);
     }
-    if (!has_type) {
-      if (!lit(",\"type\":") || !plain(v) || v.empty()) return false;
-      e.type.assign(v);
-    }
+    if (type_last && !type(e)) return false;
     return lit("}");
+  }
+
+  bool type(Event& e) {
+    std::string_view v;
+    if (!lit(",\"type\":") || !plain(v) || v.empty()) return false;
+    e.type.assign(v);
+    return true;
   }
 
   bool memory_update(MemoryUpdate& m) {

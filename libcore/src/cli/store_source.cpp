@@ -31,7 +31,7 @@ std::string check_store_source(const StoreSource& source) {
 }
 
 std::optional<int> handle_store_args(const StoreSource& source, const Io& io) {
-  if (auto rc = handle_kafka_list(source.kafka, io)) return rc;
+  if (auto rc = handle_kafka_args(source.kafka, io)) return rc;
   if (const auto why = check_store_source(source); !why.empty()) {
     error(io, why);
     return kExitUsage;

@@ -3,9 +3,11 @@
 #include "aftk/cli/tool.h"
 
 #include <malloc.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 
@@ -14,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "aftk/json/writer.h"
 #include "aftk_config.h"
 
 namespace aftk::cli {
@@ -60,9 +63,14 @@ bool confirm(const Io& io, std::string_view question) {
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
+int exit_code(const Error& e) {
+  return e.code == Errc::kInterrupted ? kExitInterrupted : kExitFailure;
+}
+
 int report_error(const Io& io, const Error& e) {
   error(io, fmt::format("{} [{}]", e.to_string(), errc_name(e.code)));
-  return e.code == Errc::kInterrupted ? kExitInterrupted : kExitFailure;
+  if (e.retriable) note(io, "the error may be transient: running the command again may succeed");
+  return exit_code(e);
 }
 
 void add_output_options(CLI::App& app, OutputOptions& o) {
@@ -135,7 +143,12 @@ int guarded(const Io& io, const std::function<int()>& body) {
 int main(int argc, char** argv, std::string tool, ToolMain tool_main) {
   install_signal_handlers();
   Io io = process_io(std::move(tool));
-  return guarded(io, [&] { return tool_main(argc, argv, io); });
+  const int rc = guarded(io, [&] { return tool_main(argc, argv, io); });
+  // A signal cuts reads and writes short, which a tool may report as a failure or as problems;
+  // the signal is the cause. A usage error or a partly applied write says more, and is kept.
+  if (interrupted() && (rc == kExitOk || rc == kExitFailure || rc == kExitProblems))
+    return kExitInterrupted;
+  return rc;
 }
 
 namespace {
@@ -149,17 +162,55 @@ extern "C" void on_signal(int sig) {
 }  // namespace
 
 void install_signal_handlers() {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // Without SA_RESTART (which std::signal sets on glibc): a read blocked on a FIFO, a pipe or a
+  // terminal returns EINTR, and the readers turn that into INTERRUPTED. With it, the read went
+  // back to waiting and the first Ctrl-C seemed to be ignored.
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
 }
 
 bool interrupted() noexcept { return g_interrupted.load(std::memory_order_relaxed); }
 
 size_t display_width(std::string_view s) {
   size_t n = 0;
-  for (unsigned char c : s)
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0x1B && i + 1 < s.size() && s[i + 1] == '[') {
+      // A colour (CSI) sequence takes no room: ESC '[', parameters, one final byte @..~.
+      i += 2;
+      while (i < s.size() && !(s[i] >= '@' && s[i] <= '~')) ++i;
+      continue;
+    }
     if ((c & 0xC0) != 0x80) ++n;
+  }
   return n;
+}
+
+void write_json(const Io& io, Format format, std::string_view json) {
+  if (format == Format::kPrettyJson) {
+    std::string text = json::pretty(json);
+    text.push_back('\n');
+    std::fwrite(text.data(), 1, text.size(), io.out);
+    return;
+  }
+  std::fwrite(json.data(), 1, json.size(), io.out);
+  std::fputc('\n', io.out);
+}
+
+CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::int64_t v = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec == std::errc() && end == text.data() + text.size() && v >= 0) return {};
+        const std::string shown = text.size() > 40 ? text.substr(0, 40) + "..." : text;
+        return fmt::format("expected a whole number, 0 or more, not '{}'", shown);
+      },
+      "INT>=0");
 }
 
 void Table::add_column(std::string header, Align align) {

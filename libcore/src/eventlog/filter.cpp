@@ -119,7 +119,12 @@ Result<std::int64_t> parse_time_bound(std::string_view text, std::int64_t now_ns
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
   if (i > 0 && i < s.size() && (s.size() - i) <= 2 && !(s.size() >= 10 && s[4] == '-')) {
     std::int64_t n = 0;
-    std::from_chars(s.data(), s.data() + i, n);
+    const auto too_far = [&] {
+      return fail(Errc::kInvalidArgument,
+                  fmt::format("invalid time '{}': too far back (timestamps reach 1677 at most)",
+                              text));
+    };
+    if (std::from_chars(s.data(), s.data() + i, n).ec != std::errc()) return too_far();
     const std::string_view unit = s.substr(i);
     std::int64_t mult = 0;
     if (unit == "ms")
@@ -134,9 +139,15 @@ Result<std::int64_t> parse_time_bound(std::string_view text, std::int64_t now_ns
       mult = 86'400'000'000'000;
     else if (unit == "w")
       mult = 7 * 86'400'000'000'000;
-    if (mult != 0) return now_ns - n * mult;
+    std::int64_t back = 0, at = 0;
+    if (mult != 0) {
+      if (__builtin_mul_overflow(n, mult, &back) || __builtin_sub_overflow(now_ns, back, &at))
+        return too_far();
+      return at;
+    }
   }
   auto t = parse_time(text);
+  if (!t && t.error().code == Errc::kUnsupported) return t;  // out of range: say so
   if (!t)
     return fail(Errc::kInvalidArgument,
                 fmt::format("invalid time '{}': expected RFC 3339 (2026-11-18T11:06:43Z), a date, "

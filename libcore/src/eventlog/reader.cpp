@@ -68,6 +68,9 @@ class Reader::Impl {
     fd_ = -1;
   }
   Result<size_t> refill();
+  Unexpected interrupted_read() const {
+    return fail(Errc::kInterrupted, fmt::format("interrupted while reading '{}'", name_));
+  }
   bool rotated();
   void reset_stream() {
     pos_ = end_ = 0;
@@ -104,10 +107,13 @@ Status Reader::Impl::open_source() {
     return {};
   }
   const bool gz = path_.size() > 3 && path_.compare(path_.size() - 3, 3, ".gz") == 0;
-  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // a FIFO: waits for a writer
+  if (fd < 0) {
+    if (errno == EINTR)
+      return fail(Errc::kInterrupted, fmt::format("interrupted while opening '{}'", path_));
     return fail(Errc::kIo,
                 fmt::format("cannot open event log '{}': {}", path_, std::strerror(errno)));
+  }
   struct stat st {};
   if (::fstat(fd, &st) == 0) {
     if (S_ISDIR(st.st_mode)) {
@@ -177,13 +183,14 @@ Result<size_t> Reader::Impl::refill() {
     if (n < 0) {
       int zerr = 0;
       const char* msg = gzerror(gz_, &zerr);
+      if (zerr == Z_ERRNO && errno == EINTR) return interrupted_read();
       return fail(Errc::kIo,
                   fmt::format("cannot read gzip event log '{}': {}", path_, msg ? msg : "error"));
     }
   } else {
-    do {
-      n = ::read(fd_, buf_.data() + end_, room);
-    } while (n < 0 && errno == EINTR);
+    // EINTR: a signal handler installed without SA_RESTART ran (cli's does), asking to stop.
+    n = ::read(fd_, buf_.data() + end_, room);
+    if (n < 0 && errno == EINTR) return interrupted_read();
     if (n < 0)
       return fail(Errc::kIo,
                   fmt::format("cannot read event log '{}': {}", name_, std::strerror(errno)));
@@ -352,7 +359,40 @@ Result<Reader::Next> Reader::Impl::next(Record& out) {
     if (e > b && e[-1] == '\r') --e;
     // A line that is just "{" opens a pretty-printed record, closed by a line that is just "}".
     if (e - b == 1 && *b == '{') {
-      const char* close = detail::find_bytes("\n}\n", base + line_end, base + end_);
+      // Jackson indents every line inside; the first line that starts otherwise ends the
+      // block. "}" closes it; anything else is where the record broke off (a writer stopped
+      // mid-record, another then appended): report it and read on from that line.
+      const char* close = nullptr;  // the '\n' before the closing '}'
+      const char* broken = nullptr;
+      size_t cr = 0;  // 1 when the '}' line ends "\r\n"
+      for (const char* p = base + line_end; p + 1 < base + end_;) {
+        const char c = p[1];
+        if (c == ' ' || c == '\t') {
+          p = static_cast<const char*>(std::memchr(p + 1, '\n', base + end_ - (p + 1)));
+          if (p == nullptr) break;
+          continue;
+        }
+        const char* after = p + 2;
+        if (c == '}' && after < base + end_ && *after == '\r') ++after;
+        if (c == '}' && after == base + end_) break;  // "}" or "}\r" so far: wait for more
+        if (c == '}' && *after == '\n') {
+          close = p;
+          cr = static_cast<size_t>(after - (p + 2));
+        } else {
+          broken = p;
+        }
+        break;
+      }
+      if (broken != nullptr) {
+        const size_t lines = detail::count_newlines(b, broken + 1);
+        AFTK_TRY(problem(Problem::Kind::kCorrupt, line_, base_offset_ + pos_,
+                         fmt::format("pretty-printed record broken off at line {} (no closing "
+                                     "'}}' before it)",
+                                     line_ + lines)));
+        line_ += lines;
+        pos_ = static_cast<size_t>(broken + 1 - base);
+        continue;
+      }
       if (close == nullptr) {
         if (!eof_) {
           AFTK_TRY(refill());
@@ -383,7 +423,7 @@ Result<Reader::Next> Reader::Impl::next(Record& out) {
       const size_t lines = detail::count_newlines(b, rec_end);
       AFTK_TRY_ASSIGN(bool ok, emit(b, rec_end, line, true, out));
       line_ += lines + 1;
-      pos_ = std::min(static_cast<size_t>(rec_end - base) + 1, end_);
+      pos_ = std::min(static_cast<size_t>(rec_end - base) + cr + 1, end_);
       if (ok) return Next::kRecord;
       continue;
     }

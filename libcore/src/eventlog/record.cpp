@@ -2,6 +2,7 @@
 // Decoding one record of any upstream event-log form; instants; lifecycle attributes.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -58,9 +59,37 @@ Result<std::string> Record::event_attributes() const {
   return out;
 }
 
+namespace {
+
+// Appends a one-line record as it was read, except that control bytes inside its strings
+// (which the reader lets through: a NUL a crashed writer left) are escaped, as JSON requires.
+void append_raw_escaped(std::string_view raw, std::string& out) {
+  const auto is_control = [](char c) { return static_cast<unsigned char>(c) < 0x20; };
+  if (std::none_of(raw.begin(), raw.end(), is_control)) {
+    out.append(raw);
+    return;
+  }
+  bool in_string = false;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (in_string && c == '\\' && i + 1 < raw.size()) {
+      out.push_back(c);
+      out.push_back(raw[++i]);
+      continue;
+    }
+    if (c == '"') in_string = !in_string;
+    if (in_string && is_control(c))
+      fmt::format_to(std::back_inserter(out), "\\u{:04X}", static_cast<unsigned>(c));
+    else
+      out.push_back(c);
+  }
+}
+
+}  // namespace
+
 Status append_flat_json(const Record& r, std::string& out, bool pretty) {
   if (r.form == Form::kFlat && !r.pretty && !pretty) {
-    out.append(r.raw);
+    append_raw_escaped(r.raw, out);
     return {};
   }
   using detail::Node;
@@ -493,7 +522,23 @@ Result<std::int64_t> parse_time(std::string_view s) {
   const std::int64_t days =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
-  return secs * 1'000'000'000 + nanos;
+  // Nanoseconds since the epoch fit in int64 from 1677-09-21T00:12:43.145224192Z to
+  // 2262-04-11T23:47:16.854775807Z; a year outside that would overflow.
+  // Before the epoch, whole seconds rounded up and a negative fraction, so the earliest
+  // instant does not overflow on the way to an in-range result.
+  std::int64_t whole = secs, fraction = nanos;
+  if (whole < 0 && fraction > 0) {
+    ++whole;
+    fraction -= 1'000'000'000;
+  }
+  std::int64_t ns = 0;
+  if (__builtin_mul_overflow(whole, std::int64_t{1'000'000'000}, &ns) ||
+      __builtin_add_overflow(ns, fraction, &ns))
+    return fail(Errc::kUnsupported,
+                fmt::format("invalid time '{}': outside the range of nanosecond timestamps "
+                            "(1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z)",
+                            s));
+  return ns;
 }
 
 std::string format_instant(std::int64_t ns) {

@@ -19,8 +19,10 @@ constexpr std::array<std::int8_t, 256> make_decode_table() {
 }
 constexpr auto kDecode = make_decode_table();
 
-Status decode_impl(std::string_view text, std::string& out, bool allow_unpadded, bool& unpadded) {
+Status decode_impl(std::string_view text, std::string& out, bool allow_unpadded, bool& unpadded,
+                   bool& stray_bits) {
   size_t n = text.size();
+  stray_bits = false;
   unpadded = n % 4 != 0;
   if (unpadded && !allow_unpadded)
     return fail(Errc::kInvalidArgument,
@@ -65,6 +67,8 @@ Status decode_impl(std::string_view text, std::string& out, bool allow_unpadded,
       out.push_back(static_cast<char>((acc >> bits) & 0xFF));
     }
   }
+  // 4 or 2 bits are left after a final group of two or three characters.
+  stray_bits = (acc & ((1u << bits) - 1)) != 0;
   return {};
 }
 
@@ -106,12 +110,12 @@ std::string base64_encode(std::string_view bytes) {
 }
 
 Status base64_decode(std::string_view text, std::string& out) {
-  bool unpadded = false;
-  return decode_impl(text, out, false, unpadded);
+  bool unpadded = false, stray_bits = false;
+  return decode_impl(text, out, false, unpadded, stray_bits);
 }
 
 Status base64_decode_lenient(std::string_view text, std::string& out, Base64Problem& problem) {
-  return decode_impl(text, out, true, problem.unpadded);
+  return decode_impl(text, out, true, problem.unpadded, problem.stray_bits);
 }
 
 std::string normalize_topic_id(std::string_view id) {

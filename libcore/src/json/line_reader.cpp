@@ -21,9 +21,12 @@ Result<LineReader> LineReader::open(const std::string& path) {
   if (path == "-") {
     r.file_ = stdin;
   } else {
-    r.file_ = std::fopen(path.c_str(), "rb");
-    if (!r.file_)
+    r.file_ = std::fopen(path.c_str(), "rb");  // blocks on a FIFO until a writer opens it
+    if (!r.file_) {
+      if (errno == EINTR)
+        return fail(Errc::kInterrupted, fmt::format("interrupted while opening '{}'", path));
       return fail(Errc::kIo, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+    }
     r.owns_ = true;
     struct stat st {};
     if (::fstat(fileno(r.file_), &st) == 0 && S_ISREG(st.st_mode)) r.size_ = static_cast<std::uint64_t>(st.st_size);
@@ -101,8 +104,12 @@ Result<bool> LineReader::next(Line& line) {
     const size_t want = buf_.size() - simdjson::SIMDJSON_PADDING - end_;
     const size_t got = std::fread(buf_.data() + end_, 1, want, file_);
     if (got < want) {
-      if (std::ferror(file_))
+      if (std::ferror(file_)) {
+        // EINTR: a signal handler installed without SA_RESTART ran (cli's does), asking to stop.
+        if (errno == EINTR)
+          return fail(Errc::kInterrupted, fmt::format("interrupted while reading '{}'", path_));
         return fail(Errc::kIo, fmt::format("cannot read '{}': {}", path_, std::strerror(errno)));
+      }
       eof_ = true;
     }
     end_ += got;

@@ -4,9 +4,14 @@
 #include "aftk/json/normalize.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
+
+#include "aftk/detail/json_scan.h"
 
 namespace aftk::json {
 
@@ -48,14 +53,75 @@ std::string_view trim_token(std::string_view t) {
   return t;
 }
 
+// The power of ten of the first significant digit of a valid JSON number (d.ddd x 10^result),
+// saturated far beyond the double range; 0 for a number whose digits are all zero.
+std::int64_t decimal_magnitude(std::string_view s) {
+  size_t i = s[0] == '-' ? 1 : 0;
+  std::int64_t mag = 0;
+  bool found = false;
+  std::int64_t int_digits = 0;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    if (!found && s[i] != '0') {
+      found = true;
+      int_digits = 0;
+    }
+    if (found) ++int_digits;
+  }
+  if (found) mag = int_digits - 1;
+  if (i < s.size() && s[i] == '.') {
+    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+      --int_digits;
+      if (!found && s[i] != '0') {
+        found = true;
+        mag = int_digits;
+      }
+    }
+  }
+  if (!found) return 0;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    const bool negative = s[i] == '-';
+    if (s[i] == '-' || s[i] == '+') ++i;
+    std::int64_t e = 0;
+    for (; i < s.size(); ++i) e = std::min<std::int64_t>(e * 10 + (s[i] - '0'), 1'000'000'000);
+    mag += negative ? -e : e;
+  }
+  return mag;
+}
+
+// A double token as Jackson reads it: Double.parseDouble, which gives +-Infinity past the double
+// range and +-0.0 below it where simdjson reports an error.
+error_code parse_java_double(std::string_view raw, double& d) {
+  const char* end = raw.data() + raw.size();
+  const auto [ptr, ec] = std::from_chars(raw.data(), end, d);
+  if (ec == std::errc() && ptr == end) return simdjson::SUCCESS;
+  if (ec != std::errc::result_out_of_range) return simdjson::NUMBER_ERROR;
+  const bool negative = raw[0] == '-';
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (decimal_magnitude(raw) > 0)
+    d = negative ? -kInf : kInf;
+  else
+    d = negative ? -0.0 : 0.0;
+  return simdjson::SUCCESS;
+}
+
 template <class V>
 error_code append_number(V& v, std::string& out) {
   const std::string_view raw = trim_token(v.raw_json_token());
   if (!is_json_number(raw)) return simdjson::NUMBER_ERROR;
   if (raw.find_first_of(".eE") != std::string_view::npos) {
     double d;
-    auto err = v.get_double().get(d);
-    if (err) return err;
+    if (v.get_double().get(d)) {
+      if (auto err = parse_java_double(raw, d)) return err;
+    }
+    // 1e400 is a Double to Jackson (Infinity, from Double.parseDouble), and Jackson writes a
+    // non-finite double as a string (JsonWriteFeature.WRITE_NAN_AS_STRINGS, on by default):
+    // {"a":1e400} is written back {"a":"Infinity"} whether read into a Map<String,Object> or a
+    // JsonNode (checked with jackson-databind 2.18.2). The runtime stores what it writes.
+    if (std::isinf(d)) {
+      out.append(d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+      return simdjson::SUCCESS;
+    }
     append_java_double(out, d);
   } else if (raw == "-0") {
     out.push_back('0');
@@ -66,10 +132,65 @@ error_code append_number(V& v, std::string& out) {
 }
 
 struct Member {
-  std::string key;
+  std::string key;     // unescaped, for ordering; lone surrogates as 3-byte sequences
+  std::string quoted;  // the key as written, in Jackson's form
   std::string value;
   std::size_t order;  // position in the input, so that equal keys keep their input order
 };
+
+// Appends the quoted Jackson form of a member's key.
+error_code append_key(od::field& field, std::string& out, const NormalizeOptions& o) {
+  // The raw key sits between quotes in the input; use it as is when it needs no rewriting.
+  const char* raw_key = field.key().raw();
+  const char* key_end = raw_key;
+  while (*key_end != '"') key_end += *key_end == '\\' ? 2 : 1;  // skip escaped characters
+  const std::string_view raw(raw_key, static_cast<size_t>(key_end - raw_key));
+  if (append_string_from_json(out, raw, o.escape)) return simdjson::SUCCESS;
+  std::string_view key;
+  if (auto err = field.unescaped_key().get(key)) return err;
+  append_string(out, key, o.escape);
+  return simdjson::SUCCESS;
+}
+
+// The text of a quoted Jackson-form string, a lone surrogate written as its 3-byte sequence (not
+// valid UTF-8, but compare_utf16 orders it as the UTF-16 unit it is): the sort key of a key that
+// simdjson will not unescape.
+std::string sort_key_of(std::string_view quoted) {
+  std::string out;
+  auto unit = [&](size_t at) {
+    std::uint32_t u = 0;
+    std::from_chars(quoted.data() + at, quoted.data() + at + 4, u, 16);
+    return u;
+  };
+  for (size_t i = 1; i + 1 < quoted.size(); ++i) {
+    if (quoted[i] != '\\') {
+      out.push_back(quoted[i]);
+      continue;
+    }
+    const char c = quoted[++i];
+    switch (c) {
+      case 'b': out.push_back('\b'); continue;
+      case 't': out.push_back('\t'); continue;
+      case 'n': out.push_back('\n'); continue;
+      case 'f': out.push_back('\f'); continue;
+      case 'r': out.push_back('\r'); continue;
+      case 'u': break;
+      default: out.push_back(c); continue;
+    }
+    std::uint32_t u = unit(i + 1);
+    i += 4;
+    if (u >= 0xD800 && u < 0xDC00 && i + 6 < quoted.size() && quoted[i + 1] == '\\' &&
+        quoted[i + 2] == 'u') {
+      const std::uint32_t lo = unit(i + 3);
+      if (lo >= 0xDC00 && lo < 0xE000) {
+        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+        i += 6;
+      }
+    }
+    detail::append_utf8(out, u);
+  }
+  return out;
+}
 
 // `depth` is the depth of the container being written (the outermost of a document is 1).
 error_code append_object(od::object obj, std::string& out, const NormalizeOptions& o, int depth);
@@ -138,16 +259,7 @@ error_code append_object(od::object obj, std::string& out, const NormalizeOption
       if ((err = std::move(field_result).get(field))) return err;
       if (!first) out.push_back(',');
       first = false;
-      // The raw key sits between quotes in the input; use it as is when it needs no rewriting.
-      const char* raw_key = field.key().raw();
-      const char* key_end = raw_key;
-      while (*key_end != '"') key_end += *key_end == '\\' ? 2 : 1;  // skip escaped characters
-      const std::string_view quoted(raw_key - 1, static_cast<size_t>(key_end - raw_key) + 2);
-      if (!append_string_from_json(out, quoted.substr(1, quoted.size() - 2), o.escape)) {
-        std::string_view key;
-        if ((err = field.unescaped_key().get(key))) return err;
-        append_string(out, key, o.escape);
-      }
+      if ((err = append_key(field, out, o))) return err;
       out.push_back(':');
       od::value v = field.value();
       if ((err = append_any(v, out, o, depth))) return err;
@@ -159,9 +271,13 @@ error_code append_object(od::object obj, std::string& out, const NormalizeOption
   for (auto field_result : obj) {
     od::field field;
     if ((err = std::move(field_result).get(field))) return err;
+    Member m{{}, {}, {}, members.size()};
+    if ((err = append_key(field, m.quoted, o))) return err;
     std::string_view key;
-    if ((err = field.unescaped_key().get(key))) return err;
-    Member m{std::string(key), {}, members.size()};
+    if (!field.unescaped_key().get(key))
+      m.key.assign(key);
+    else
+      m.key = sort_key_of(m.quoted);  // a lone surrogate, which simdjson does not unescape
     od::value v = field.value();
     if ((err = append_any(v, m.value, o, depth))) return err;
     members.push_back(std::move(m));
@@ -177,7 +293,7 @@ error_code append_object(od::object obj, std::string& out, const NormalizeOption
   for (size_t i = 0; i < members.size(); ++i) {
     if (i + 1 < members.size() && members[i].key == members[i + 1].key) continue;
     if (out.back() != '{') out.push_back(',');
-    append_string(out, members[i].key, o.escape);
+    out.append(members[i].quoted);
     out.push_back(':');
     out.append(members[i].value);
   }

@@ -102,6 +102,19 @@ bool read_u_escape(const char* p, const char* end, unsigned& v) {
   return true;
 }
 
+
+bool is_upper_hex4(const char* p) {
+  for (int i = 0; i < 4; ++i) {
+    const char c = p[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+namespace detail {
+
 void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
@@ -120,18 +133,6 @@ void append_utf8(std::string& out, std::uint32_t cp) {
   }
 }
 
-bool is_upper_hex4(const char* p) {
-  for (int i = 0; i < 4; ++i) {
-    const char c = p[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'))) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-namespace detail {
-
 size_t kept_escape_length(const char* p, const char* end, bool surrogates) {
   if (end - p < 2 || p[0] != '\\') return 0;
   switch (p[1]) {
@@ -149,9 +150,11 @@ size_t kept_escape_length(const char* p, const char* end, bool surrogates) {
     const bool short_form = v == '\b' || v == '\t' || v == '\n' || v == '\f' || v == '\r';
     return short_form ? 0 : 6;
   }
-  if (surrogates && v >= 0xD800 && v < 0xDC00) {
+  if (surrogates && v >= 0xD800 && v < 0xE000) {
     unsigned lo;
-    if (read_u_escape(p + 6, end, lo) && lo >= 0xDC00 && lo < 0xE000 && is_upper_hex4(p + 8)) return 12;
+    if (v < 0xDC00 && read_u_escape(p + 6, end, lo) && lo >= 0xDC00 && lo < 0xE000)
+      return is_upper_hex4(p + 8) ? 12 : 0;
+    return 6;  // a lone surrogate: Jackson writes it back with this escape
   }
   return 0;
 }
@@ -198,24 +201,27 @@ bool append_string_from_json(std::string& out, std::string_view raw, Escape mode
     }
     unsigned v;
     if (p[1] != 'u' || !read_u_escape(p, end, v)) return give_up();
-    if (v >= 0xD800 && v < 0xDC00) {
-      unsigned lo;
-      if (!read_u_escape(p + 6, end, lo) || lo < 0xDC00 || lo >= 0xE000) return give_up();
+    unsigned lo;
+    if (v >= 0xD800 && v < 0xDC00 && read_u_escape(p + 6, end, lo) && lo >= 0xDC00 && lo < 0xE000) {
       flush();
       if (surrogates) {
         append_u_escape(out, v);
         append_u_escape(out, lo);
       } else {
-        append_utf8(out, 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00));
+        detail::append_utf8(out, 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00));
       }
       p += 12;
       run = p;
       continue;
     }
-    if (v >= 0xDC00 && v < 0xE000) return give_up();
     flush();
     p += 6;
     run = p;
+    if (v >= 0xD800 && v < 0xE000) {
+      // A lone surrogate, which UTF-8 cannot carry: Jackson keeps the char and writes this.
+      append_u_escape(out, v);
+      continue;
+    }
     switch (v) {
       case '"': out.append("\\\""); continue;
       case '\\': out.append("\\\\"); continue;
@@ -229,7 +235,7 @@ bool append_string_from_json(std::string& out, std::string_view raw, Escape mode
     if (v < 0x20)
       append_u_escape(out, v);
     else
-      append_utf8(out, v);
+      detail::append_utf8(out, v);
   }
   p = end;
   flush();

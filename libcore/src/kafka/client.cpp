@@ -77,7 +77,7 @@ Result<Handle> make_handle(rd_kafka_type_t type, const ClientConfig& config,
   if (rk == nullptr) {
     return fail(Errc::kKafka, fmt::format("cannot create Kafka {}: {}",
                                           type == RD_KAFKA_PRODUCER ? "producer" : "consumer",
-                                          errstr));
+                                          config.redact_secrets(errstr)));
   }
   (void)conf.release();  // rd_kafka_new took it
   return Handle(rk);
@@ -115,7 +115,24 @@ Error kafka_error(int rd_err, std::string_view what, std::string where, bool ret
   e.code = err == RD_KAFKA_RESP_ERR__TIMED_OUT ? Errc::kTimeout : Errc::kKafka;
   e.message = fmt::format("{}: {} ({})", what, rd_kafka_err2str(err), rd_kafka_err2name(err));
   e.where = std::move(where);
-  e.retriable = retriable;
+  e.kafka_code = rd_err;
+  e.kafka_name = rd_kafka_err2name(err);
+  e.fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+  e.retriable = retriable && !e.fatal;
+  return e;
+}
+
+Error kafka_error(rd_kafka_s* rk, int rd_err, std::string_view what, std::string where,
+                  bool retriable) {
+  char reason[512] = "";
+  const rd_kafka_resp_err_t underlying =
+      rk != nullptr ? rd_kafka_fatal_error(rk, reason, sizeof reason) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (underlying == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return kafka_error(rd_err, what, std::move(where), retriable);
+  }
+  Error e = kafka_error(underlying, what, std::move(where), false);
+  e.message = fmt::format("{}: {} ({})", what, reason, rd_kafka_err2name(underlying));
+  e.fatal = true;
   return e;
 }
 
@@ -461,7 +478,7 @@ class ExactRead {
   ExactRead(rd_kafka_t* rk, const std::string& topic, const ReadOptions& options,
             Assignment& assignment, std::vector<QueuePtr>& queues, WakeUps& wake_ups,
             const std::function<Status(unsigned, const RecordView&)>& on_record)
-      : topic_(topic), options_(options), a_(assignment), queues_(queues),
+      : rk_(rk), topic_(topic), options_(options), a_(assignment), queues_(queues),
         wake_ups_(wake_ups), on_record_(on_record),
         cap_bytes_(conf_int(rk, "queued.max.messages.kbytes", 65536) * 1024),
         cap_msgs_(conf_int(rk, "queued.min.messages", 100000)) {}
@@ -526,7 +543,7 @@ class ExactRead {
     }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (ends_read(m->err)) {
-        Error e = kafka_error(m->err, fmt::format("cannot read topic '{}'", topic_),
+        Error e = kafka_error(rk_, m->err, fmt::format("cannot read topic '{}'", topic_),
                               fmt::format("partition {} offset {}", m->partition,
                                           known ? a_.next[p] : m->offset));
         if (m->payload != nullptr && m->len > 0)
@@ -597,6 +614,7 @@ class ExactRead {
     stop_ = true;
   }
 
+  rd_kafka_t* rk_;  // asked for its fatal error, when a read ends with one
   const std::string& topic_;
   const ReadOptions& options_;
   Assignment& a_;

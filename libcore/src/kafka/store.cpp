@@ -187,12 +187,10 @@ Result<RecordPosition> KafkaActionStateStore::append(std::int32_t partition, std
     return fail(std::move(e));
   }
   if (d.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    char fatal[256] = "";
-    bool is_fatal = rd_kafka_fatal_error(producer_.get(), fatal, sizeof fatal) != RD_KAFKA_RESP_ERR_NO_ERROR;
-    Error e = kafka_error(d.err, fmt::format("cannot write to topic '{}'", options_.topic), where(),
-                          !is_fatal);
-    if (is_fatal) e.message += fmt::format(" (fatal: {})", fatal);
-    return fail(std::move(e));
+    // A fatal producer error is named with its underlying cause, and marked fatal, not
+    // retriable; any other delivery failure may pass on a retry of the same put.
+    return fail(kafka_error(producer_.get(), d.err,
+                            fmt::format("cannot write to topic '{}'", options_.topic), where(), true));
   }
   return RecordPosition{d.partition, d.offset};
 }

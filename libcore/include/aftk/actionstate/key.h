@@ -21,6 +21,11 @@ std::string_view key_format_name(KeyFormat f);
 
 struct StateKey {
   KeyFormat format = KeyFormat::kV03;
+  // The sequence number, or the 0.4 key group, was written "-0". Java's Long.parseLong and
+  // Integer.parseInt read that as 0, so it parses, but the record key is that text: to_string()
+  // writes it back as it was, so a tombstone or an export names the record's own key.
+  bool seq_minus_zero = false;
+  bool key_group_minus_zero = false;
   std::string business_key;     // 0.3: the business key text; 0.4: empty (not in the key)
   std::string business_key_id;  // 0.4: base64 SHA-256 of the key-serializer bytes; 0.3: empty
   std::int32_t key_group = -1;  // 0.4 only
@@ -33,7 +38,8 @@ struct StateKey {
   std::string_view identity() const {
     return format == KeyFormat::kV03 ? std::string_view(business_key) : std::string_view(business_key_id);
   }
-  /// The record key as the runtime writes it.
+  /// The record key as the runtime writes it; for a parsed key, exactly the text it was parsed
+  /// from (parse_key(t)->to_string() == t).
   std::string to_string() const;
 
   static StateKey v03(std::string business_key, std::int64_t seq, std::string event_uuid,
@@ -76,7 +82,8 @@ Result<StateKey> make_key_v04(std::string_view key_serializer_bytes, std::int32_
                               std::int32_t max_parallelism, std::int64_t seq, const Event& trigger,
                               std::string_view action_name);
 
-/// True for a canonical non-negative decimal long ("0", "17"; not "+1", "01", "-1").
+/// True for a canonical non-negative decimal long ("0", "17"; not "+1", "01", "-1"), or "-0",
+/// which Java's Long.parseLong reads as 0 (but not "-00", as "00" is not taken either).
 bool is_canonical_seq(std::string_view s, std::int64_t* value = nullptr);
 
 }  // namespace aftk::actionstate

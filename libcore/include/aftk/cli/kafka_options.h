@@ -23,12 +23,14 @@ struct KafkaOptions {
 /// Adds -b/--brokers, -X and -F to `app` (in an option group "Kafka").
 void add_kafka_options(CLI::App& app, KafkaOptions& options);
 
-/// After parsing: prints librdkafka's property table and returns 0 when `-X list` was given,
-/// otherwise nullopt to go on.
-std::optional<int> handle_kafka_list(const KafkaOptions& options, const Io& io);
+/// After parsing, before anything connects: checks that every -X is KEY=VALUE, `list` or
+/// `dump` (a usage error, exit 2, otherwise); with `-X list` prints librdkafka's property
+/// table, with `-X dump` the effective settings as "key = value" lines (secrets shown as
+/// "[redacted]"), and returns the exit code to stop with; otherwise nullopt to go on.
+std::optional<int> handle_kafka_args(const KafkaOptions& options, const Io& io);
 
-/// The resolved settings: environment and default file, then -F, -b, -X (later wins).
-/// Errors: as kafka::resolve.
+/// The resolved settings: environment and default file, then -F, -b, -X (later wins; `list`
+/// and `dump` are not settings and are left out). Errors: as kafka::resolve.
 Result<kafka::ClientConfig> resolve_kafka(const KafkaOptions& options);
 
 }  // namespace aftk::cli

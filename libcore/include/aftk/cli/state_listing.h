@@ -9,6 +9,13 @@
 
 namespace aftk::cli {
 
+/// Adds the columns every table of states starts with: BUSINESS KEY, SEQ, EVENT, ACTION, P,
+/// OFFSET.
+void add_state_key_columns(Table& table);
+/// The cells of those columns for a record (UUIDs cut to 8 characters unless `wide`).
+std::vector<std::string> state_key_cells(const actionstate::StateKey& key,
+                                         const actionstate::RecordPosition& position, bool wide);
+
 class StateListing {
  public:
   struct Style {
@@ -16,6 +23,7 @@ class StateListing {
     bool color = false;
     bool wide = false;           // full UUIDs in the table
     bool include_state = true;   // the decoded "state" object in JSON
+    bool decode = false;         // and beside it "decoded", payloads readable (state_show.h)
   };
   StateListing(const Io& io, Style style);
 

@@ -63,7 +63,13 @@ void note(const Io& io, std::string_view message);
 /// Callers check first that a person can answer (in_tty and err_tty).
 bool confirm(const Io& io, std::string_view question);
 
-/// Reports a libcore Error on stderr (with its code name and location) and returns its exit code.
+/// The exit code of a command that stops on `e`, decided from its fields, never from its text:
+/// 130 for INTERRUPTED, else 1. A Kafka error is a failure (1) whether librdkafka called it
+/// retriable (reported once aftk's own retries ran out) or fatal.
+int exit_code(const Error& e);
+
+/// Reports a libcore Error on stderr (with its code name, location and whether it is fatal),
+/// adds a note when it is retriable (running again may succeed) and returns exit_code(e).
 int report_error(const Io& io, const Error& e);
 
 enum class Format { kTable, kJsonl, kPrettyJson };
@@ -97,15 +103,19 @@ int guarded(const Io& io, const std::function<int()>& body);
 using ToolMain = int (*)(int argc, const char* const* argv, Io& io);
 
 /// The process's main for every tool: installs the signal handlers, builds the process Io, runs
-/// `tool_main` and maps an exception that escapes it to an exit code.
+/// `tool_main` and maps an exception that escapes it to an exit code. After SIGINT or SIGTERM
+/// the exit code is 130, unless the tool returned 2 or 4.
 int main(int argc, char** argv, std::string tool, ToolMain tool_main);
 
-/// Installs SIGINT/SIGTERM handlers that set the interrupted flag (a second signal kills).
+/// Installs SIGINT/SIGTERM handlers that set the interrupted flag (a second signal kills). They
+/// do not restart system calls: a blocked read returns EINTR, which readers report as
+/// INTERRUPTED, so one signal ends a tool waiting on a FIFO, a pipe or a terminal.
 void install_signal_handlers();
 /// True once SIGINT or SIGTERM arrived.
 bool interrupted() noexcept;
 
-/// A plain text table with aligned columns; widths count code points, not bytes.
+/// A plain text table with aligned columns; widths count code points (display_width), not
+/// bytes, so coloured cells line up.
 class Table {
  public:
   enum class Align { kLeft, kRight };
@@ -138,7 +148,16 @@ class Progress {
   std::int64_t last_ns_ = 0;
 };
 
-/// Number of code points in UTF-8 text (terminal width approximation).
+/// Number of code points in UTF-8 text (terminal width approximation); colour escape
+/// sequences (ESC '[' ... final byte) take no width.
 size_t display_width(std::string_view utf8);
+
+/// Writes one JSON value and a newline to io.out: as it is, or re-indented (json::pretty) for
+/// Format::kPrettyJson.
+void write_json(const Io& io, Format format, std::string_view json);
+
+/// A check for an integer option that must be 0 or more, with a short message. (CLI11's
+/// NonNegativeNumber names its upper bound, a 309-digit double.)
+CLI::Validator non_negative();
 
 }  // namespace aftk::cli

@@ -48,7 +48,8 @@ class Reader {
  public:
   enum class Next { kRecord, kEnd, kIdle };
 
-  /// Opens a file, "-" for stdin, or a .gz file (decompressed by zlib). Errors: IO.
+  /// Opens a file, "-" for stdin, or a .gz file (decompressed by zlib). Errors: IO;
+  /// INTERRUPTED when a signal (handled without SA_RESTART) ends the wait for a FIFO's writer.
   static Result<std::unique_ptr<Reader>> open(const std::string& path, ReadOptions options = {});
   /// Reads from an already open descriptor (not closed by the reader); `name` is for messages.
   static std::unique_ptr<Reader> from_fd(int fd, std::string name, ReadOptions options = {});
@@ -57,7 +58,8 @@ class Reader {
   Reader& operator=(const Reader&) = delete;
 
   /// Decodes the next record into `out`. kEnd at the end of input, kIdle only when following.
-  /// Errors: IO; CORRUPT_RECORD (with file:line) for a corrupt record when strict.
+  /// Errors: IO; CORRUPT_RECORD (with file:line) for a corrupt record when strict; INTERRUPTED
+  /// when a signal handled without SA_RESTART cuts a blocked read short.
   Result<Next> next(Record& out);
 
   const std::string& name() const;

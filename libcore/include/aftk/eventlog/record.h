@@ -66,13 +66,15 @@ struct Record {
 };
 
 /// Appends the record in the flat (main@8ad3a32) layout: a flat single-line record is passed
-/// through as it was read; other forms are rebuilt (attributes re-written compactly). `pretty`
+/// through as it was read (raw control bytes in its strings, such as NUL, escaped); other forms
+/// are rebuilt (attributes re-written compactly). `pretty`
 /// uses Jackson's default pretty printer instead. Errors: CORRUPT_RECORD (attributes).
 Status append_flat_json(const Record& record, std::string& out, bool pretty = false);
 
 /// Parses an Instant.toString / RFC 3339 time ("2026-11-18T11:06:43.916833470Z",
 /// "2026-11-18T12:06:43+01:00", "2026-11-18"): nanoseconds since the epoch. Errors:
-/// INVALID_ARGUMENT.
+/// INVALID_ARGUMENT; UNSUPPORTED for a time before 1677-09-21 or after 2262-04-11, which
+/// int64 nanoseconds cannot hold.
 Result<std::int64_t> parse_time(std::string_view text);
 
 /// Formats nanoseconds since the epoch as Instant.toString does (0, 3, 6 or 9 fraction digits).

@@ -16,13 +16,18 @@ std::string base64_encode(std::string_view bytes);
 
 struct Base64Problem {
   bool unpadded = false;  // the length was not a multiple of 4 (Jackson rejects this)
+  /// The bits after the last whole byte are not all zero ("QR==" for "A"): Jackson decodes such
+  /// text, dropping them, but writes the bytes back with zero bits ("QQ==").
+  bool stray_bits = false;
 };
 
 /// Decodes standard base64 into `out` (appending). Strict: padding is required and only the
-/// standard alphabet is accepted. Errors: INVALID_ARGUMENT naming the offending character.
+/// standard alphabet is accepted; non-zero bits after the last byte are dropped, as Jackson's
+/// decoder drops them. Errors: INVALID_ARGUMENT naming the offending character.
 Status base64_decode(std::string_view text, std::string& out);
 
-/// Like base64_decode but also accepts missing padding, reporting it in `problem`.
+/// Like base64_decode but also accepts missing padding, reporting it (and stray bits) in
+/// `problem`.
 Status base64_decode_lenient(std::string_view text, std::string& out, Base64Problem& problem);
 
 /// Kafka's Uuid.toString form: URL-safe alphabet, no padding. Converts from either alphabet, with

@@ -28,13 +28,15 @@ struct Line {
 /// Reads lines split on '\n' only (JSON strings may hold raw U+2028/U+2029/U+0085).
 class LineReader {
  public:
-  /// Opens `path` ("-" is stdin). Errors: IO naming the path.
+  /// Opens `path` ("-" is stdin). Errors: IO naming the path; INTERRUPTED when a signal
+  /// handler without SA_RESTART cuts short the wait for a FIFO's writer.
   static Result<LineReader> open(const std::string& path);
   LineReader(LineReader&&) noexcept;
   LineReader& operator=(LineReader&&) noexcept;
   ~LineReader();
 
-  /// Fills `line` with the next line; returns false at end of input. Errors: IO.
+  /// Fills `line` with the next line; returns false at end of input. Errors: IO; INTERRUPTED
+  /// when a signal handler without SA_RESTART cuts a blocked read short (EINTR).
   Result<bool> next(Line& line);
   /// Goes on reading at byte `offset`, which must be where a line starts, counting the lines
   /// before it as `lines_before`. Errors: IO (e.g. stdin, which cannot seek).

@@ -27,8 +27,11 @@ void append_string(std::string& out, std::string_view utf8, Escape mode = Escape
 
 /// Appends, quoted, the Jackson form of a JSON string given as its raw text between the quotes
 /// (escapes still in place), in one pass: Jackson's own escapes are copied, others rewritten.
-/// Returns false, appending nothing, for text that is not a valid JSON string body (raw control
-/// characters, bad or lone-surrogate escapes); the caller then takes the slow path.
+/// A lone surrogate escape ("\ud800", or a low surrogate without a high one before it) is
+/// written as an upper-case \uXXXX escape in either mode: Jackson's parser takes it into the
+/// Java String as it is, and its UTF-8 generator writes such a char back as that escape (checked
+/// with jackson-databind 2.18.2). Returns false, appending nothing, for text that is not a valid
+/// JSON string body (raw control characters, bad escapes); the caller then takes the slow path.
 bool append_string_from_json(std::string& out, std::string_view raw_inner, Escape mode);
 
 /// Appends the decimal form of a signed 64-bit integer.

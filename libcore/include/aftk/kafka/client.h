@@ -19,10 +19,18 @@ struct rd_kafka_s;
 
 namespace aftk::kafka {
 
-/// An Error with code KAFKA carrying librdkafka's error name and text, e.g.
-/// "cannot list offsets of 'x': Broker: Not leader for partition (NOT_LEADER_FOR_PARTITION)".
-/// `retriable` is set from librdkafka's classification where it has one.
+/// An Error with code KAFKA (TIMEOUT for librdkafka's _TIMED_OUT) whose message carries
+/// librdkafka's error text and name, e.g. "cannot list offsets of 'x': Broker: Not leader for
+/// partition (NOT_LEADER_FOR_PARTITION)", and whose kafka_code and kafka_name fields hold the
+/// code. `retriable` as the caller classified it; `fatal` for librdkafka's _FATAL code (never
+/// retriable then).
 Error kafka_error(int rd_err, std::string_view what, std::string where = {}, bool retriable = false);
+
+/// kafka_error for an error handle `rk` reported. When `rk` has raised a fatal error, the Error
+/// is fatal, not retriable, and names the underlying error (librdkafka's code, name and reason)
+/// rather than `rd_err`, which is then often just _FATAL.
+Error kafka_error(rd_kafka_s* rk, int rd_err, std::string_view what, std::string where = {},
+                  bool retriable = false);
 
 /// True for librdkafka errors that a retry can cure (leader moves, metadata lag, transport).
 bool is_retriable(int rd_err);

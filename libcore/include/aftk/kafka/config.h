@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "aftk/result.h"
@@ -42,6 +43,16 @@ class ClientConfig {
 
   /// "key=value (origin)" lines with secrets shown as "***"; for diagnostics.
   std::vector<std::string> describe() const;
+
+  /// `text` (librdkafka's reason for a failure, say) with the value of every secret setting
+  /// replaced by "***".
+  std::string redact_secrets(std::string text) const;
+
+  /// The settings a client made from this config would have: librdkafka's defaults overlaid
+  /// with every setting here, as (key, value) pairs in librdkafka's order (global properties,
+  /// then topic properties), every secret's value shown as "[redacted]". What `-X dump`
+  /// prints. Errors: as to_rdkafka.
+  Result<std::vector<std::pair<std::string, std::string>>> effective() const;
 
   /// A librdkafka configuration holding every setting. Errors: INVALID_ARGUMENT naming the key,
   /// its origin and librdkafka's reason (secret values never appear in it).

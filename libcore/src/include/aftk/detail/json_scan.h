@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -61,9 +62,13 @@ inline const char* find_special(const char* p, const char* end) {
 
 /// The length of the escape at `p` (a backslash) when Jackson writes that character with exactly
 /// this escape, so that Jackson-form text keeps it unchanged: 2 for \" \\ \b \t \n \f \r, 6 for
-/// another C0 control as \u00XX with upper-case hex, 12 for an upper-case surrogate pair when
-/// `surrogates` (Escape::kSurrogatePairs). 0 for any other escape, which normalization rewrites
-/// or rejects.
+/// another C0 control as \u00XX with upper-case hex, 12 for an upper-case surrogate pair and 6
+/// for an upper-case lone surrogate when `surrogates` (Escape::kSurrogatePairs). 0 for any other
+/// escape, which normalization rewrites or rejects.
 std::size_t kept_escape_length(const char* p, const char* end, bool surrogates);
+
+/// Appends the UTF-8 sequence of a code point, or of a lone surrogate as the 3-byte sequence
+/// its value would have (not valid UTF-8: only for sort keys, which compare_utf16 orders).
+void append_utf8(std::string& out, std::uint32_t cp);
 
 }  // namespace aftk::json::detail
