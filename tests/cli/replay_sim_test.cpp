@@ -11,6 +11,7 @@
 
 #include "aftk/actionstate/file_store.h"
 #include "run_tool.h"
+#include "state_inspect.h"
 
 using aftk::test::run_tool;
 
@@ -227,4 +228,21 @@ TEST_CASE("replay-sim.--help's window:3 example gives the one duplicate it promi
   CHECK(lines(r.out) - 1 == 1);  // the duplicate and the summary
   CHECK(r.out.find("\"type\":\"duplicate\"") != std::string::npos);
   CHECK(r.out.find("\"windowDuplicates\":1") != std::string::npos);
+}
+
+TEST_CASE("replay-sim.simulate writes 0.3.1 values by default, main-8ad3a32's with --format") {
+  // A 0.3.1 reader rejects the lineage fields, and one such record fails a whole restore.
+  const std::string v031 = temp("format-031.jsonl");
+  REQUIRE(sim({"simulate", "--keys", "3", "--inputs", "3", "--seed", "5", "--store", v031, "-q"}).rc == 0);
+  const std::string text031 = aftk::test::read_file(v031);
+  CHECK(text031.find("upstreamEventId") == std::string::npos);
+  CHECK(text031.find("upstreamActionName") == std::string::npos);
+  // Every value reads under the 0.3.1 profile, strictly.
+  auto inspected = run_tool(aftk::tools::state_inspect::main, "state-inspect", {"--v031", "--summary", "-q", v031});
+  CHECK(inspected.rc == 0);
+  const std::string main = temp("format-main.jsonl");
+  REQUIRE(sim({"simulate", "--keys", "3", "--inputs", "3", "--seed", "5", "--store", main,
+               "--format", "main-8ad3a32", "-q"}).rc == 0);
+  CHECK(aftk::test::read_file(main).find("\\\"upstreamActionName\\\"") != std::string::npos);
+  CHECK(sim({"simulate", "--memory", "--format", "0.5"}).rc == 2);
 }

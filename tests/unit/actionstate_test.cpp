@@ -1405,3 +1405,144 @@ TEST_CASE("History.a 0.4 business key id is looked up where 0.4 keys with it are
   CHECK(parts.size() <= 2);
   CHECK(partitions_for_identity("", 64).empty());
 }
+
+namespace {
+
+// A 0.4 value: an InputEvent with attachments (a MemoryRef among them), a memory update with
+// objectCreation, lineage on the output event; in the field order 0.4's writer uses.
+const std::string kValue04 =
+    R"({"taskEvent":{"@class":"org.apache.flink.agents.api.InputEvent",)"
+    R"("id":"11111111-2222-4333-8444-555555555555","attributes":{"input":"hi"},)"
+    R"("attachments":{"payload":{"@type":"memory_ref","memory_type":"sensory",)"
+    R"("path":"__event_attachments__.11111111-2222-4333-8444-555555555555.239f59ed55e737c77147cf55ad0c1b030b6d7ee748a7426952f9b852d5a935e5"}},)"
+    R"("type":"_input_event"},)"
+    R"("sensoryMemoryUpdates":[{"path":"a.b","value":null,"objectCreation":true}],)"
+    R"("shortTermMemoryUpdates":[{"path":"c","value":{"serde":"kryo","version":1,"payload":"AwFoaQ=="},"objectCreation":false}],)"
+    R"("outputEvents":[{"@class":"org.apache.flink.agents.api.Event",)"
+    R"("id":"21111111-2222-4333-8444-555555555555","type":"t","attributes":{},"attachments":{},)"
+    R"("upstreamEventId":"11111111-2222-4333-8444-555555555555","upstreamActionName":"a"}],)"
+    R"("callResults":[],"completed":false})";
+
+}  // namespace
+
+TEST_CASE("Profiles.a 0.4 value decodes the canonical way and re-encodes to its own bytes") {
+  Decoder d;
+  auto s = d.decode(kValue04);
+  REQUIRE_MESSAGE(s.has_value(), s.error().to_string());
+  CHECK(d.stats().canonical == 1);
+  REQUIRE(s->task_event->attachments.has_value());
+  CHECK(s->task_event->attachments->find("memory_ref") != std::string::npos);
+  CHECK(s->sensory_memory_updates[0].object_creation == true);
+  CHECK(s->short_term_memory_updates[0].object_creation == false);
+  CHECK(encode(*s) == kValue04);
+  CHECK(detect_profile(*s) == Profile::kV04);
+  // The general reader reads the same.
+  Decoder general(DecodeOptions{ReadMode::kStrict, false, false});
+  auto g = general.decode(kValue04);
+  REQUIRE(g.has_value());
+  CHECK(*g == *s);
+}
+
+TEST_CASE("Profiles.each line's reader refuses the fields a later line added") {
+  for (const Profile p : {Profile::kV031, Profile::kMain8ad3a32}) {
+    CAPTURE(profile_name(p));
+    DecodeOptions o;
+    o.profile = p;
+    Decoder strict(o);
+    auto r = strict.decode(kValue04);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message.find("unknown to the " + std::string(profile_name(p)) + " reader") !=
+          std::string::npos);
+    o.mode = ReadMode::kLenient;
+    Decoder lenient(o);
+    std::vector<Deviation> dev;
+    CHECK(lenient.decode(kValue04, &dev).has_value());
+    CHECK_FALSE(dev.empty());
+  }
+  DecodeOptions o;
+  o.profile = Profile::kV04;
+  CHECK(Decoder(o).decode(kValue04).has_value());
+  // main@8ad3a32 takes lineage, 0.3.1 does not.
+  ActionState a(input_event("{\"input\":\"x\"}"));
+  Event out = a.task_event.value();
+  out.upstream_event_id = "11111111-2222-4333-8444-555555555555";
+  a.output_events.push_back(out);
+  const std::string with_lineage = encode(a);
+  o.profile = Profile::kMain8ad3a32;
+  CHECK(Decoder(o).decode(with_lineage).has_value());
+  o.profile = Profile::kV031;
+  CHECK_FALSE(Decoder(o).decode(with_lineage).has_value());
+}
+
+TEST_CASE("Profiles.an object creation carrying a value is refused, as 0.4's reader does") {
+  std::string bad = kValue04;
+  const std::string from = R"("value":null,"objectCreation":true)";
+  bad.replace(bad.find(from), from.size(),
+              R"("value":{"serde":"kryo","version":1,"payload":"AwFoaQ=="},"objectCreation":true)");
+  auto r = Decoder().decode(bad);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.find("object-creation update cannot carry a value") != std::string::npos);
+}
+
+TEST_CASE("Profiles.encode_as writes exactly a profile's fields and refuses what it cannot carry") {
+  ActionState s = Decoder().decode(kValue04).value();
+  std::string out;
+  // 0.3.1 and main@8ad3a32 cannot carry attachments or an object creation: refused, not dropped.
+  for (const Profile p : {Profile::kV031, Profile::kMain8ad3a32}) {
+    out.clear();
+    auto st = encode_as(s, p, out);
+    REQUIRE_FALSE(st.has_value());
+    CHECK(st.error().code == Errc::kInvalidArgument);
+    CHECK(out.empty());
+  }
+  out.clear();
+  REQUIRE(encode_as(s, Profile::kV04, out).has_value());
+  CHECK(out == kValue04);
+  // A 0.3.1-shaped state: 0.4 writes the empty attachments and objectCreation false...
+  ActionState plain(input_event("{\"input\":\"x\"}"));
+  plain.short_term_memory_updates.push_back({"m", MemoryValue::null()});
+  out.clear();
+  REQUIRE(encode_as(plain, Profile::kV04, out).has_value());
+  CHECK(out.find(R"("attributes":{"input":"x"},"attachments":{},"type")") != std::string::npos);
+  CHECK(out.find(R"("value":null,"objectCreation":false})") != std::string::npos);
+  DecodeOptions o;
+  o.profile = Profile::kV04;
+  auto back = Decoder(o).decode(out);
+  REQUIRE(back.has_value());
+  // ... and 0.3.1 writes it as encode does, which a 0.3.1 reader takes.
+  out.clear();
+  REQUIRE(encode_as(*back, Profile::kV031, out).has_value());
+  CHECK(out == encode(plain));
+  o.profile = Profile::kV031;
+  CHECK(Decoder(o).decode(out).has_value());
+  // Lineage: main@8ad3a32 writes it, 0.3.1 refuses it.
+  Event e = plain.task_event.value();
+  e.upstream_action_name = "a";
+  plain.output_events.push_back(e);
+  out.clear();
+  CHECK(encode_as(plain, Profile::kMain8ad3a32, out).has_value());
+  CHECK(out.find("upstreamActionName") != std::string::npos);
+  out.clear();
+  CHECK_FALSE(encode_as(plain, Profile::kV031, out).has_value());
+  CHECK(detect_profile(plain) == Profile::kMain8ad3a32);
+  CHECK(parse_profile("0.3.1").value() == Profile::kV031);
+  CHECK(parse_profile("main-8ad3a32").value() == Profile::kMain8ad3a32);
+  CHECK(parse_profile("0.4").value() == Profile::kV04);
+  CHECK_FALSE(parse_profile("0.5").has_value());
+}
+
+TEST_CASE("Profiles.a store with a write profile refuses a put its reader would reject") {
+  MemoryStore store(4);
+  store.set_write_profile(Profile::kV031);
+  ActionState s(input_event("{\"input\":\"x\"}"));
+  REQUIRE(store.put(key_for("k", 1), s).has_value());
+  Event e = s.task_event.value();
+  e.upstream_event_id = "11111111-2222-4333-8444-555555555555";
+  s.output_events.push_back(e);
+  auto st = store.put(key_for("k", 2), s);
+  REQUIRE_FALSE(st.has_value());
+  CHECK(st.error().message.find("lineage") != std::string::npos);
+  size_t records = 0;
+  for (std::int32_t p = 0; p < 4; ++p) records += store.partition_log(p).size();
+  CHECK(records == 1);  // nothing written for the refused put
+}

@@ -59,6 +59,7 @@ struct SimulateOptions {
   std::int32_t partitions = 64;
   std::vector<std::string> crash_at;
   std::string cleanup = "upstream";
+  std::string value_format = "0.3.1";
   std::string trace_out;
   bool show_crashes = false;
   bool fail_on_cleanup = false;
@@ -101,6 +102,10 @@ void configure(CLI::App& app, Options& o) {
                   "Run against a Kafka topic (created if missing; must be empty unless --append)");
   cli::add_kafka_options(*sim, so.kafka);
   sim->add_flag("--append", so.append, "Allow a store that already holds records");
+  sim->add_option("--format", so.value_format,
+                  "Value form the restoring job reads: 0.3.1 (no lineage fields) or main-8ad3a32")
+      ->default_val("0.3.1")
+      ->check(CLI::IsMember({"0.3.1", "0.3", "main-8ad3a32", "8ad3a32"}));
   sim->add_option("--partitions", so.partitions, "Partitions of the store's topic")
       ->default_val(64)
       ->check(CLI::Range(1, 100000));
@@ -193,6 +198,7 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
     if (auto rc = cli::handle_kafka_args(o.simulate.kafka, io)) return rc;
     SimulateOptions& so = config.sim;
     so = o.simulate;
+    so.sim.profile = actionstate::parse_profile(so.value_format).value();  // checked by CLI11
     for (const auto& c : so.crash_at) {
       auto chosen = parse_chosen_crash(c);
       if (!chosen) {

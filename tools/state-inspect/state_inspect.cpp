@@ -91,6 +91,7 @@ std::optional<int> run_view(const Options& o, const cli::Io& io) {
   config.source = std::move(source);
   config.decode.mode = o.lenient ? actionstate::ReadMode::kLenient : actionstate::ReadMode::kStrict;
   config.decode.reject_lineage_fields = o.v031;
+  if (o.v031) config.decode.profile = actionstate::Profile::kV031;
   config.format = cli::resolve_format(o.output, io);
   config.color = cli::resolve_color(o.output, io);
   config.wide = o.wide;
@@ -154,6 +155,7 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
   InspectOptions& opts = config.inspect;
   opts.decode.mode = o.lenient ? ReadMode::kLenient : ReadMode::kStrict;
   opts.decode.reject_lineage_fields = o.v031;
+  if (o.v031) opts.decode.profile = Profile::kV031;
   opts.business_keys = o.keys;
   if (o.seq >= 0) opts.seq = o.seq;
   opts.only_incomplete = o.incomplete;

@@ -63,14 +63,14 @@ struct DecodeOptions {
   /// Reject "upstreamEventId"/"upstreamActionName" as the 0.3.1 reader does (the same as
   /// profile kV031 for those fields).
   bool reject_lineage_fields = false;
-  /// Read as this version line's reader does: fields a later line added are unknown fields
-  /// (strict: an error; lenient: a deviation). nullopt: take every line's fields.
-  std::optional<Profile> profile = std::nullopt;
   /// Read values in the canonical form (compact, Jackson's field order and escaping: what the
   /// runtime and encode() write) in one pass over the bytes, and give everything else to the
   /// general simdjson reader. The result is the same either way; false, for tests and
   /// benchmarks, always takes the general reader.
   bool canonical_fast_path = true;
+  /// Read as this version line's reader does: fields a later line added are unknown fields
+  /// (strict: an error; lenient: a deviation). nullopt: take every line's fields.
+  std::optional<Profile> profile = std::nullopt;
 };
 
 /// A deviation from the strict form that lenient mode read past.
