@@ -44,15 +44,8 @@ InspectSummary inspect_cache(const StateCache& cache, const InspectOptions& opti
   return summary;
 }
 
-void append_state_json(std::string& out, const InspectedState& s, bool include_state) {
-  const auto& e = *s.entry;
-  const auto& k = e.key;
-  json::Writer w(out);
-  w.begin_object()
-      .field("partition", e.position.partition)
-      .field("offset", e.position.offset)
-      .field("key", k.to_string())
-      .field("format", key_format_name(k.format));
+void write_key_fields(json::Writer& w, const StateKey& k) {
+  w.field("format", key_format_name(k.format));
   if (k.format == KeyFormat::kV03) {
     w.field("businessKey", k.business_key);
   } else {
@@ -60,6 +53,17 @@ void append_state_json(std::string& out, const InspectedState& s, bool include_s
     w.field("keyGroup", k.key_group);
   }
   w.field("seq", k.seq).field("eventUUID", k.event_uuid).field("actionUUID", k.action_uuid);
+}
+
+void append_state_json(std::string& out, const InspectedState& s, bool include_state) {
+  const auto& e = *s.entry;
+  const auto& k = e.key;
+  json::Writer w(out);
+  w.begin_object()
+      .field("partition", e.position.partition)
+      .field("offset", e.position.offset)
+      .field("key", k.to_string());
+  write_key_fields(w, k);
   if (s.state) {
     w.field("completed", s.state->completed)
         .field("callResults", s.state->call_results.size())

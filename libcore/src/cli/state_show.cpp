@@ -296,14 +296,8 @@ void TimelineListing::add(const ShownRecord& shown) {
     w.key("time").null();
   else
     w.field("time", time);
-  w.field("key", r.key).field("format", actionstate::key_format_name(k.format));
-  if (k.format == KeyFormat::kV03) {
-    w.field("businessKey", k.business_key);
-  } else {
-    w.key("businessKey").null().field("businessKeyId", k.business_key_id);
-    w.field("keyGroup", k.key_group);
-  }
-  w.field("seq", k.seq).field("eventUUID", k.event_uuid).field("actionUUID", k.action_uuid);
+  w.field("key", r.key);
+  actionstate::write_key_fields(w, k);
   w.field("tombstone", !r.value);
   if (shown.state) {
     w.field("completed", shown.state->completed).key("calls").begin_array();

@@ -9,6 +9,7 @@
 
 #include "aftk/actionstate/serde.h"
 #include "aftk/actionstate/store.h"
+#include "aftk/json/writer.h"
 
 namespace aftk::actionstate {
 
@@ -44,6 +45,11 @@ struct InspectSummary {
 /// Visits the live states of `cache` that pass the filters, decoding each.
 InspectSummary inspect_cache(const StateCache& cache, const InspectOptions& options,
                              const std::function<void(const InspectedState&)>& visit);
+
+/// Writes a key's fields as the listings name them: "format", then "businessKey" (0.3) or a
+/// null "businessKey" with "businessKeyId" and "keyGroup" (0.4), then "seq", "eventUUID",
+/// "actionUUID".
+void write_key_fields(json::Writer& w, const StateKey& key);
 
 /// One JSON object (no newline) describing a listed state: partition, offset, key, format,
 /// businessKey (null for 0.4 keys), businessKeyId and keyGroup (0.4), seq, eventUUID,
