@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,18 +24,15 @@ RecoveryMarker versioned(OffsetMap offsets, std::string topic = "action-state",
 }
 
 // The spec's example plan (flink-agents-newer-formats.md §1.4), as upstream writes it.
-constexpr const char* kSpecPlan = R"({
-  "schemaVersion" : 1,
-  "planId" : "d9e4a7af5055ce900c537ef2f32b7ccbee307dbf27419c33656014741f79fd1c",
-  "sourceRecoveryPoint" : "checkpoint-42",
-  "topic" : "action-state",
-  "topicId" : "topic-id",
-  "offsets" : {
-    "0" : 10,
-    "1" : 30
-  }
+std::string spec_plan_text() {
+  const char* d = std::getenv("AFTK_TESTDATA");
+  REQUIRE(d != nullptr);
+  std::ifstream in(std::string(d) + "/cleanup/spec-example-plan.json", std::ios::binary);
+  REQUIRE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
-)";
 
 CleanupPlan spec_plan() {
   std::vector<RecoveryMarker> m{versioned({{0, 10}, {1, 30}})};
@@ -43,9 +41,9 @@ CleanupPlan spec_plan() {
   return *p;
 }
 
-// kSpecPlan with one piece of text replaced.
+// spec_plan_text() with one piece of text replaced.
 std::string spec_with(const std::string& from, const std::string& to) {
-  std::string s = kSpecPlan;
+  std::string s = spec_plan_text();
   const auto at = s.find(from);
   REQUIRE(at != std::string::npos);
   return s.replace(at, from.size(), to);
@@ -67,8 +65,8 @@ bool contains(const std::string& s, const std::string& part) {
 TEST_CASE("CleanupPlan.reproduces the spec's example plan.json byte for byte") {
   const CleanupPlan p = spec_plan();
   CHECK(p.plan_id == "d9e4a7af5055ce900c537ef2f32b7ccbee307dbf27419c33656014741f79fd1c");
-  CHECK(to_plan_json(p) == kSpecPlan);
-  auto back = parse_cleanup_plan(kSpecPlan);
+  CHECK(to_plan_json(p) == spec_plan_text());
+  auto back = parse_cleanup_plan(spec_plan_text());
   REQUIRE(back.has_value());
   CHECK(*back == p);
 }
@@ -144,7 +142,7 @@ TEST_CASE("CleanupPlan.strict parse rejects what upstream's fromJson rejects") {
                  "duplicate key \"topic\""));
   CHECK(contains(rejection(spec_with("\"1\" : 30", "\"1\" : 30, \"1\" : 31")),
                  "duplicate key \"1\""));
-  CHECK(contains(rejection(std::string(kSpecPlan) + "{}"), "after the JSON object"));
+  CHECK(contains(rejection(spec_plan_text() + "{}"), "after the JSON object"));
   const std::string exactly = "fields must be exactly";
   const std::string extra = "\"schemaVersion\" : 1, \"x\" : 2,";
   CHECK(contains(rejection(spec_with("\"schemaVersion\" : 1,", extra)), exactly));
@@ -199,7 +197,7 @@ TEST_CASE("CleanupPlan.the file is created new, owner-only, and never replaced")
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
-  CHECK(ss.str() == kSpecPlan);
+  CHECK(ss.str() == spec_plan_text());
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
