@@ -7,9 +7,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <string>
 
+#include "aftk/actionstate/cleanup_plan.h"
+#include "aftk/checkpoint/checkpoint.h"
+#include "aftk/checkpoint/kryo.h"
 #include "run_tool.h"
 #include "state_prune.h"
 
@@ -47,6 +51,67 @@ std::string spec_plan_text() {
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
+}
+
+// Kryo's ASCII string form: the last byte has its high bit set.
+void put_ascii(std::string& b, const std::string& s) {
+  b += s;
+  b.back() = static_cast<char>(b.back() | 0x80);
+}
+void put_varint(std::string& b, std::uint64_t v) {
+  for (; v >= 0x80; v >>= 7) b.push_back(static_cast<char>((v & 0x7f) | 0x80));
+  b.push_back(static_cast<char>(v));
+}
+std::uint64_t zigzag(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+
+// A KafkaActionStateRecoveryMarker as writeClassAndObject writes it (FieldSerializer, fields by
+// name: offsets, schemaVersion, topic, topicId), the layout the Kryo unit test reads.
+std::string kryo_marker(const std::string& topic, const std::string& id,
+                        const std::map<int, std::int64_t>& offsets) {
+  std::string b{"\x01\x00", 2};
+  put_ascii(b, std::string(aftk::checkpoint::kRecoveryMarkerClass));
+  b += "\x01\x01\x01";  // new object; offsets: class by name, name id 1 follows
+  put_ascii(b, "java.util.HashMap");
+  b += '\x01';
+  put_varint(b, offsets.size() + 1);
+  for (const auto& [p, o] : offsets) {
+    b += '\x01';
+    put_varint(b, zigzag(p));
+    b += '\x01';
+    put_varint(b, zigzag(o));
+  }
+  put_varint(b, zigzag(1));  // schemaVersion
+  b += '\x01';
+  put_ascii(b, topic);
+  b += '\x01';
+  put_ascii(b, id);
+  return b;
+}
+
+// A copy of a genuine checkpoint whose markers are state files beside _metadata, with each
+// subtask's marker (the last element of its file) replaced by a versioned one: the fixtures'
+// jobs predate the versioned marker, so no genuine checkpoint holds one.
+std::string versioned_checkpoint(const fs::path& where,
+                                 const std::vector<std::map<int, std::int64_t>>& per_subtask) {
+  std::string src;
+  for (const auto& e : fs::recursive_directory_iterator(
+           aftk::test::data_dir() + "/real-job/flink-agents-main-8ad3a32/restored/checkpoints"))
+    if (e.path().filename() == "_metadata" && src.empty()) src = e.path().parent_path().string();
+  REQUIRE_FALSE(src.empty());
+  fs::copy(src, where, fs::copy_options::recursive);
+  auto found = aftk::checkpoint::read_recovery_markers(where.string());
+  REQUIRE(found.has_value());
+  REQUIRE(found->elements.size() == per_subtask.size());
+  for (size_t i = 0; i < per_subtask.size(); ++i) {
+    const auto& e = found->elements[i];
+    REQUIRE(e.file != found->metadata_path);  // a file of its own, the marker last in it
+    std::string bytes = aftk::test::read_file(e.file).substr(0, e.offset);
+    bytes += kryo_marker("agent-state", "dGhpc2lzYXRvcGljaWQxMg", per_subtask[i]);
+    std::ofstream(e.file, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  return where.string();
 }
 
 }  // namespace
@@ -150,4 +215,29 @@ TEST_CASE("state-prune plan.the tombstone modes keep their invocations, a store 
   auto abs_first = prune({store, "--completed", "--json"});
   CHECK(abs_first.rc == 0);
   CHECK(abs_first.out == r.out);
+}
+
+TEST_CASE("state-prune plan.from a checkpoint holding versioned markers: per-partition minimum") {
+  const auto dir = scratch("versioned");
+  const auto older = versioned_checkpoint(dir / "chk-10", {{{0, 10}, {1, 20}}, {{0, 30}, {1, 0}}});
+  const auto newer = versioned_checkpoint(dir / "chk-12", {{{0, 40}, {1, 20}}, {{0, 30}, {1, 5}}});
+  const auto out = (dir / "plan.json").string();
+  auto r = prune({"plan", "--checkpoint", older, "--source-recovery-point", "s3://b/job/chk-10",
+                  "--output", out});
+  INFO(r.err);
+  REQUIRE(r.rc == 0);
+  auto plan = aftk::actionstate::read_cleanup_plan_file(out);
+  REQUIRE(plan.has_value());
+  CHECK(plan->offsets == aftk::actionstate::OffsetMap{{0, 10}, {1, 0}});
+  CHECK(plan->topic == "agent-state");
+  CHECK(plan->topic_id == "dGhpc2lzYXRvcGljaWQxMg");
+  CHECK(plan->source_recovery_point == "s3://b/job/chk-10");
+  CHECK(plan->plan_id == aftk::actionstate::cleanup_plan_id("s3://b/job/chk-10", "agent-state",
+                                                            "dGhpc2lzYXRvcGljaWQxMg",
+                                                            {{0, 10}, {1, 0}}));
+  // Both checkpoints: the plan is the older one's, named by its path.
+  auto both = prune({"plan", "--checkpoint", newer, "--checkpoint", older, "--output", "-"});
+  CHECK(both.rc == 0);
+  CHECK(contains(both.out, "\"sourceRecoveryPoint\" : \"" + older + "\""));
+  CHECK(contains(both.out, "\"0\" : 10,\n    \"1\" : 0\n"));
 }
