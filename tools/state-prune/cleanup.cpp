@@ -367,8 +367,9 @@ int run_kafka_command(bool is_apply, int argc, const char* const* argv, cli::Io&
       cli::note(io, fmt::format("cleanup plan {} was APPLIED already: nothing to do",
                                 plan->plan_id));
     else
-      cli::note(io, fmt::format("deleted the records before {} partition offsets of '{}'{}",
-                                progress.boundary.size(), plan->topic,
+      cli::note(io, fmt::format("topic '{}' now starts at the committed boundary in all {} "
+                                "partitions{}",
+                                plan->topic, progress.boundary.size(),
                                 progress.committed_now ? "" : " (resumed a COMMITTED plan)"));
     // The line upstream's tool prints.
     fmt::print(io.out, "Cleanup plan {} is APPLIED\n", plan->plan_id);
