@@ -210,6 +210,19 @@ TEST_CASE("cleanup.plan, verify, then apply: the prefix goes, only inside the pl
   CHECK(fwd.rc == 0);
   CHECK(marks(data, 3).low == std::vector<std::int64_t>{8, 6, 2});
   CHECK(control_records(control).size() == 4);
+
+  // The first plan is now behind the log start, but APPLIED: verify and a rerun accept it.
+  auto old_v =
+      prune({"verify", "--plan", plan_path, "-b", b, "--control-topic", control, "--json"});
+  CHECK(old_v.rc == 0);
+  CHECK(contains(old_v.out, "not checked: the plan is APPLIED already"));
+  auto old_dry = prune({"apply", "--plan", plan_path, "-b", b, "--control-topic", control});
+  CHECK(old_dry.rc == 0);
+  CHECK(contains(old_dry.err, "--apply would do nothing"));
+  auto old_again = prune({"apply", "--plan", plan_path, "-b", b, "--control-topic", control,
+                          "--apply", "--yes"});
+  CHECK(old_again.rc == 0);
+  CHECK(control_records(control).size() == 4);
 }
 
 TEST_CASE("cleanup.a crash after any step: the rerun completes with the same boundary") {

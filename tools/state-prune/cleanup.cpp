@@ -312,6 +312,7 @@ int run_kafka_command(bool is_apply, int argc, const char* const* argv, cli::Io&
 
     if (!is_apply || !o.apply) {
       std::vector<kafka::CleanupCheck> checks;
+      std::optional<actionstate::CleanupStatus> known;  // the plan's status in the control topic
       if (!o.topic.empty() && o.topic != plan->topic) {
         checks.push_back({"topic", false,
                           fmt::format("the plan is for topic '{}', not '{}'", plan->topic,
@@ -320,6 +321,8 @@ int run_kafka_command(bool is_apply, int argc, const char* const* argv, cli::Io&
         auto rep = (*coord)->verify(*plan);
         if (!rep) return cli::report_error(io, rep.error());
         checks = rep->checks;
+        if (rep->control)
+          if (const auto* op = rep->control->find(plan->plan_id)) known = op->status;
       }
       print_checks(io, format, color, checks);
       bool ok = true;
@@ -329,7 +332,14 @@ int run_kafka_command(bool is_apply, int argc, const char* const* argv, cli::Io&
         return cli::kExitProblems;
       }
       cli::note(io, fmt::format("cleanup plan {} fits topic '{}'", plan->plan_id, plan->topic));
-      if (is_apply)
+      if (is_apply && known == actionstate::CleanupStatus::kApplied)
+        cli::note(io, "nothing written; the plan is APPLIED already: --apply would do nothing");
+      else if (is_apply && known)
+        cli::note(io, fmt::format("nothing written; the plan is COMMITTED: --apply resumes it "
+                                  "(delete the records before the boundary in {} partitions of "
+                                  "'{}', verify, append APPLIED)",
+                                  plan->offsets.size(), plan->topic));
+      else if (is_apply)
         cli::note(io, fmt::format("nothing written; with --apply: append COMMITTED to '{}', "
                                   "delete the records before the boundary in {} partitions of "
                                   "'{}', verify, append APPLIED",
