@@ -3,6 +3,8 @@
 // printed) -> apply (the confirmation and the writes).
 #include "state_prune.h"
 
+#include "cleanup.h"
+
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -27,12 +29,20 @@ Examples:
   state-prune --before-seq 100 state.jsonl            per key, every input below seq 100
   state-prune --older-than 7d -t agent-state          per key, inputs written over a week ago
   state-prune --completed --apply --yes state.jsonl   write the tombstones, no question asked
+  state-prune plan --checkpoint chk-42 --output plan.json     upstream's cleanup plan (no JVM)
+  state-prune verify --plan plan.json -b kafka:9092           check it against the live topic
+  state-prune apply --plan plan.json --control-topic T -b kafka:9092 --apply
+                                                      commit it, delete the prefix, mark APPLIED
 
 Without --apply nothing is written: the plan is printed (a table on a terminal, JSON Lines
 otherwise) and the exit status is 0. With --apply the plan is shown again, confirmed on a
 terminal (or by --yes), and one tombstone per state is appended, with the state's exact key, to
 the partition its record is in. Restoring a checkpoint or savepoint taken before the prune can
-then re-run actions whose states were pruned: prune only up to the checkpoint you restore from.)";
+then re-run actions whose states were pruned: prune only up to the checkpoint you restore from.
+
+`state-prune plan|verify|apply --help` describe checkpoint-aligned cleanup (prefix deletion
+through a control topic), upstream's answer to topic growth; a file named plan, verify or apply
+is given as ./plan.)";
 
 constexpr const char* kRestoreWarning =
     "restoring a checkpoint taken before this prune can re-run the pruned actions";
@@ -231,6 +241,10 @@ int apply(const Config& config, Planned& p, const cli::Io& io) {
 }  // namespace
 
 int main(int argc, const char* const* argv, cli::Io& io) {
+  // The cleanup commands are picked by the first argument only, not as CLI11 subcommands:
+  // those would also match a store file named "plan" anywhere among the positionals and
+  // change what an existing `state-prune --completed plan` means.
+  if (argc > 1 && is_cleanup_command(argv[1])) return cleanup_main(argc - 1, argv + 1, io);
   CLI::App app{"", "state-prune"};
   Options o;
   configure(app, o);

@@ -245,6 +245,37 @@ Result<std::map<std::string, std::string>> topic_configs(rd_kafka_s* rk, const s
   return out;
 }
 
+Result<std::map<std::int32_t, std::int64_t>> delete_records(
+    rd_kafka_s* rk, const std::string& topic, const std::map<std::int32_t, std::int64_t>& before,
+    std::chrono::milliseconds timeout) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(before.size())));
+  for (const auto& [p, o] : before)
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = o;
+  rd_kafka_DeleteRecords_t* del = rd_kafka_DeleteRecords_new(list.get());
+  std::unique_ptr<rd_kafka_DeleteRecords_t, void (*)(rd_kafka_DeleteRecords_t*)> guard(
+      del, rd_kafka_DeleteRecords_destroy);
+  QueuePtr q(rd_kafka_queue_new(rk));
+  auto opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout);
+  char errstr[256];
+  rd_kafka_AdminOptions_set_operation_timeout(opts.get(), ms(timeout), errstr, sizeof errstr);
+  rd_kafka_DeleteRecords(rk, &del, 1, opts.get(), q.get());
+  const std::string what = fmt::format("cannot delete records of topic '{}'", topic);
+  AFTK_TRY_ASSIGN(EventPtr ev, admin_wait(q.get(), timeout, what));
+  const rd_kafka_DeleteRecords_result_t* res = rd_kafka_event_DeleteRecords_result(ev.get());
+  const rd_kafka_topic_partition_list_t* out = rd_kafka_DeleteRecords_result_offsets(res);
+  std::map<std::int32_t, std::int64_t> low;
+  for (int i = 0; out != nullptr && i < out->cnt; ++i) {
+    const auto& e = out->elems[i];
+    if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return fail(kafka_error(e.err, what,
+                              fmt::format("partition {} offset {}", e.partition,
+                                          before.count(e.partition) ? before.at(e.partition) : -1),
+                              is_retriable(e.err)));
+    low[e.partition] = e.offset;
+  }
+  return low;
+}
+
 bool is_retriable(int rd_err) {
   switch (static_cast<rd_kafka_resp_err_t>(rd_err)) {
     case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:

@@ -82,6 +82,14 @@ struct Watermarks {
 Result<Watermarks> watermarks(rd_kafka_s* rk, const std::string& topic, std::int32_t partitions,
                               std::chrono::milliseconds timeout);
 
+/// Deletes every record before `before[p]` in each listed partition (DeleteRecords, what Java's
+/// RecordsToDelete.beforeOffset asks), and returns each partition's log start offset after it.
+/// An offset at or below the log start already is no error. Errors: KAFKA naming the partition
+/// (OFFSET_OUT_OF_RANGE past the end offset), TIMEOUT.
+Result<std::map<std::int32_t, std::int64_t>> delete_records(
+    rd_kafka_s* rk, const std::string& topic, const std::map<std::int32_t, std::int64_t>& before,
+    std::chrono::milliseconds timeout);
+
 /// One record as read; `value` is null for a tombstone.
 struct RecordView {
   std::int32_t partition;
