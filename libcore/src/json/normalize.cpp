@@ -196,26 +196,16 @@ std::string sort_key_of(std::string_view quoted) {
 error_code append_object(od::object obj, std::string& out, const NormalizeOptions& o, int depth);
 error_code append_array(od::array arr, std::string& out, const NormalizeOptions& o, int depth);
 
-// Works for both od::value and od::document (scalars at the top level). `outer` is the number of
-// containers open around v.
+// The recursion over nested containers goes append_any -> append_object/append_array ->
+// append_any. Everything that is not on that path (scalars, the sorted-object path) lives in
+// functions of its own that are never inlined, so each level of nesting costs only the small
+// frames of the path: Jackson's 1000 levels then fit any thread's stack, even under
+// AddressSanitizer, whose frames are several times larger.
 template <class V>
-error_code append_any(V& v, std::string& out, const NormalizeOptions& o, int outer) {
-  od::json_type t;
-  auto err = v.type().get(t);
-  if (err) return err;
+[[gnu::noinline]] error_code append_scalar(V& v, od::json_type t, std::string& out,
+                                           const NormalizeOptions& o) {
+  error_code err;
   switch (t) {
-    case od::json_type::object: {
-      if (outer >= kMaxNestingDepth) return simdjson::DEPTH_ERROR;
-      od::object obj;
-      if ((err = v.get_object().get(obj))) return err;
-      return append_object(obj, out, o, outer + 1);
-    }
-    case od::json_type::array: {
-      if (outer >= kMaxNestingDepth) return simdjson::DEPTH_ERROR;
-      od::array arr;
-      if ((err = v.get_array().get(arr))) return err;
-      return append_array(arr, out, o, outer + 1);
-    }
     case od::json_type::string: {
       if constexpr (std::is_same_v<V, od::value>) {
         // Inside a document an unconsumed value is skipped by its parent; copy it as it is
@@ -245,8 +235,36 @@ error_code append_any(V& v, std::string& out, const NormalizeOptions& o, int out
       out.append("null");
       return simdjson::SUCCESS;
     }
+    case od::json_type::object:
+    case od::json_type::array:
+      break;
   }
   return simdjson::INCORRECT_TYPE;
+}
+
+[[gnu::noinline]] error_code append_sorted_object(od::object& obj, std::string& out,
+                                                  const NormalizeOptions& o, int depth);
+
+// Works for both od::value and od::document (scalars at the top level). `outer` is the number of
+// containers open around v.
+template <class V>
+error_code append_any(V& v, std::string& out, const NormalizeOptions& o, int outer) {
+  od::json_type t;
+  auto err = v.type().get(t);
+  if (err) return err;
+  if (t == od::json_type::object) {
+    if (outer >= kMaxNestingDepth) return simdjson::DEPTH_ERROR;
+    od::object obj;
+    if ((err = v.get_object().get(obj))) return err;
+    return append_object(obj, out, o, outer + 1);
+  }
+  if (t == od::json_type::array) {
+    if (outer >= kMaxNestingDepth) return simdjson::DEPTH_ERROR;
+    od::array arr;
+    if ((err = v.get_array().get(arr))) return err;
+    return append_array(arr, out, o, outer + 1);
+  }
+  return append_scalar(v, t, out, o);
 }
 
 error_code append_object(od::object obj, std::string& out, const NormalizeOptions& o, int depth) {
@@ -267,6 +285,12 @@ error_code append_object(od::object obj, std::string& out, const NormalizeOption
     out.push_back('}');
     return simdjson::SUCCESS;
   }
+  return append_sorted_object(obj, out, o, depth);
+}
+
+error_code append_sorted_object(od::object& obj, std::string& out, const NormalizeOptions& o,
+                                int depth) {
+  error_code err;
   std::vector<Member> members;
   for (auto field_result : obj) {
     od::field field;
