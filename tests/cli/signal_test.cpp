@@ -172,3 +172,54 @@ TEST_CASE("Signals.eventlog-dump --follow DIR waits on an empty directory and re
   ::unlink(out.c_str());
   ::rmdir(dir);
 }
+
+TEST_CASE("Signals.state-prune --apply interrupted before its first tombstone exits 130, unwritten") {
+  char dir[] = "/tmp/aftk-prune-signal-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/state.jsonl";
+  const char* data = std::getenv("AFTK_TESTDATA");
+  const std::string golden =
+      std::string(data ? data : "tests/data") + "/dumps/golden-main-8ad3a32.jsonl";
+  std::string before;
+  {
+    std::FILE* in = std::fopen(golden.c_str(), "rb");
+    REQUIRE(in != nullptr);
+    char buf[65536];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, in)) > 0;) before.append(buf, n);
+    std::fclose(in);
+    std::FILE* out = std::fopen(path.c_str(), "wb");
+    REQUIRE(out != nullptr);
+    std::fwrite(before.data(), 1, before.size(), out);
+    std::fclose(out);
+  }
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    // The signal arrives once the handlers are in place, before the plan is applied: the flag
+    // is set when state-prune reaches its first tombstone.
+    aftk::cli::install_signal_handlers();
+    ::raise(SIGINT);
+    std::vector<std::string> args{"state-prune", "--completed", "--apply", "--yes", path};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::_exit(aftk::cli::main(static_cast<int>(args.size()), argv.data(), "state-prune",
+                            aftk::tools::state_prune::main));
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  std::string after;
+  std::FILE* in = std::fopen(path.c_str(), "rb");
+  REQUIRE(in != nullptr);
+  char buf[65536];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, in)) > 0;) after.append(buf, n);
+  std::fclose(in);
+  CHECK(after == before);
+  ::unlink(path.c_str());
+  ::rmdir(dir);
+}

@@ -219,8 +219,9 @@ int apply(const Config& config, Planned& p, const cli::Io& io) {
   size_t written = 0;
   for (const auto& cut : p.plan) {
     if (cli::interrupted()) {
+      // Before the first write nothing is partial: the signal is the whole story (exit 130).
       cli::error(io, fmt::format("interrupted after {} of {} tombstones", written, p.total));
-      return cli::kExitPartial;
+      return written ? cli::kExitPartial : cli::kExitInterrupted;
     }
     auto r = p.store->prune(cut.identity, cut.seq, actionstate::PruneOptions{true});
     if (r) written += r->tombstones_written;
