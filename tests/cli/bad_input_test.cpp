@@ -138,13 +138,19 @@ std::vector<Row> rows() {
       // partition and offset of the live state it lists as corrupt.
       {sr, {fb, "@BAD/dump-value-not-json.jsonl"}, 3,
        "value-not-json.jsonl:1 (partition 20 offset 0)"},
+      {si, {"@BAD/dump-value-not-json.jsonl"}, 3, "value-not-json.jsonl' partition 20 offset 0"},
+      {si, {"@BAD/dump-value-truncated.jsonl"}, 3, "value-truncated.jsonl' partition 20 offset 0"},
+      {si, {"@BAD/dump-value-wrong-types.jsonl"}, 3,
+       "partition 20 offset 0: value does not decode"},
       {sr, {fb, "@BAD/dump-value-wrong-types.jsonl"}, 3, "completed: expected a boolean"},
+      {si, {"@BAD/dump-value-not-object.jsonl"}, 3, "not-object.jsonl' partition 20 offset 0"},
       {si, {"@BAD/dump-line-array.jsonl"}, 3, "dump-line-array.jsonl:2: not a JSON object"},
       {sr, {fb, "@BAD/dump-line-string.jsonl"}, 3, "dump-line-string.jsonl:2: not a JSON object"},
       // --out copies only what was read, and says what it left out (exit 3).
       {sr, {fb, "--out", "@S/copy.jsonl", "@BAD/dump-torn-middle.jsonl"}, 3, "torn-middle.jsonl:2:",
        "@S/copy.jsonl"},
       // Generated: deep nesting, huge values, a big NUL file.
+      {si, {"@S/deep-value.jsonl"}, 3, "deep-value.jsonl' partition 20 offset 0"},
       {sr, {fb, "@S/deep-value.jsonl"}, 3, "deep-value.jsonl:1 (partition 20 offset 0)"},
       {sp, {"--completed", "@S/deep-value.jsonl"}, 3, "deep-value.jsonl:1 (partition 20 offset 0)"},
       {rs, {"replay", "@S/deep-value.jsonl", "--trace", "/dev/null"}, 0, "1 live states"},
