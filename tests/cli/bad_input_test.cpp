@@ -242,6 +242,8 @@ std::vector<Row> rows() {
        "no.such.property"},
       {sp, {"-t", "x", "-X", "dump", "-F", "@BAD/props-bad-value.properties"}, 1,
        "bad-value.properties:1"},
+      {si, {"-t", "x", "-X", "dump", "-F", "@BAD/props-nul.properties"}, 1,
+       "props-nul.properties:1"},
       {si, {"-t", "x", "-X", "dump", "-F", "@BAD/props-bom.properties"}, 1,
        "props-bom.properties:1"},
       {si, {"-t", "x", "-X", "dump", "-F", "@BAD/props-crlf.properties"}, 1,
