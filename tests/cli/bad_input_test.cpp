@@ -146,6 +146,11 @@ std::vector<Row> rows() {
       {si, {"@BAD/dump-value-not-object.jsonl"}, 3, "not-object.jsonl' partition 20 offset 0"},
       {si, {"@BAD/dump-line-array.jsonl"}, 3, "dump-line-array.jsonl:2: not a JSON object"},
       {sr, {fb, "@BAD/dump-line-string.jsonl"}, 3, "dump-line-string.jsonl:2: not a JSON object"},
+      {rs, {"replay", "@BAD/dump-not-json.jsonl", "--trace", "/dev/null"}, 3,
+       "dump-not-json.jsonl:2:"},
+      {rs, {"replay", "@BAD/dump-key-bad-seq.jsonl", "--trace", "/dev/null"}, 3,
+       "(partition 20 offset 0)"},
+      {rs, {"replay", "@BAD/dump-partition-64.jsonl", "--trace", "/dev/null"}, 3, "partition 64"},
       // --out copies only what was read, and says what it left out (exit 3).
       {sr, {fb, "--out", "@S/copy.jsonl", "@BAD/dump-torn-middle.jsonl"}, 3, "torn-middle.jsonl:2:",
        "@S/copy.jsonl"},
