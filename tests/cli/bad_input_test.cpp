@@ -230,6 +230,9 @@ std::vector<Row> rows() {
       {ed, {"@BAD/events-line-array.log"}, 3, "events-line-array.log:2: corrupt record"},
       {ed, {"@BAD/events-truncated.log.gz"}, 3, "events-truncated.log.gz:1: torn last record"},
       {ed, {"--json", "@BAD/events-not-gzip.log.gz"}, 0, ""},  // no gzip magic: read as text
+      {ed, {"--fields", "eventAttributes.input", "@S/deep-events.log"}, 3,
+       "deep-events.log:1: corrupt record at byte 0: objects and arrays nested more than 1000"},
+      {ed, {"--json", "@S/deep-events.log"}, 3, "deep-events.log:1:"},
       // replay-sim traces (exit 1 at the first bad line, named).
       {rs, {"replay", "@GOLD", "--trace", "@BAD/trace-not-json.jsonl"}, 1,
        "trace-not-json.jsonl:2"},
