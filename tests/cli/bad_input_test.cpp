@@ -307,6 +307,8 @@ std::vector<Row> rows() {
       {sr, {"--operator-uid", "a", "--operator-uid-hash", "f7d5c2c435a4d5b8c09f995c43ee588a",
         "--checkpoint", "@S/empty-dir", "@GOLD"},
        2, "excludes"},
+      {sr, {"--checkpoint", "@S/empty-dir", "--operator-uid-hash", "xyz", "@GOLD"}, 2,
+       "'xyz' is not 32 hex digits"},
       {sp, {"@GOLD"}, 2, "--completed"},
       {sp, {"--cut", "user-42=abc", "@GOLD"}, 2, "user-42=abc"},
       {sp, {"--cut", "=5", "@GOLD"}, 2, "=5"},
