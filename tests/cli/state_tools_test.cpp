@@ -419,9 +419,9 @@ TEST_CASE("state-rebuild.--checkpoint errors: not a checkpoint, a wrong operator
   CHECK(notckpt.rc == 1);
   CHECK(notckpt.err.find("is not a checkpoint or savepoint directory") != std::string::npos);
   auto wrong = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
-                        {"--checkpoint", dir, "--operator-uid-hash", "00", dump});
+                        {"--checkpoint", dir, "--operator-uid-hash", std::string(32, '0'), dump});
   CHECK(wrong.rc == 1);
-  CHECK(wrong.err.find("has no operator with uid hash 00") != std::string::npos);
+  CHECK(wrong.err.find("has no operator with uid hash 0000") != std::string::npos);
   auto chosen = run_tool(aftk::tools::state_rebuild::main, "state-rebuild",
                          {"--checkpoint", dir, "--print-markers", "--operator-uid-hash",
                           "f7d5c2c435a4d5b8c09f995c43ee588a"});

@@ -737,6 +737,22 @@ TEST_CASE("EventLog.an over-long record is reported and skipped") {
   CHECK(rr.problems[0].offset == good.size());
 }
 
+TEST_CASE("EventLog.a record nested deeper than Jackson's 1000 levels is corrupt") {
+  TempDir tmp;
+  // The record object and eventAttributes are two levels; `n` arrays make n + 2. A string
+  // full of brackets does not count.
+  auto record = [](int n) {
+    return "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"eventId\":\"e\",\"eventType\":\"t\","
+           "\"eventAttributes\":{\"s\":\"" + std::string(3000, '[') + "\",\"a\":" +
+           std::string(n, '[') + std::string(n, ']') + "}}\n";
+  };
+  auto rr = read_file(tmp.file("events-d.log", record(998) + record(999) + record(998)));
+  CHECK(rr.records.size() == 2);
+  REQUIRE(rr.problems.size() == 1);
+  CHECK(rr.problems[0].line == 2);
+  CHECK(rr.problems[0].to_string().find("nested more than 1000 deep") != std::string::npos);
+}
+
 TEST_CASE("EventLog.writer API as documented, with a lifecycle event") {
   TempDir tmp;
   auto w = el::EventLogWriter::open(tmp.path.string(), "j", "op", 1);

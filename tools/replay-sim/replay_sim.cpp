@@ -47,7 +47,8 @@ Run 'replay-sim simulate --help' or 'replay-sim replay --help' for each command'
 constexpr const char* kFooter =
     R"(Exit status: 0 success; 1 the store or a file cannot be read or written; 2 usage error;
 3 problems found (simulate: a lost effect or a duplicate the model cannot explain;
-replay: a divergence, an ambiguous or corrupt state). See replay-sim(1).)";
+replay: a divergence, an ambiguous or corrupt state, or store lines that are not
+records). See replay-sim(1).)";
 
 struct SimulateOptions {
   SimulationOptions sim;
@@ -511,9 +512,13 @@ int run_replay(const Config& config, const cli::Io& io) {
   ro.validate = false;
   auto loaded = (*store)->load_all(ro);
   if (!loaded) return cli::report_error(io, loaded.error());
-  for (const Problem* p : cli::ordered_problems(*loaded))
-    cli::warning(io, cli::problem_text(o.source, *p));
-  if (!o.event_logs.empty()) return run_event_logs(config, **store, io);
+  // Store lines that are not records, and keys that do not parse, are problems (exit 3) too.
+  const auto store_problems = cli::ordered_problems(*loaded);
+  for (const Problem* p : store_problems) cli::warning(io, cli::problem_text(o.source, *p));
+  if (!o.event_logs.empty()) {
+    const int rc = run_event_logs(config, **store, io);
+    return rc == cli::kExitOk && !store_problems.empty() ? cli::kExitProblems : rc;
+  }
 
   DecodeOptions decode;
   decode.mode = o.lenient ? ReadMode::kLenient : ReadMode::kStrict;
@@ -593,7 +598,8 @@ int run_replay(const Config& config, const cli::Io& io) {
   if (stopped) cli::note(io, "--strict: stopped at the first divergence");
   cli::note(io, fmt::format("{} trace entries, {} diverge, {} live states in {}", entries, diverged,
                             (*store)->cache().size(), o.source.describe()));
-  return diverged > 0 || problems > 0 ? cli::kExitProblems : cli::kExitOk;
+  const bool found = diverged > 0 || problems > 0 || !store_problems.empty();
+  return found ? cli::kExitProblems : cli::kExitOk;
 }
 
 // Event logs name no durable calls: what they give is which actions ran on which events, so

@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <string>
+#include <vector>
+
 #include "health_report.h"
 
 #include "aftk/actionstate/inspect.h"
@@ -190,12 +193,18 @@ std::optional<int> build_config(const Options& o, const cli::Io& io, Config& con
 }
 
 // Reads the store and lists (or, for a table, collects) every matching state as it goes.
+// `corrupt` gets one line for stderr per listed state whose value does not decode.
 Result<actionstate::InspectSummary> run(const Config& config, const cli::Io& io,
-                                        cli::StateListing& listing) {
+                                        cli::StateListing& listing,
+                                        std::vector<std::string>& corrupt) {
   using namespace actionstate;
   cli::Progress progress(io, "reading");
   auto visit = [&](const InspectedState& s) {
     if (!config.summary_only) listing.add(s);
+    if (s.error && s.entry != nullptr)
+      corrupt.push_back(fmt::format("{} partition {} offset {}: value does not decode: {}",
+                                    config.source.describe(), s.entry->position.partition,
+                                    s.entry->position.offset, s.error->message));
   };
   AFTK_TRY_ASSIGN(auto store, cli::open_store(config.source, true));
   const cli::CacheLeftAtExit left(io, store.get());
@@ -213,10 +222,12 @@ Result<actionstate::InspectSummary> run(const Config& config, const cli::Io& io,
 }
 
 int report(const Config& config, const actionstate::InspectSummary& summary,
-           cli::StateListing& listing, const cli::Io& io) {
+           const std::vector<std::string>& corrupt, cli::StateListing& listing,
+           const cli::Io& io) {
   if (!config.summary_only) listing.finish();
   // Problems go to stderr, each with its location, after the data.
   for (const auto& p : summary.problems) cli::warning(io, cli::problem_text(config.source, p));
+  for (const auto& line : corrupt) cli::warning(io, line);
   if (config.summary_only) {
     std::string line;
     json::Writer(line)
@@ -253,9 +264,10 @@ int main(int argc, const char* const* argv, cli::Io& io) {
     if (auto rc = build_config(o, io, config)) return *rc;
     if (config.health) return run_health(*config.health, config.source, io);
     cli::StateListing listing(io, config.style);
-    auto summary = run(config, io, listing);
+    std::vector<std::string> corrupt;
+    auto summary = run(config, io, listing, corrupt);
     if (!summary) return cli::report_error(io, summary.error());
-    return report(config, *summary, listing, io);
+    return report(config, *summary, corrupt, listing, io);
   });
 }
 

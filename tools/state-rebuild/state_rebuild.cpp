@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -67,7 +68,14 @@ void configure(CLI::App& app, Options& o) {
                              "In checkpoints, the operator holding the markers, by its uid");
   app.add_option("--operator-uid-hash", o.selector.uid_hash,
                  "In checkpoints, that operator by its id (uid hash, 32 hex digits)")
-      ->excludes(uid);
+      ->excludes(uid)
+      ->check(CLI::Validator(
+          [](const std::string& v) {
+            const bool hex = v.size() == 32 && v.find_first_not_of("0123456789abcdefABCDEF") ==
+                                                   std::string::npos;
+            return hex ? std::string() : "'" + v + "' is not 32 hex digits";
+          },
+          "HEX32"));
   app.add_flag("--print-markers", o.print_markers,
                "Print the markers as one JSON array and stop (no store is read)");
   app.add_flag("--from-beginning", o.from_beginning, "Read every partition from its first offset");

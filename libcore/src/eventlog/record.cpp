@@ -373,6 +373,31 @@ error_code decode_fields(od::document& doc, Record& r, Scratch& s) {
   return simdjson::SUCCESS;
 }
 
+// True when objects and arrays in `json` (counted outside strings) nest deeper than Jackson's
+// limit. The decoder keeps attributes as raw text without descending into them, so this is
+// where a record nested too deep for the runtime's reader, and for ours, is turned away.
+bool nests_too_deep(std::string_view json) {
+  if (json.size() <= 2 * static_cast<size_t>(json::kMaxNestingDepth)) return false;
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > json::kMaxNestingDepth) return true;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Status decode_padded(od::parser& parser, simdjson::padded_string_view text, Record& r) {
@@ -382,6 +407,8 @@ Status decode_padded(od::parser& parser, simdjson::padded_string_view text, Reco
   auto err = parser.iterate(text).get(doc);
   if (!err) err = decode_fields(doc, r, s);
   if (!err && !doc.current_location().error()) err = simdjson::TRAILING_CONTENT;
+  if (!err && nests_too_deep(text))
+    return fail(Errc::kCorruptRecord, std::string(json::error_text(simdjson::DEPTH_ERROR)));
   if (err) {
     if (err == simdjson::INCORRECT_TYPE)
       return fail(Errc::kCorruptRecord, "a field has the wrong JSON type");

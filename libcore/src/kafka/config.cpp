@@ -81,6 +81,12 @@ Status ClientConfig::merge_file(const std::string& path) {
   for (int lineno = 1; std::getline(in, line); ++lineno) {
     std::string_view l = trim(line);
     if (l.empty() || l.front() == '#' || l.front() == '!') continue;
+    // librdkafka takes C strings: a NUL would cut the value short without a word.
+    if (l.find('\0') != std::string_view::npos) {
+      return fail(Errc::kInvalidArgument,
+                  fmt::format("cannot read Kafka config '{}': a NUL byte in the line", path),
+                  fmt::format("{}:{}", path, lineno));
+    }
     size_t sep = l.find_first_of("=:");
     if (sep == std::string_view::npos || trim(l.substr(0, sep)).empty()) {
       return fail(Errc::kInvalidArgument,
