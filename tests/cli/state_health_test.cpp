@@ -65,8 +65,33 @@ TEST_CASE("state-inspect --pending.every PENDING call with its age, batch and ve
     CHECK(r.rc == 0);  // a minute old: in flight, nothing stuck
     CHECK(lines(r.out) == 1);
     CHECK(r.out.find(R"("verdict":"in flight","completed":false,"callResults":2,"batch":true,)"
-                     R"("slots":[{"index":0,"functionId":"tool-call","argsDigest":""},)"
-                     R"({"index":1,"functionId":"tool-call","argsDigest":""}])") !=
+                     R"("slots":[{"index":0,"functionId":"tool-call","argsDigest":"",)"
+                     R"("kind":"tool-call"},)"
+                     R"({"index":1,"functionId":"tool-call","argsDigest":"","kind":"tool-call"}])") !=
+          std::string::npos);
+  }
+  SUBCASE("sub-agent calls and awaits are labelled, an await with the slot of its call") {
+    // The 0.4 spec's sub-agent example (section 1.4): session e8552d4e-...-0 of user-42, seq 0.
+    const std::string s0 = "e8552d4e-00f7-30d5-8d0f-868efd83b335-0";
+    const std::string s1 = "e8552d4e-00f7-30d5-8d0f-868efd83b335-1";
+    auto r = inspect({"--pending", "--now", kNow, "--json", "-q", dump("subagent.jsonl")});
+    CHECK(r.rc == 0);
+    CHECK(lines(r.out) == 2);
+    CHECK(r.out.find(R"({"index":4,"functionId":")" + s0 + "#" + s0 + R"(-2#await",)" +
+                     R"("argsDigest":"","kind":"subagent-await","sessionId":")" + s0 +
+                     R"(","callId":")" + s0 + R"(-2","callSlot":1})") != std::string::npos);
+    CHECK(r.out.find(R"("kind":"subagent-await","sessionId":")" + s1 + R"(","callId":")" + s1 +
+                     R"(-3","callSlot":null})") != std::string::npos);
+    CHECK(r.out.find(R"("kind":"subagent-call","sessionId":")" + s1 + R"(","callId":")" + s1 +
+                     R"(-4","callSlot":1})") != std::string::npos);
+    CHECK(r.out.find(R"("functionId":"tools.weather","argsDigest":"0123456789abcdef",)"
+                     R"("kind":"function"})") != std::string::npos);
+    auto table = inspect({"--pending", "--now", kNow, "-o", "table", "--color", "never", "-q",
+                          dump("subagent.jsonl")});
+    CHECK(table.rc == 0);
+    CHECK(table.out.find(" KIND ") != std::string::npos);
+    CHECK(table.out.find(" subagent-await of slot 1 ") != std::string::npos);
+    CHECK(table.out.find(" subagent-await of a call not in this state,subagent-call,function ") !=
           std::string::npos);
   }
   SUBCASE("--older-than moves the line between in flight and stuck") {

@@ -96,6 +96,30 @@ TEST_CASE("state-inspect show.a business key's live states as a tree, payloads d
   CHECK(raw.out.find("pickle") == std::string::npos);
 }
 
+TEST_CASE("state-inspect show.each call's kind, and for an await the call it awaits") {
+  const std::string s0 = "e8552d4e-00f7-30d5-8d0f-868efd83b335-0";
+  auto tree = inspect({"show", "user-42", "-o", "table", "--color", "never",
+                       dump("subagent.jsonl")});
+  CHECK(tree.rc == 0);
+  CHECK(tree.out.find("kind subagent-call: call 2 of session " + s0 + "\n") != std::string::npos);
+  CHECK(tree.out.find("kind subagent-await of slot 0: awaits call " + s0 + "-1\n") !=
+        std::string::npos);
+  CHECK(tree.out.find("kind tool-call (Java's built-in tool-call action)\n") != std::string::npos);
+  CHECK(tree.out.find("kind subagent-await of a call not in this state: awaits call "
+                      "e8552d4e-00f7-30d5-8d0f-868efd83b335-1-3\n") != std::string::npos);
+  CHECK(tree.out.find("kind function\n") != std::string::npos);
+  auto json = inspect({"show", "--partition", "20", "--offset", "0", "--json", "--raw",
+                       dump("subagent.jsonl")});
+  CHECK(json.rc == 0);
+  const std::string id = R"(","sessionId":")" + s0 + R"(","callId":")" + s0;
+  CHECK(json.out.find(R"("calls":[{"slot":0,"kind":"subagent-call)" + id + R"(-1","callSlot":0},)" +
+                      R"({"slot":1,"kind":"subagent-call)" + id + R"(-2","callSlot":1},)" +
+                      R"({"slot":2,"kind":"subagent-await)" + id + R"(-1","callSlot":0},)" +
+                      R"({"slot":3,"kind":"tool-call"},)" +
+                      R"({"slot":4,"kind":"subagent-await)" + id + R"(-2","callSlot":1}])") !=
+        std::string::npos);
+}
+
 TEST_CASE("state-inspect show.JSON of one record by key or by position; --raw leaves base64") {
   const std::string key =
       "user-42_5_3f1c2b4a-5d6e-3f70-8a9b-0c1d2e3f4a5b_22bf7b3d-f5c0-3314-93e2-9385c03e03b1";

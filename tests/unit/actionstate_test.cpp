@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "aftk/actionstate/call_id.h"
 #include "aftk/actionstate/file_store.h"
 #include "aftk/actionstate/history.h"
 #include "aftk/actionstate/ids.h"
@@ -1545,4 +1546,141 @@ TEST_CASE("Profiles.a store with a write profile refuses a put its reader would 
   size_t records = 0;
   for (std::int32_t p = 0; p < 4; ++p) records += store.partition_log(p).size();
   CHECK(records == 1);  // nothing written for the refused put
+}
+
+// -- durable-call function ids (0.4 line spec section 1.3 and 1.4) --------------------------
+
+namespace {
+// The spec's sub-agent example (section 1.4).
+SubagentContext spec_subagent_context() {
+  SubagentContext c;
+  c.action_name = "process";
+  c.event_attributes = R"({"input":"hello"})";
+  c.event_type = "_input_event";
+  c.key = "user-42";
+  c.sequence_number = 0;
+  c.subagent_name = "helper";
+  return c;
+}
+constexpr std::string_view kSpecSession = "e8552d4e-00f7-30d5-8d0f-868efd83b335";
+}  // namespace
+
+TEST_CASE("CallIdentity.the spec's sub-agent session: UUID, session id, call id, function ids") {
+  auto uuid = subagent_session_uuid(spec_subagent_context());
+  REQUIRE(uuid.has_value());
+  CHECK(*uuid == kSpecSession);
+  const std::string session = subagent_session_id(*uuid, 0);
+  CHECK(session == "e8552d4e-00f7-30d5-8d0f-868efd83b335-0");
+  CHECK(subagent_call_id(session, 1) == "e8552d4e-00f7-30d5-8d0f-868efd83b335-0-1");
+  CHECK(subagent_function_id(session, 1, false) ==
+        "e8552d4e-00f7-30d5-8d0f-868efd83b335-0#e8552d4e-00f7-30d5-8d0f-868efd83b335-0-1");
+  CHECK(subagent_function_id(session, 1, true) ==
+        "e8552d4e-00f7-30d5-8d0f-868efd83b335-0#e8552d4e-00f7-30d5-8d0f-868efd83b335-0-1#await");
+}
+
+TEST_CASE("CallIdentity.the session UUID hashes sorted JSON of every context field") {
+  const std::string base = *subagent_session_uuid(spec_subagent_context());
+  // Attribute order does not matter: the JSON is sorted, nested maps too.
+  SubagentContext reordered = spec_subagent_context();
+  reordered.event_attributes = R"({"b":{"y":1,"x":2},"a":"z"})";
+  SubagentContext sorted = spec_subagent_context();
+  sorted.event_attributes = R"({"a":"z","b":{"x":2,"y":1}})";
+  CHECK(*subagent_session_uuid(reordered) == *subagent_session_uuid(sorted));
+  // Each field changes it.
+  std::set<std::string> uuids{base};
+  for (int field = 0; field < 6; ++field) {
+    SubagentContext c = spec_subagent_context();
+    switch (field) {
+      case 0: c.action_name = "other"; break;
+      case 1: c.event_attributes = R"({"input":"hello!"})"; break;
+      case 2: c.event_type = "_output_event"; break;
+      case 3: c.key = "user-43"; break;
+      case 4: c.sequence_number = 1; break;
+      case 5: c.subagent_name = "helper2"; break;
+    }
+    CAPTURE(field);
+    CHECK(uuids.insert(*subagent_session_uuid(c)).second);
+  }
+  for (const char* bad : {"[1]", "\"text\"", "{", ""}) {
+    SubagentContext c = spec_subagent_context();
+    c.event_attributes = bad;
+    auto r = subagent_session_uuid(c);
+    CAPTURE(bad);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == Errc::kInvalidArgument);
+  }
+}
+
+TEST_CASE("CallIdentity.classifies function ids: function, tool-call, sub-agent call and await") {
+  const std::string session = subagent_session_id(kSpecSession, 0);
+  SUBCASE("the spec's ids") {
+    const CallIdentity call = classify_function_id(subagent_function_id(session, 1, false));
+    CHECK(call.kind == CallKind::kSubagentCall);
+    CHECK(call.session_uuid == kSpecSession);
+    CHECK(call.session_number == 0);
+    CHECK(call.call_number == 1);
+    CHECK(call.session_id == session);
+    CHECK(call.call_id == session + "-1");
+    CHECK(call.call_function_id() == session + "#" + session + "-1");
+    const CallIdentity await = classify_function_id(subagent_function_id(session, 1, true));
+    CHECK(await.kind == CallKind::kSubagentAwait);
+    CHECK(await.call_id == call.call_id);
+    CHECK(await.call_function_id() == call.call_function_id());  // the call it awaits
+    const CallIdentity later = classify_function_id(
+        subagent_function_id(subagent_session_id(kSpecSession, 12), 30, false));
+    CHECK(later.session_number == 12);
+    CHECK(later.call_number == 30);
+  }
+  SUBCASE("Java's tool-call action and plain functions") {
+    CHECK(classify_function_id(std::string("tool-call")).kind == CallKind::kToolCall);
+    CHECK(classify_function_id(std::string("tools.weather")).kind == CallKind::kFunction);
+    CHECK(classify_function_id(std::string("com.example.Tools.lookup")).kind ==
+          CallKind::kFunction);
+    CHECK(classify_function_id(std::nullopt).kind == CallKind::kFunction);
+    CHECK(classify_function_id(std::string("tool-call#await")).kind == CallKind::kFunction);
+    CHECK(call_kind_name(CallKind::kToolCall) == "tool-call");
+    CHECK(call_kind_name(CallKind::kSubagentAwait) == "subagent-await");
+  }
+  SUBCASE("only upstream's exact form is a sub-agent id") {
+    const std::string u(kSpecSession);
+    const std::string upper = "E8552D4E-00F7-30D5-8D0F-868EFD83B335";
+    for (const std::string& id : std::vector<std::string>{
+             u + "-0#" + u + "-0-0",            // calls count from 1
+             u + "-00#" + u + "-00-1",          // leading zero
+             u + "-0#" + u + "-01",             // callId does not repeat the sessionId
+             u + "-0#" + u + "-1-1",            // another session's call
+             u + "-+0#" + u + "-+0-1",          // sign
+             u + "--0#" + u + "--0-1",          // negative
+             u + "-0#" + u + "-0-",             // no call number
+             u + "#" + u + "-1",                // no session number
+             upper + "-0#" + upper + "-0-1",    // UUID.toString() is lower case
+             u + "-0#" + u + "-0-1#wait",       // other suffix
+             u + "-0#" + u + "-0-1#await#await",
+             "my_module.fn#0123456789abcdef",   // Python's id under the #1016 proposal
+             "#", "#await", u, u + "-0",
+         }) {
+      CAPTURE(id);
+      CHECK(classify_function_id(id).kind == CallKind::kFunction);
+      CHECK(classify_function_id(id).session_id.empty());
+    }
+  }
+}
+
+TEST_CASE("CallIdentity.an await belongs to the slot of the call it awaits") {
+  const std::string s0 = subagent_session_id(kSpecSession, 0);
+  const std::string s1 = subagent_session_id(kSpecSession, 1);
+  std::vector<CallResult> calls{
+      CallResult::success(subagent_function_id(s0, 1, false), "", std::nullopt),
+      CallResult::success(subagent_function_id(s0, 2, false), "", std::nullopt),
+      CallResult::success(std::string("tools.weather"), "0123456789abcdef", std::nullopt),
+      CallResult::pending(subagent_function_id(s0, 2, true), ""),
+      CallResult::pending(subagent_function_id(s0, 1, true), ""),
+      CallResult::pending(subagent_function_id(s1, 1, true), ""),  // its call is not here
+  };
+  CHECK(owning_slot(calls, 0) == 0u);
+  CHECK(owning_slot(calls, 2) == 2u);
+  CHECK(owning_slot(calls, 3) == 1u);
+  CHECK(owning_slot(calls, 4) == 0u);
+  CHECK_FALSE(owning_slot(calls, 5).has_value());
+  CHECK_FALSE(owning_slot(calls, 6).has_value());
 }

@@ -29,6 +29,35 @@ TEST_CASE("AgentExecutionOptions.defaults are upstream's") {
   CHECK(o.tool_call_batch_timeout_ms == -1);
   CHECK(o.error_handling_strategy == "FAIL");
   CHECK(o.short_term_memory_state_ttl_update_type == "ON_READ_AND_WRITE");
+  CHECK(o.tool_call_parallelism == 0);  // unset: the available processors
+  CHECK(o.fluss_bootstrap_servers == "localhost:9123");
+  CHECK(o.fluss_action_state_database == "flink_agents");
+  CHECK(o.fluss_action_state_table_buckets == 64);
+  CHECK(o.fluss_security_protocol == "PLAINTEXT");
+  CHECK(o.fluss_sasl_mechanism == "PLAIN");
+  CHECK(o.trace_log_targets == "[{scope: EVENT_ONLY, detail: STANDARD}]");
+  // Every key of the spec's tables (formats section 6 and the 0.4 line's additions).
+  for (const char* key :
+       {"actionStateStoreBackend", "kafkaBootstrapServers", "kafkaActionStateTopic",
+        "kafkaActionStateTopicNumPartitions", "kafkaActionStateTopicReplicationFactor",
+        "kafkaActionStateTombstoneEnabled", "kafkaActionStateCleanupControlTopic",
+        "flussBootstrapServers", "flussActionStateDatabase", "flussActionStateTable",
+        "flussActionStateTableBuckets", "flussSecurityProtocol", "flussSaslMechanism",
+        "flussSaslJaasConfig", "flussSaslUsername", "flussSaslPassword", "eventLoggerType",
+        "baseLogDir", "prettyPrint", "event-log.level", "event-log.trace.enabled",
+        "event-log.standard.max-string-length", "event-log.standard.max-array-elements",
+        "event-log.standard.max-depth", "job-identifier", "event-listeners",
+        "error-handling-strategy", "max-retries", "retry-wait-interval", "num-async-threads",
+        "chat.async", "tool-call.async", "rag.async", "agent-run.begin-event",
+        "short-term-memory.state-ttl.ms", "short-term-memory.state-ttl.update-type",
+        "short-term-memory.state-ttl.visibility",
+        "action.trigger-condition.evaluate-failure-strategy", "tool-call.parallelism",
+        "tool-call.batch.timeout.ms", "trace-log.output-type", "trace-log.base-dir",
+        "trace-log.pretty-print", "trace-log.targets", "trace-log.standard.max-string-length",
+        "trace-log.standard.max-array-elements", "trace-log.standard.max-depth"}) {
+    CAPTURE(key);
+    CHECK(agent_option_value(o, key).has_value());
+  }
   // The table's default texts agree with the struct's defaults.
   for (const AgentOptionInfo& info : agent_option_table()) {
     CAPTURE(info.key);
@@ -99,6 +128,8 @@ TEST_CASE("AgentExecutionOptions.reads Flink YAML, properties and -D lines") {
       "parallelism.default: 2\n"
       "tool-call.parallelism: 3\n"
       "-Dtool-call.batch.timeout.ms=1500\n"
+      "agent.event-listeners: com.example.A;com.example.B\n"
+      "trace-log.targets: [{scope: ALL, detail: VERBOSE}]\n"
       "max-retries=9\n";
   REQUIRE(read_agent_config(o, yaml, "config.yaml"));
   CHECK(o.action_state_store_backend == "kafka");
@@ -107,6 +138,8 @@ TEST_CASE("AgentExecutionOptions.reads Flink YAML, properties and -D lines") {
   CHECK(o.tool_call_parallelism == 3);
   CHECK(o.tool_call_batch_timeout_ms == 1500);
   CHECK(o.max_retries == 9);
+  CHECK(o.event_listeners == "com.example.A;com.example.B");
+  CHECK(o.trace_log_targets == "[{scope: ALL, detail: VERBOSE}]");
   // Keys of other blocks are neither ours nor unknown agent keys.
   CHECK(o.unknown.count("numberOfTaskSlots") == 0);
   CHECK(o.unknown.at("parallelism.default") == "2");

@@ -2,10 +2,12 @@
 // state-inspect --pending, --stats and --check: one scan, then a table or JSON.
 #include "health_report.h"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "aftk/cli/state_show.h"
 #include "aftk/json/writer.h"
 #include "aftk/kafka/store.h"
 
@@ -52,7 +54,8 @@ int report_pending(const HealthRequest& rq, const cli::StoreSource& source,
                    const RebuildReport& loaded, const PendingReport& r, const cli::Io& io) {
   cli::Table table;
   if (rq.format == cli::Format::kTable) {
-    for (const char* h : {"AGE", "VERDICT", "BUSINESS KEY", "SEQ", "ACTION", "SLOTS", "FUNCTION"})
+    for (const char* h :
+         {"AGE", "VERDICT", "BUSINESS KEY", "SEQ", "ACTION", "SLOTS", "KIND", "FUNCTION"})
       table.add_column(h, std::string_view(h) == "SEQ" || std::string_view(h) == "AGE"
                               ? cli::Table::Align::kRight
                               : cli::Table::Align::kLeft);
@@ -68,12 +71,23 @@ int report_pending(const HealthRequest& rq, const cli::StoreSource& source,
                                                 : fmt::format("{}-{}", run.first_slot, last);
       slots += fmt::format(" of {}", run.call_results);
       std::set<std::string> functions;
-      for (const auto& c : run.slots) functions.insert(c.function_id.value_or("(null)"));
-      std::string fn;
-      for (const auto& f : functions) fn += (fn.empty() ? "" : ",") + f;
+      std::vector<std::string> kinds;  // in slot order, each once
+      for (size_t i = 0; i < run.slots.size(); ++i) {
+        functions.insert(run.slots[i].function_id.value_or("(null)"));
+        std::string kind =
+            cli::call_kind_text(classify_function_id(run.slots[i].function_id), run.owners[i]);
+        if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
+          kinds.push_back(std::move(kind));
+      }
+      const auto joined = [](const auto& items) {
+        std::string text;
+        for (const auto& item : items) text += (text.empty() ? "" : ",") + item;
+        return text;
+      };
       table.add_row({format_age(run.age_ms), std::string(pending_verdict_name(run.verdict)),
                      shown_key(e.key), std::to_string(e.key.seq),
-                     rq.wide ? e.key.action_uuid : e.key.action_uuid.substr(0, 8), slots, fn,
+                     rq.wide ? e.key.action_uuid : e.key.action_uuid.substr(0, 8), slots,
+                     joined(kinds), joined(functions),
                      std::to_string(e.position.partition), std::to_string(e.position.offset)});
       continue;
     }
@@ -88,12 +102,14 @@ int report_pending(const HealthRequest& rq, const cli::StoreSource& source,
         .field("batch", run.slots.size() > 1)
         .key("slots")
         .begin_array();
-    for (size_t i = 0; i < run.slots.size(); ++i)
+    for (size_t i = 0; i < run.slots.size(); ++i) {
       w.begin_object()
           .field("index", run.first_slot + i)
           .field("functionId", run.slots[i].function_id)
-          .field("argsDigest", run.slots[i].args_digest)
-          .end_object();
+          .field("argsDigest", run.slots[i].args_digest);
+      cli::write_call_kind(w, classify_function_id(run.slots[i].function_id), run.owners[i]);
+      w.end_object();
+    }
     w.end_array().end_object();
     print_line(io, line, rq.format);
   }

@@ -29,6 +29,18 @@ struct AgentExecutionOptions {
   bool kafka_action_state_tombstone_enabled = false;     // 0.4 (#885)
   std::string kafka_action_state_cleanup_control_topic;  // 0.4 (#1101)
   std::string job_identifier;
+  std::string event_listeners;  // event-listeners: a list, kept as given ("a;b" or "[a, b]")
+
+  // The Fluss action-state store (AgentConfigOptions; read at 8ad3a32, spec formats section 6).
+  std::string fluss_bootstrap_servers = "localhost:9123";
+  std::string fluss_action_state_database = "flink_agents";
+  std::string fluss_action_state_table;
+  std::int64_t fluss_action_state_table_buckets = 64;
+  std::string fluss_security_protocol = "PLAINTEXT";
+  std::string fluss_sasl_mechanism = "PLAIN";
+  std::string fluss_sasl_jaas_config;  // a secret: never printed
+  std::string fluss_sasl_username;
+  std::string fluss_sasl_password;  // a secret: never printed
 
   // The event log (0.3.x and main @ 8ad3a32; replaced by the trace log on the 0.4 line).
   std::string event_logger_type = "SLF4J";  // SLF4J or FILE; a base log dir forces FILE
@@ -45,6 +57,8 @@ struct AgentExecutionOptions {
   std::string trace_log_output_type = "SLF4J";  // SLF4J or FILE; a base dir selects FILE
   std::string trace_log_base_dir;
   bool trace_log_pretty_print = false;
+  // trace-log.targets: a list of {scope, detail} maps, kept as given in its flow form.
+  std::string trace_log_targets = "[{scope: EVENT_ONLY, detail: STANDARD}]";
   std::int64_t trace_log_max_string_length = 2000;
   std::int64_t trace_log_max_array_elements = 20;
   std::int64_t trace_log_max_depth = 5;

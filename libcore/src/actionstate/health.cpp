@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "aftk/actionstate/call_id.h"
 #include "aftk/actionstate/replay.h"
 #include "aftk/eventlog/record.h"
 
@@ -113,7 +114,10 @@ PendingReport find_pending(const StateCache& cache, const PendingOptions& option
       PendingRun run;
       run.entry = &e;
       run.first_slot = i;
-      while (i < calls.size() && calls[i].is_pending()) run.slots.push_back(calls[i++]);
+      for (; i < calls.size() && calls[i].is_pending(); ++i) {
+        run.slots.push_back(calls[i]);
+        run.owners.push_back(owning_slot(calls, i));
+      }
       run.call_results = calls.size();
       run.completed = state.completed;
       run.age_ms = age;

@@ -70,6 +70,24 @@ void append_decoded_state(std::string& out, const ActionState& state) {
   out.append(state.completed ? "],\"completed\":true}" : "],\"completed\":false}");
 }
 
+void write_call_kind(json::Writer& w, const actionstate::CallIdentity& id,
+                     std::optional<size_t> call_slot) {
+  w.field("kind", actionstate::call_kind_name(id.kind));
+  if (!id.is_subagent()) return;
+  w.field("sessionId", id.session_id).field("callId", id.call_id);
+  if (call_slot)
+    w.field("callSlot", *call_slot);
+  else
+    w.key("callSlot").null();
+}
+
+std::string call_kind_text(const actionstate::CallIdentity& id, std::optional<size_t> call_slot) {
+  const std::string_view name = actionstate::call_kind_name(id.kind);
+  if (id.kind != actionstate::CallKind::kSubagentAwait) return std::string(name);
+  if (!call_slot) return fmt::format("{} of a call not in this state", name);
+  return fmt::format("{} of slot {}", name, *call_slot);
+}
+
 void append_show_json(std::string& out, const ShownRecord& shown, bool raw) {
   const auto& r = *shown.record;
   if (!r.value || !r.state_key) {  // a tombstone, or a key that does not parse
@@ -92,6 +110,19 @@ void append_show_json(std::string& out, const ShownRecord& shown, bool raw) {
   out.pop_back();  // the closing brace: more members follow
   out.append(",\"timestamp\":").append(std::to_string(r.position.timestamp));
   out.append(",\"tombstone\":false");
+  if (shown.state) {
+    const auto& calls = shown.state->call_results;
+    out.append(",\"calls\":");
+    json::Writer w(out);
+    w.begin_array();
+    for (size_t i = 0; i < calls.size(); ++i) {
+      w.begin_object().field("slot", i);
+      write_call_kind(w, actionstate::classify_function_id(calls[i].function_id),
+                      actionstate::owning_slot(calls, i));
+      w.end_object();
+    }
+    w.end_array();
+  }
   if (!raw && shown.state) {
     out.append(",\"decoded\":");
     append_decoded_state(out, *shown.state);
@@ -242,6 +273,14 @@ std::string show_tree(const ShownRecord& shown, bool raw, bool color) {
       const CallResult& c = s.call_results[i];
       TreeItem call{fmt::format("[{}] {}", i, status_text(c, color, true)), {}};
       call.children.push_back({"function " + json_quoted(c.function_id), {}});
+      const auto id = actionstate::classify_function_id(c.function_id);
+      std::string kind = "kind " + call_kind_text(id, actionstate::owning_slot(s.call_results, i));
+      if (id.kind == actionstate::CallKind::kToolCall)
+        kind += " (Java's built-in tool-call action)";
+      if (id.kind == actionstate::CallKind::kSubagentCall)
+        kind += fmt::format(": call {} of session {}", id.call_number, id.session_id);
+      if (id.kind == actionstate::CallKind::kSubagentAwait) kind += ": awaits call " + id.call_id;
+      call.children.push_back({std::move(kind), {}});
       call.children.push_back({"digest " + json_quoted(c.args_digest), {}});
       call.children.push_back({"result " + payload_text(c.result_payload, raw), {}});
       call.children.push_back({"exception " + payload_text(c.exception_payload, raw), {}});

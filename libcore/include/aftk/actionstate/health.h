@@ -40,6 +40,9 @@ struct PendingRun {
   const StateCache::Entry* entry = nullptr;
   size_t first_slot = 0;                // index of the run's first slot in callResults
   std::vector<CallResult> slots;        // the run's PENDING slots, in index order
+  /// Per slot of `slots`: the slot (in callResults) of the call it belongs to, see
+  /// owning_slot() in call_id.h (an await's is its call's; nullopt if the state lacks it).
+  std::vector<std::optional<size_t>> owners;
   size_t call_results = 0;              // slots the state holds in all
   bool completed = false;               // the state is marked completed
   std::int64_t age_ms = -1;             // now minus the record's timestamp; -1 unknown

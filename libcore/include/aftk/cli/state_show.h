@@ -7,9 +7,11 @@
 #include <optional>
 #include <string>
 
+#include "aftk/actionstate/call_id.h"
 #include "aftk/actionstate/history.h"
 #include "aftk/actionstate/model.h"
 #include "aftk/cli/tool.h"
+#include "aftk/json/writer.h"
 
 namespace aftk::cli {
 
@@ -24,6 +26,16 @@ void append_decoded_payload(std::string& out, const std::optional<std::string>& 
 /// resultPayload and exceptionPayload replaced by append_decoded_payload's form.
 void append_decoded_state(std::string& out, const actionstate::ActionState& state);
 
+/// Writes a call's kind into an open JSON object: "kind" (call_kind_name), and for a sub-agent
+/// call or await "sessionId", "callId" and "callSlot", the slot of the call the record belongs
+/// to (itself for a call, the awaited call for an await; null when the state does not hold it).
+void write_call_kind(json::Writer& w, const actionstate::CallIdentity& id,
+                     std::optional<size_t> call_slot);
+
+/// The kind as a table or tree shows it: "function", "tool-call", "subagent-call", or
+/// "subagent-await of slot N" ("subagent-await of a call not in this state"); no commas.
+std::string call_kind_text(const actionstate::CallIdentity& id, std::optional<size_t> call_slot);
+
 /// One record as `show` prints it: decoded (state), not (error), or a tombstone (neither).
 struct ShownRecord {
   const actionstate::HistoryRecord* record = nullptr;
@@ -32,7 +44,8 @@ struct ShownRecord {
 };
 
 /// Appends one JSON object (no newline): the listing's fields and exact "state" (see
-/// append_state_json), "timestamp", "tombstone", and unless `raw` the "decoded" object.
+/// append_state_json), "timestamp", "tombstone", "calls" (each slot's "slot" and its
+/// write_call_kind fields) and unless `raw` the "decoded" object.
 void append_show_json(std::string& out, const ShownRecord& shown, bool raw);
 
 /// The record as an indented tree: where it sits, its key, trigger event, memory updates,
