@@ -11,16 +11,15 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <random>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <simdjson.h>
 
 #include "aftk/actionstate/ids.h"
+#include "aftk/detail/files.h"
 #include "aftk/json/normalize.h"
 #include "aftk/json/writer.h"
 
@@ -284,20 +283,6 @@ struct ObjectDoc {
   bool trailing() { return !doc.current_location().error(); }
 };
 
-Result<std::string> slurp(const std::string& path, std::string_view what) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    return fail(Errc::kIo, fmt::format("cannot read {} '{}': is a directory", what, path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return fail(Errc::kIo,
-                fmt::format("cannot read {} '{}': {}", what, path, std::strerror(errno)));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return fail(Errc::kIo, fmt::format("cannot read {} '{}'", what, path));
-  return ss.str();
-}
-
 }  // namespace
 
 std::string cleanup_plan_id(std::string_view source_recovery_point, std::string_view topic,
@@ -396,7 +381,7 @@ Result<CleanupPlan> parse_cleanup_plan(std::string_view text) {
 }
 
 Result<CleanupPlan> read_cleanup_plan_file(const std::string& path) {
-  AFTK_TRY_ASSIGN(std::string text, slurp(path, "cleanup plan"));
+  AFTK_TRY_ASSIGN(std::string text, detail::read_small_file(path, "cleanup plan"));
   auto r = parse_cleanup_plan(text);
   if (!r) {
     auto e = std::move(r).error();
@@ -421,17 +406,11 @@ Status write_cleanup_plan_file(const std::string& path, const CleanupPlan& plan)
       (dir / fmt::format(".{}.{:08x}.tmp", target.filename().string(), rd())).string();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return err(std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return err(std::strerror(e));
-    }
-    done += static_cast<size_t>(n);
+  if (!detail::write_all(fd, text)) {
+    const int e = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return err(std::strerror(e));
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const int e = errno;

@@ -4,14 +4,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <simdjson.h>
 
 #include "aftk/actionstate/key.h"
+#include "aftk/detail/files.h"
 #include "aftk/json/base64.h"
 #include "aftk/json/normalize.h"
 #include "aftk/json/writer.h"
@@ -137,17 +135,8 @@ Result<RecoveryMarker> parse_marker(std::string_view json) {
 }
 
 Result<std::vector<RecoveryMarker>> read_marker_file(const std::string& path) {
-  // A directory opens and reads as empty, which would be reported as malformed JSON.
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    return fail(Errc::kIo, fmt::format("cannot read marker file '{}': is a directory", path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return fail(Errc::kIo,
-                fmt::format("cannot read marker file '{}': {}", path, std::strerror(errno)));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto r = parse_markers(ss.str());
+  AFTK_TRY_ASSIGN(const std::string text, detail::read_small_file(path, "marker file"));
+  auto r = parse_markers(text);
   if (!r) {
     auto e = r.error();
     e.where = path;

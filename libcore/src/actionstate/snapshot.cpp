@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "aftk/actionstate/file_store.h"
+#include "aftk/detail/files.h"
 
 namespace aftk::actionstate {
 
@@ -21,19 +22,6 @@ namespace {
 
 Unexpected io_error(std::string_view what, const std::string& path, int err) {
   return fail(Errc::kIo, fmt::format("cannot {} '{}': {}", what, path, std::strerror(err)));
-}
-
-// Writes all of `data`, retrying short writes and signals.
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 }  // namespace
@@ -63,11 +51,11 @@ Result<std::uint64_t> export_snapshot(const StateCache& cache, const std::string
     const RecordPosition& at = e->position;
     append_dump_line(buf, TopicRecord{at.partition, at.offset, at.timestamp, key, e->value});
     if (buf.size() >= (1u << 20)) {
-      if (!write_all(fd, buf)) return fail("write", tmp);
+      if (!detail::write_all(fd, buf)) return fail("write", tmp);
       buf.clear();
     }
   }
-  if (!write_all(fd, buf)) return fail("write", tmp);
+  if (!detail::write_all(fd, buf)) return fail("write", tmp);
   if (::fsync(fd) != 0) return fail("write", tmp);
   if (::close(fd) != 0) {
     const int err = errno;
