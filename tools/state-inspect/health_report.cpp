@@ -6,6 +6,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "aftk/cli/state_show.h"
 #include "aftk/json/writer.h"
@@ -79,15 +80,11 @@ int report_pending(const HealthRequest& rq, const cli::StoreSource& source,
         if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
           kinds.push_back(std::move(kind));
       }
-      const auto joined = [](const auto& items) {
-        std::string text;
-        for (const auto& item : items) text += (text.empty() ? "" : ",") + item;
-        return text;
-      };
       table.add_row({format_age(run.age_ms), std::string(pending_verdict_name(run.verdict)),
                      shown_key(e.key), std::to_string(e.key.seq),
                      rq.wide ? e.key.action_uuid : e.key.action_uuid.substr(0, 8), slots,
-                     joined(kinds), joined(functions),
+                     fmt::format("{}", fmt::join(kinds, ",")),
+                     fmt::format("{}", fmt::join(functions, ",")),
                      std::to_string(e.position.partition), std::to_string(e.position.offset)});
       continue;
     }
